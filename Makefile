@@ -1,0 +1,66 @@
+# ssdrunner — train and evaluate SSD detectors from HCL experiment files.
+# `make help` lists the targets. Every target that compiles runs `setup` first, and the CGO
+# flags that gotch needs against Debian's libtorch are exported here, so nothing has to be
+# sourced (third_party/gotch-compat/env.sh exports the same for calling `go` directly).
+
+SHELL := bash
+.DEFAULT_GOAL := help
+
+ROOT    := $(CURDIR)
+COMPAT  := $(ROOT)/third_party/gotch-compat
+BUILD   := $(ROOT)/build
+BIN     := $(ROOT)/bin/runner
+PKGS    := ./...
+
+export CGO_CXXFLAGS := -include $(COMPAT)/gotch_compat.h -DGOTCH_COMPAT_SHA=$(shell sha256sum $(COMPAT)/gotch_compat.h | cut -c1-16) -I/usr/include/torch/csrc/api/include
+export CGO_LDFLAGS  := -L$(BUILD)/stubs
+export GOTCH_CACHE  ?= $(BUILD)/gotch-cache
+
+# The experiment `make run` executes, and extra flags for it (e.g. RUN_FLAGS='--set training.epochs=1').
+RUN_EXPERIMENT ?= experiments/quickstart.hcl
+RUN_FLAGS      ?=
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME       ?= 60s
+
+.PHONY: help setup build test test-short bench run lint fmt fuzz clean
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## install libtorch-dev if missing, prepare build/stubs and the patched gotch copy (idempotent)
+	@$(COMPAT)/setup.sh $(ROOT)
+
+build: setup ## build bin/runner
+	go build -o $(BIN) ./runner/cmd/runner
+
+test: setup ## run every test (first run compiles gotch's C++: a few minutes), then the fuzz targets briefly
+	go vet $(PKGS)
+	go test -count=1 $(PKGS)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+
+test-short: setup ## run the tests without the slow ones (-short)
+	go test -short $(PKGS)
+
+bench: setup ## run the benchmarks that check the speed and memory targets
+	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+run: build ## run the main job on the built-in default experiment (no downloads)
+	$(BIN) plan $(RUN_EXPERIMENT) $(RUN_FLAGS)
+
+lint: setup ## gofmt -l and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet $(PKGS)
+
+fmt: ## gofmt the Go sources and runner-fmt the experiments
+	gofmt -w $$(git ls-files '*.go')
+
+fuzz: setup ## run every fuzz target for FUZZTIME each (default 60s)
+	@set -e; for pkg in $$(go list $(PKGS)); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean: ## remove build outputs (build/, bin/)
+	rm -rf $(BUILD) $(ROOT)/bin

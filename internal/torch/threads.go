@@ -1,0 +1,33 @@
+package torch
+
+// #cgo LDFLAGS: -lc10 -ltorch_cpu
+// void at_set_num_threads(int n_threads);
+// int at_get_num_threads();
+import "C"
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+)
+
+// SetThreads sets libtorch's intra-op thread count. n <= 0 means one thread per CPU core
+// (runtime.NumCPU()). Debian's libtorch starts with a single thread, so call this once at
+// start-up. It also exports OMP_NUM_THREADS and OPENBLAS_NUM_THREADS for pools that are
+// created later (OpenBLAS reads its variable when its first thread pool starts), unless
+// the user has set them. It returns the count in effect.
+func SetThreads(n int) int {
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	for _, k := range []string{"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"} {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, strconv.Itoa(n))
+		}
+	}
+	C.at_set_num_threads(C.int(n))
+	return Threads()
+}
+
+// Threads reports libtorch's current intra-op thread count.
+func Threads() int { return int(C.at_get_num_threads()) }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Prepares everything the Go build needs on Debian 12 (bookworm); idempotent, safe to re-run.
+#   1. Debian's libtorch-dev 1.13.1 (CPU), installed with apt when missing.
+#   2. build/stubs/lib*.so: comment-only GNU ld linker scripts for the CUDA libraries that gotch's
+#      libtch/lib.go hard-codes as -l flags; they satisfy the linker and add nothing to the binary.
+#   3. build/gotch: a copy of github.com/sugarme/gotch at the version pinned in go.mod with
+#      patch-free-outptr.sh applied (gotch leaks a C.malloc(0) per op call); go.mod points at it
+#      with a `replace`. The module cache is never modified.
+# Usage: third_party/gotch-compat/setup.sh [module-root]
+set -euo pipefail
+root="$(cd "${1:-$(dirname "$0")/../..}" && pwd)"
+here="$root/third_party/gotch-compat"
+build="$root/build"
+mkdir -p "$build"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# --- 1. libtorch ---------------------------------------------------------------------------
+if ! dpkg-query -W -f='${Status}' libtorch-dev 2>/dev/null | grep -q 'install ok installed'; then
+  say "installing Debian's libtorch-dev (about a minute)"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: libtorch-dev is missing and I am not root; run: apt-get install -y libtorch-dev" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libtorch-dev >/dev/null
+fi
+ver="$(dpkg-query -W -f='${Version}' libtorch-dev)"
+case "$ver" in
+  1.13.*) ;;
+  *) echo "setup: libtorch-dev $ver found, this project needs 1.13.x (Debian 12)" >&2; exit 1 ;;
+esac
+
+# --- 2. CUDA stub linker scripts ---------------------------------------------------------------
+mkdir -p "$build/stubs"
+for lib in cuda cudart cublas cudnn caffe2_nvrtc nvrtc-builtins nvrtc nvToolsExt c10_cuda torch_cuda; do
+  f="$build/stubs/lib$lib.so"
+  [ -f "$f" ] || printf '/* Empty GNU ld linker script: satisfies gotch'"'"'s hard-coded -l%s on a CPU-only libtorch. */\n' "$lib" >"$f"
+done
+
+# --- 3. patched gotch copy ---------------------------------------------------------------------
+gotch_ver="$(awk '$1=="github.com/sugarme/gotch"{print $2; exit} $2=="github.com/sugarme/gotch"{print $3; exit}' "$root/go.mod")"
+[ -n "$gotch_ver" ] || { echo "setup: cannot find the gotch version in go.mod" >&2; exit 1; }
+stamp="$gotch_ver $(sha256sum "$here/patch-free-outptr.sh" | cut -c1-16)"
+if [ "$(cat "$build/gotch/.setup-stamp" 2>/dev/null)" != "$stamp" ]; then
+  say "preparing build/gotch (gotch $gotch_ver + per-op leak fix)"
+  src="$(cd "$root" && GOFLAGS=-mod=mod go mod download -json "github.com/sugarme/gotch@$gotch_ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -d "$src" ] || { echo "setup: go mod download of gotch $gotch_ver failed" >&2; exit 1; }
+  rm -rf "$build/gotch.tmp" "$build/gotch"
+  cp -r "$src" "$build/gotch.tmp"
+  chmod -R u+w "$build/gotch.tmp"
+  sh "$here/patch-free-outptr.sh" "$build/gotch.tmp"
+  n="$(grep -c 'defer C.free(unsafe.Pointer(' "$build/gotch.tmp/ts/tensor-generated.go" || true)"
+  [ "$n" -gt 1000 ] || { echo "setup: the leak patch did not apply (only $n sites)" >&2; exit 1; }
+  printf '%s\n' "$stamp" >"$build/gotch.tmp/.setup-stamp"
+  mv "$build/gotch.tmp" "$build/gotch"
+  say "patched $n op wrappers"
+fi
+say "ready (libtorch-dev $ver, gotch $gotch_ver)"
