@@ -1,0 +1,263 @@
+package dataset
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // decoders for image.Decode
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/ssdrunner/ssdrunner/registry"
+)
+
+// VOCConfig configures the Pascal VOC reader.
+type VOCConfig struct {
+	Roots         []string `hcl:"roots" doc:"dataset folders, each with Annotations/, ImageSets/Main/ and JPEGImages/ (e.g. VOC2007 and VOC2012); several are concatenated in order"`
+	Split         string   `hcl:"split,optional" doc:"image set read from ImageSets/Main/<split>.txt (the reference trains on trainval and tests on test)"`
+	KeepDifficult bool     `hcl:"keep_difficult,optional" doc:"keep objects marked difficult in training samples; annotations for evaluation always include them, flagged"`
+	Labels        string   `hcl:"labels,optional" doc:"labels file (comma-separated or one class per line); default: each root's labels.txt if present, else the 20 VOC classes"`
+	StrictClasses bool     `hcl:"strict_classes,optional" doc:"an object whose class is not in the label set is an error (by default it is skipped, as the reference does)"`
+}
+
+// Validate checks the options (called after decoding).
+func (c *VOCConfig) Validate() error {
+	if len(c.Roots) == 0 {
+		return errors.New("roots: at least one dataset folder is needed")
+	}
+	for k, r := range c.Roots {
+		if strings.TrimSpace(r) == "" {
+			return fmt.Errorf("roots[%d] is empty", k)
+		}
+	}
+	if c.Split == "" || strings.ContainsAny(c.Split, `/\`) || c.Split == "." || c.Split == ".." {
+		return fmt.Errorf("split %q must be a plain file name (without .txt)", c.Split)
+	}
+	return nil
+}
+
+func init() {
+	Registry.Register(registry.Spec{
+		Name:    "voc",
+		Summary: "Pascal VOC folders (Annotations/*.xml, JPEGImages/*.jpg, ImageSets/Main/<split>.txt), read like the reference's VOCDataset",
+		Config:  func() any { return &VOCConfig{Split: "trainval"} },
+	}, func(cfg any, env Env) (Dataset, error) {
+		return NewVOC(*registry.As[VOCConfig](cfg), env)
+	})
+}
+
+// VOC is a Pascal VOC dataset: the images listed by the split files of one or more roots.
+//
+// Like the reference, Sample drops difficult objects unless keep_difficult is set (its
+// __getitem__), while Annotation returns every object of a known class with its Difficult
+// flag (its get_annotation, which evaluation uses to ignore difficult objects).
+//
+// All annotations are read and checked, and the presence of every image file is checked,
+// when the dataset is built, so bad data is reported before training starts. Images are
+// decoded on each Sample call; JPEG and PNG content is accepted whatever the extension.
+// Sample returns the decoder's own image type (*image.YCbCr for colour JPEGs, *image.Gray for
+// grey ones, *image.NRGBA and others for PNGs): consumers convert to RGB, as the reference's
+// cv2.imread + cvtColor does (grey images become three equal channels). JPEG decoding uses
+// Go's decoder, whose pixels may differ by a few levels from libjpeg's (the reference reads
+// images with OpenCV).
+type VOC struct {
+	names         []string
+	items         []vocItem
+	keepDifficult bool
+}
+
+type vocItem struct {
+	id, image string
+	objs      []Object // every object of a known class, difficult ones included
+}
+
+// maxImagePixels bounds the size an image header may announce before decoding is attempted.
+const maxImagePixels = 1 << 27
+
+// NewVOC reads the split files and annotations of every root.
+func NewVOC(cfg VOCConfig, env Env) (*VOC, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var explicit []string
+	if cfg.Labels != "" {
+		var err error
+		if explicit, err = ReadLabels(env.resolve(cfg.Labels)); err != nil {
+			return nil, err
+		}
+	}
+	d := &VOC{keepDifficult: cfg.KeepDifficult}
+	var namesFrom string
+	var files []string // annotation file of each item
+	for _, r := range cfg.Roots {
+		root := env.resolve(r)
+		if st, err := os.Stat(root); err != nil {
+			return nil, fmt.Errorf("root: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("root %s is not a folder", root)
+		}
+		names, from, err := rootLabels(root, explicit, cfg.Labels)
+		if err != nil {
+			return nil, err
+		}
+		if d.names == nil {
+			d.names, namesFrom = names, from
+		} else if !slices.Equal(d.names, names) {
+			return nil, fmt.Errorf("root %s has the classes of %s %v, but an earlier root has those of %s %v; all roots must share one label set",
+				root, from, names[1:], namesFrom, d.names[1:])
+		}
+		ids, err := readIDs(filepath.Join(root, "ImageSets", "Main", cfg.Split+".txt"))
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			d.items = append(d.items, vocItem{id: id, image: filepath.Join(root, "JPEGImages", id+".jpg")})
+			files = append(files, filepath.Join(root, "Annotations", id+".xml"))
+		}
+	}
+	if err := d.loadAnnotations(files, cfg.StrictClasses); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// rootLabels returns the class names that apply to root and where they come from: the
+// explicit labels file, else root/labels.txt when it is a regular file, else the VOC classes.
+func rootLabels(root string, explicit []string, explicitPath string) ([]string, string, error) {
+	if explicit != nil {
+		return explicit, explicitPath, nil
+	}
+	p := filepath.Join(root, "labels.txt")
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		names, err := ReadLabels(p)
+		return names, p, err
+	}
+	return vocClassNames, "the default VOC classes", nil
+}
+
+// readIDs reads an image-set file: one image id per line, surrounding white space ignored,
+// blank lines skipped.
+func readIDs(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("image set: %w", err)
+	}
+	var ids []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if id := strings.TrimSpace(line); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("image set %s lists no images", path)
+	}
+	return ids, nil
+}
+
+// loadAnnotations parses files[i] into d.items[i].objs and checks that the images exist, on
+// a few goroutines. The error of the lowest index wins, so reports are deterministic.
+func (d *VOC) loadAnnotations(files []string, strict bool) error {
+	idx := classIndex(d.names)
+	errs := make([]error, len(files))
+	workers := min(runtime.GOMAXPROCS(0), 8, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = d.loadItem(i, files[i], idx, strict)
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *VOC) loadItem(i int, file string, idx map[string]int, strict bool) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("annotation: %w", err)
+	}
+	objs, err := parseAnnotation(data, file, idx, strict)
+	if err != nil {
+		return err
+	}
+	d.items[i].objs = objs
+	if st, err := os.Stat(d.items[i].image); err != nil {
+		return fmt.Errorf("image: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return fmt.Errorf("image %s is not a regular file", d.items[i].image)
+	}
+	return nil
+}
+
+// Len is the number of images over all roots.
+func (d *VOC) Len() int { return len(d.items) }
+
+// ClassNames returns BACKGROUND followed by the dataset's classes.
+func (d *VOC) ClassNames() []string { return append([]string(nil), d.names...) }
+
+// Annotation returns the id and every object of image i, difficult ones included.
+func (d *VOC) Annotation(i int) (string, []Object, error) {
+	if err := checkIndex(i, len(d.items)); err != nil {
+		return "", nil, err
+	}
+	it := d.items[i]
+	return it.id, cloneObjects(it.objs), nil
+}
+
+// Sample decodes image i; its objects exclude difficult ones unless keep_difficult is set.
+func (d *VOC) Sample(i int) (Sample, error) {
+	if err := checkIndex(i, len(d.items)); err != nil {
+		return Sample{}, err
+	}
+	it := d.items[i]
+	img, err := decodeImage(it.image)
+	if err != nil {
+		return Sample{}, err
+	}
+	objs := make([]Object, 0, len(it.objs))
+	for _, o := range it.objs {
+		if d.keepDifficult || !o.Difficult {
+			objs = append(objs, o)
+		}
+	}
+	return Sample{ID: it.id, Image: img, Objects: objs}, nil
+}
+
+// decodeImage reads a JPEG or PNG file.
+func decodeImage(path string) (image.Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: cannot decode: %v", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return nil, fmt.Errorf("image %s: unsupported size %dx%d", path, cfg.Width, cfg.Height)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: cannot decode: %v", path, err)
+	}
+	return img, nil
+}

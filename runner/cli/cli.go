@@ -1,0 +1,183 @@
+// Package cli is the `runner` command line: it parses flags, sets up logging and threads,
+// and dispatches to the subcommands.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	_ "github.com/ssdrunner/ssdrunner/components/all" // registrations
+	"github.com/ssdrunner/ssdrunner/registry"
+)
+
+// exit codes
+const (
+	exitOK    = 0
+	exitError = 1 // the experiment or data is wrong
+	exitUsage = 2 // the command line is wrong
+)
+
+type command struct {
+	name, args, summary string
+	run                 func(a *app, args []string) int
+}
+
+// commandList returns the subcommands (a function, not a variable: the commands refer
+// back to it for their help text).
+func commandList() []command {
+	return []command{
+		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
+		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
+		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
+		{"list", "[KIND]", "list registered components with their options and defaults", (*app).list},
+		{"data", "gen-shapes --out DIR", "write the built-in synthetic dataset as a VOC folder", (*app).data},
+	}
+}
+
+// app carries what every subcommand shares.
+type app struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	env            []string
+	log            zerolog.Logger
+	jsonOut        bool
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `runner — train and evaluate SSD object detectors from HCL experiment files.
+
+Usage:
+  runner [global flags] COMMAND [flags] [args]
+
+Commands:
+`)
+	for _, c := range commandList() {
+		fmt.Fprintf(w, "  %-9s %-22s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintf(w, `
+Global flags (before the command):
+  --log-format console|json   log format on stderr (default console; env RUNNER_LOG_FORMAT)
+  --log-level LEVEL           debug, info, warn, error (default info; env RUNNER_LOG_LEVEL)
+
+Experiment flags (validate, plan):
+  -var NAME=VALUE             set a variable (repeatable)
+  -var-file FILE              read variables from an HCL file (repeatable)
+  --set PATH=VALUE            override a key, e.g. --set training.epochs=10 (repeatable)
+  --json                      machine-readable output
+
+Overrides apply in this order: defaults, experiment files (bases first), environment
+(RUNNER_<PATH> with "__" between segments, e.g. RUNNER_TRAINING__EPOCHS=10), --set.
+Variables: default, RUNNER_VAR_<name>, -var-file, -var.
+
+Run 'runner COMMAND --help' for a command's flags.
+`)
+}
+
+// Run executes the command line args and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) int {
+	global := flag.NewFlagSet("runner", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	global.Usage = func() { usage(stderr) }
+	logFormat := global.String("log-format", envOr(env, "RUNNER_LOG_FORMAT", "console"), "console | json")
+	logLevel := global.String("log-level", envOr(env, "RUNNER_LOG_LEVEL", "info"), "debug | info | warn | error")
+	help := global.Bool("help", false, "show help")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	rest := global.Args()
+	if *help || len(rest) == 0 || rest[0] == "help" {
+		usage(stdout)
+		if len(rest) == 0 && !*help {
+			return exitUsage
+		}
+		return exitOK
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "runner: %v\n", err)
+		return exitUsage
+	}
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log}
+	for _, c := range commandList() {
+		if c.name == rest[0] {
+			return c.run(a, rest[1:])
+		}
+	}
+	names := make([]string, len(commandList()))
+	for i, c := range commandList() {
+		names[i] = c.name
+	}
+	msg := fmt.Sprintf("runner: unknown command %q", rest[0])
+	if s := registry.Suggest(rest[0], names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	fmt.Fprintf(stderr, "%s (commands: %s)\n", msg, strings.Join(names, ", "))
+	return exitUsage
+}
+
+// newLogger builds the stderr logger: human console output or JSON lines.
+func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("unknown log level %q (debug, info, warn, error)", level)
+	}
+	switch format {
+	case "json":
+		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	case "console":
+		return zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w)}).Level(lvl).With().Timestamp().Logger(), nil
+	}
+	return zerolog.Nop(), fmt.Errorf("unknown log format %q (console, json)", format)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func envOr(env []string, key, def string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return def
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func (a *app) writeJSON(v any) int {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(a.stderr, "runner: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func sortedKinds() []registry.Catalog {
+	kinds := registry.Kinds()
+	sort.Slice(kinds, func(i, j int) bool { return kinds[i].Kind() < kinds[j].Kind() })
+	return kinds
+}

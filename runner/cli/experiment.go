@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/config"
+	"github.com/ssdrunner/ssdrunner/runner/plan"
+)
+
+// experimentFlags are the flags of the commands that load an experiment.
+type experimentFlags struct {
+	vars, varFiles, sets multiFlag
+	json                 bool
+}
+
+func (f *experimentFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.vars, "var", "set a variable: NAME=VALUE (repeatable)")
+	fs.Var(&f.varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	fs.Var(&f.sets, "set", "override a key: PATH=VALUE (repeatable)")
+	fs.BoolVar(&f.json, "json", false, "machine-readable output")
+}
+
+// parseInterspersed parses flags that may come before or after positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newFlagSet(a *app, name, args, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet("runner "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "Usage: runner %s %s\n\n%s.\n\nFlags:\n", name, args, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// loadExperiment parses the command line of validate/plan and loads the experiment,
+// printing diagnostics. ok is false when the command should stop with code.
+func (a *app) loadExperiment(name string, args []string) (res *config.Result, f *experimentFlags, code int, ok bool) {
+	f = &experimentFlags{}
+	fs := newFlagSet(a, name, "FILE [flags]", commandSummary(name))
+	f.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, f, exitOK, false
+		}
+		return nil, f, exitUsage, false
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(a.stderr, "runner %s: expected one experiment file, got %d arguments\n", name, len(pos))
+		fs.Usage()
+		return nil, f, exitUsage, false
+	}
+	res, diags := config.Load(pos[0], config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env})
+	if diags.HasErrors() {
+		a.printDiagnostics(diags, res, f.json)
+		return res, f, exitError, false
+	}
+	return res, f, exitOK, true
+}
+
+func commandSummary(name string) string {
+	for _, c := range commandList() {
+		if c.name == name {
+			return strings.ToUpper(c.summary[:1]) + c.summary[1:]
+		}
+	}
+	return ""
+}
+
+func (a *app) printDiagnostics(diags hcl.Diagnostics, res *config.Result, asJSON bool) {
+	if asJSON {
+		a.writeJSON(map[string]any{"valid": false, "diagnostics": config.ToJSON(diags)})
+		return
+	}
+	var files map[string]*hcl.File
+	if res != nil {
+		files = res.Files
+	}
+	config.WriteDiagnostics(a.stderr, diags, files)
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	fmt.Fprintf(a.stderr, "\n%d error(s).\n", n)
+}
+
+func (a *app) validate(args []string) int {
+	res, f, code, ok := a.loadExperiment("validate", args)
+	if !ok {
+		return code
+	}
+	if f.json {
+		return a.writeJSON(map[string]any{"valid": true, "name": res.Experiment.Name, "files": res.Chain, "diagnostics": []any{}})
+	}
+	fmt.Fprintf(a.stdout, "%s: valid (experiment %q", res.Path, res.Experiment.Name)
+	if len(res.Chain) > 1 {
+		fmt.Fprintf(a.stdout, ", inherits %s", strings.Join(res.Chain[:len(res.Chain)-1], ", "))
+	}
+	fmt.Fprintln(a.stdout, ")")
+	return exitOK
+}
+
+func (a *app) plan(args []string) int {
+	res, f, code, ok := a.loadExperiment("plan", args)
+	if !ok {
+		return code
+	}
+	threads := torch.SetThreads(res.Experiment.Training.Threads)
+	a.log.Debug().Int("threads", threads).Msg("libtorch threads")
+	p, err := plan.Make(res)
+	if err != nil {
+		if f.json {
+			a.writeJSON(map[string]any{"valid": false, "error": err.Error()})
+		} else {
+			fmt.Fprintf(a.stderr, "%s: cannot resolve the experiment:\n", res.Path)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintf(a.stderr, "  - %s\n", line)
+			}
+		}
+		return exitError
+	}
+	if f.json {
+		return a.writeJSON(p)
+	}
+	writePlan(a.stdout, p)
+	return exitOK
+}

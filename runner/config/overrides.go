@@ -1,0 +1,172 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/ssdrunner/ssdrunner/registry"
+)
+
+type override struct {
+	path, raw string
+	origin    Origin
+}
+
+// overrides applies the environment's RUNNER_<PATH> variables, then the --set flags, each
+// as its own koanf layer so that a later one sees what an earlier one set (e.g. a
+// component's type before its options).
+func (l *loader) overrides(k *koanf.Koanf, root *structSchema) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var envs []override
+	for _, kv := range l.opts.Env {
+		key, raw, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(key, envPrefix) || strings.HasPrefix(key, envVarPrefix) || envReserved[key] {
+			continue
+		}
+		path := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(key, envPrefix), "__", "."))
+		envs = append(envs, override{path: path, raw: raw, origin: Origin{Layer: "env", Source: kv}})
+	}
+	// Environment order is arbitrary: component types first, then by path.
+	sort.Slice(envs, func(i, j int) bool {
+		ti, tj := strings.HasSuffix(envs[i].path, ".type"), strings.HasSuffix(envs[j].path, ".type")
+		if ti != tj {
+			return ti
+		}
+		return envs[i].path < envs[j].path
+	})
+	all := envs
+	for _, kv := range l.opts.Set {
+		path, raw, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(path) == "" {
+			diags = append(diags, errorDiag("Invalid --set", fmt.Sprintf("--set %s: expected PATH=VALUE, e.g. --set training.epochs=10.", kv)))
+			continue
+		}
+		all = append(all, override{path: strings.TrimSpace(path), raw: raw, origin: Origin{Layer: "set", Source: kv}})
+	}
+	for _, o := range all {
+		v, err := l.resolveOverride(k, root, o.path, o.raw)
+		if err != nil {
+			what := "--set"
+			if o.origin.Layer == "env" {
+				what = "environment override"
+			}
+			diags = append(diags, errorDiag("Invalid "+what, fmt.Sprintf("%s: %s", o.origin, sentence(err))))
+			continue
+		}
+		ly := newLayer()
+		setPath(ly.values, strings.Split(o.path, "."), v)
+		ly.origins[o.path] = o.origin
+		if err := l.merge(k, ly); err != nil {
+			diags = append(diags, errorDiag("Internal error", err.Error()))
+		}
+	}
+	return diags
+}
+
+// resolveOverride finds the key a dotted path names and parses raw as its type.
+func (l *loader) resolveOverride(k *koanf.Koanf, s *structSchema, path, raw string) (any, error) {
+	segs := strings.Split(path, ".")
+	prefix := ""
+	for i := 0; i < len(segs); i++ {
+		name := segs[i]
+		f, ok := s.byName[name]
+		if !ok {
+			return nil, unknownKeyError(join(prefix, name), name, s.names())
+		}
+		p := join(prefix, name)
+		rest := segs[i+1:]
+		switch f.kind {
+		case attrNode:
+			if len(rest) > 0 {
+				return nil, fmt.Errorf("%s is a value, it has no key %q", p, rest[0])
+			}
+			return parseLiteral(raw, f.typ)
+		case blockNode:
+			if len(rest) == 0 {
+				return nil, fmt.Errorf("%s is a block: set one of its keys (%s)", p, strings.Join(f.sub.names(), ", "))
+			}
+			s, prefix = f.sub, p
+		case labeledNode:
+			if len(rest) < 2 {
+				return nil, fmt.Errorf("%s blocks are set as %s.<%s>.<key> (keys: %s)", p, p, f.label, strings.Join(f.sub.names(), ", "))
+			}
+			if !validLabel(rest[0]) {
+				return nil, fmt.Errorf("%q is not a valid %s", rest[0], f.label)
+			}
+			s, prefix = f.sub, join(p, rest[0])
+			i++
+		case componentNode:
+			if len(rest) == 0 {
+				return nil, fmt.Errorf("%s is a component: set %s.type or one of its options", p, p)
+			}
+			if rest[0] == "type" && len(rest) == 1 {
+				cat, err := catalog(f.regKind)
+				if err != nil {
+					return nil, err
+				}
+				if _, err := cat.Lookup(raw); err != nil {
+					return nil, err
+				}
+				return raw, nil
+			}
+			typ := k.String(p + ".type")
+			if typ == "" {
+				return nil, fmt.Errorf("%s has no component yet: set %s.type first", p, p)
+			}
+			return componentOption(f.regKind, typ, p, rest, raw)
+		case componentSetNode:
+			if len(rest) < 2 {
+				return nil, fmt.Errorf("%s components are set as %s.<name>.<option>", p, p)
+			}
+			return componentOption(f.regKind, rest[0], join(p, rest[0]), rest[1:], raw)
+		}
+	}
+	return nil, fmt.Errorf("empty path")
+}
+
+func componentOption(kind, typ, path string, rest []string, raw string) (any, error) {
+	cat, err := catalog(kind)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := cat.Lookup(typ)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := registry.Describe(spec.NewConfig())
+	if err != nil {
+		return nil, err
+	}
+	f, err := registry.FieldByPath(fields, rest)
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s %q): %w", path, kind, typ, err)
+	}
+	if f.IsBlock() {
+		return nil, fmt.Errorf("%s.%s is a block: set one of its keys", path, strings.Join(rest, "."))
+	}
+	return parseLiteral(raw, f.GoType)
+}
+
+func unknownKeyError(path, name string, valid []string) error {
+	msg := fmt.Sprintf("unknown key %q", path)
+	if s := registry.Suggest(name, valid); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return fmt.Errorf("%s (valid keys here: %s)", msg, strings.Join(valid, ", "))
+}
+
+func setPath(m map[string]any, segs []string, v any) {
+	for _, s := range segs[:len(segs)-1] {
+		sub, ok := m[s].(map[string]any)
+		if !ok {
+			sub = map[string]any{}
+			m[s] = sub
+		}
+		m = sub
+	}
+	m[segs[len(segs)-1]] = v
+}
