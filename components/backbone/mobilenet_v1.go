@@ -1,0 +1,137 @@
+package backbone
+
+import (
+	"fmt"
+
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ssdrunner/ssdrunner/registry"
+)
+
+// MobileNetV1Config holds the options of the mobilenet_v1 backbone.
+type MobileNetV1Config struct {
+	WidthMult float64 `hcl:"width_mult,optional" doc:"channel multiplier of the base net (only 1.0 loads the reference's mb1-ssd checkpoints)"`
+	Extras    string  `hcl:"extras,optional" doc:"extra layers: \"ssd\" (mb1-ssd: 1x1 and 3x3 convolutions) or \"ssd_lite\" (mb1-ssd-lite: 1x1 and separable 3x3 convolutions)"`
+}
+
+// Validate checks the options.
+func (c *MobileNetV1Config) Validate() error {
+	if !(c.WidthMult > 0 && c.WidthMult <= 4) {
+		return fmt.Errorf("width_mult must be in (0, 4], got %v", c.WidthMult)
+	}
+	if c.Extras != "ssd" && c.Extras != "ssd_lite" {
+		return fmt.Errorf("extras must be \"ssd\" or \"ssd_lite\", got %q", c.Extras)
+	}
+	return nil
+}
+
+func init() {
+	Registry.Register(registry.Spec{
+		Name:    "mobilenet_v1",
+		Summary: "MobileNetV1 base net (feature maps after layers 12 and 14: 512 and 1024 channels) with the mb1-ssd or mb1-ssd-lite extra layers",
+		Config:  func() any { return &MobileNetV1Config{WidthMult: 1, Extras: "ssd"} },
+	}, func(cfg any, root *nn.Path) (Backbone, error) {
+		return NewMobileNetV1(root, *registry.As[MobileNetV1Config](cfg))
+	})
+}
+
+// mobileNetV1Plan lists the base net after its first layer: (output channels, stride)
+// of each depthwise-separable block.
+var mobileNetV1Plan = [][2]int{
+	{64, 1}, {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2},
+	{512, 1}, {512, 1}, {512, 1}, {512, 1}, {512, 1}, {1024, 2}, {1024, 1},
+}
+
+// mobileNetV1Taps are the base-net indexes after which feature maps are taken (the
+// reference's source_layer_indexes): the outputs of base_net[11] and base_net[13].
+var mobileNetV1Taps = []int{12, 14}
+
+// MobileNetV1 is the MobileNetV1 feature extractor of the reference's mb1-ssd and
+// mb1-ssd-lite: base_net.0 is conv3x3(stride 2)+BN+ReLU, base_net.1…13 are depthwise
+// 3x3 conv+BN+ReLU then pointwise 1x1 conv+BN+ReLU (convolutions without bias), followed
+// by four extra stages that halve the spatial size. Feature maps: base_net[:12] (512
+// channels), base_net[12:14] (1024), then each extra stage (512, 256, 256, 256); for a
+// 300×300 input their sizes are 19, 10, 5, 3, 2, 1.
+type MobileNetV1 struct {
+	Base     *Seq
+	Extras   []*Seq
+	channels []int
+}
+
+// NewMobileNetV1 creates the backbone's variables under root.Sub("base_net") and
+// root.Sub("extras").
+func NewMobileNetV1(root *nn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	scale := func(ch int) int { return max(1, int(float64(ch)*c.WidthMult)) }
+	base := root.Sub("base_net")
+	m := &MobileNetV1{Base: NewSeq(base)}
+	in := scale(32)
+	m.Base.Sub().Conv(ConvSpec{In: 3, Out: in, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}).BatchNorm(in).ReLU()
+	var tapChannels []int
+	for i, b := range mobileNetV1Plan {
+		out := scale(b[0])
+		m.Base.Sub().
+			Conv(ConvSpec{In: in, Out: in, Kernel: 3, Stride: b[1], Padding: 1, Groups: in, NoBias: true}).BatchNorm(in).ReLU().
+			Conv(ConvSpec{In: in, Out: out, Kernel: 1, NoBias: true}).BatchNorm(out).ReLU()
+		in = out
+		for _, t := range mobileNetV1Taps {
+			if i+2 == t {
+				tapChannels = append(tapChannels, out)
+			}
+		}
+	}
+	m.channels = tapChannels
+	extras := root.Sub("extras")
+	for i, st := range [][2]int{{256, 512}, {128, 256}, {128, 256}, {128, 256}} {
+		mid, out := st[0], st[1]
+		s := NewSeq(extras.Sub(fmt.Sprint(i)))
+		s.Conv(ConvSpec{In: in, Out: mid, Kernel: 1}).ReLU()
+		if c.Extras == "ssd" {
+			s.Conv(ConvSpec{In: mid, Out: out, Kernel: 3, Stride: 2, Padding: 1}).ReLU()
+		} else {
+			// Separable: depthwise 3x3 (with bias), ReLU, pointwise 1x1; no batch norm
+			// and no activation after it, as in the reference's mb1-ssd-lite.
+			s.Sub().
+				Conv(ConvSpec{In: mid, Out: mid, Kernel: 3, Stride: 2, Padding: 1, Groups: mid}).ReLU().
+				Conv(ConvSpec{In: mid, Out: out, Kernel: 1})
+		}
+		m.Extras = append(m.Extras, s)
+		m.channels = append(m.channels, out)
+		in = out
+	}
+	return m, nil
+}
+
+// Channels returns the channels of each feature map.
+func (m *MobileNetV1) Channels() []int { return append([]int(nil), m.channels...) }
+
+// Modules returns "base_net" and "extras".
+func (m *MobileNetV1) Modules() []string { return []string{"base_net", "extras"} }
+
+// Forward returns the six feature maps; the caller owns them.
+func (m *MobileNetV1) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error) {
+	if err := CheckInput(x); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			dropAll(feats)
+			feats = nil
+		}
+	}()
+	defer Recover(&err)
+	cur, from := x, 0
+	for _, t := range mobileNetV1Taps {
+		cur = m.Base.ForwardRange(cur, train, from, t)
+		feats = append(feats, cur)
+		from = t
+	}
+	for _, e := range m.Extras {
+		cur = e.Forward(cur, train)
+		feats = append(feats, cur)
+	}
+	return feats, nil
+}

@@ -1,0 +1,41 @@
+// Package reports turns evaluation results into charts for people: AP per class, AP of several
+// runs side by side, precision–recall curves, and metrics over epochs.
+//
+// Charts are drawn with the renderers of github.com/wcharczuk/go-chart/v2 (its PNG rasteriser or
+// its SVG writer, and its embedded Roboto font); the layout (axes, ticks, bars, legends) is done
+// here so that long class lists stay readable. Every function validates its input first and
+// returns an error, never panics, on empty input, NaN/Inf or out-of-range values, or mismatched
+// curve lengths. Output is deterministic: the same input gives the same bytes.
+//
+// The package-level functions write PNG; use a Charts value to choose SVG.
+// WriteFileAtomic writes a chart to a file without ever leaving a half-written file behind.
+package reports
+
+// ClassAP is the evaluation result of one class.
+type ClassAP struct {
+	Class string  // class name, unique within an Eval
+	AP    float64 // average precision in [0, 1]
+	// Precision and Recall are the points of the class's precision–recall curve, of equal
+	// length, values in [0, 1], Recall non-decreasing. They may be empty (no detections).
+	Precision, Recall []float64
+}
+
+// Eval is one evaluation of one run.
+type Eval struct {
+	Run     string    // run name, shown in titles and legends
+	Epoch   int       // epoch the evaluated weights come from
+	MAP     float64   // mean average precision in [0, 1]
+	Classes []ClassAP // per-class results, in display order
+}
+
+// Point is one value of a metric at one epoch.
+type Point struct {
+	Epoch int
+	Value float64
+}
+
+// Series is one metric of one run over epochs, e.g. val_loss, mAP or lr.
+type Series struct {
+	Run, Name string
+	Points    []Point
+}
