@@ -16,6 +16,10 @@ import (
 // start-up. It also exports OMP_NUM_THREADS and OPENBLAS_NUM_THREADS for pools that are
 // created later (OpenBLAS reads its variable when its first thread pool starts), unless
 // the user has set them. It returns the count in effect.
+//
+// libtorch's OpenMP keeps the count per OS thread: a thread takes the current setting at
+// its first parallel op and keeps it, so an OS thread (Go runs goroutines on several) that
+// ran tensor ops before SetThreads stays at the old count. Call it before any tensor work.
 func SetThreads(n int) int {
 	if n <= 0 {
 		n = runtime.NumCPU()
