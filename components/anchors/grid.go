@@ -49,8 +49,8 @@ func tilePriors(tilings []tiling, dtype gotch.DType) (*ts.Tensor, error) {
 		}
 		f, b := int64(t.size), int64(len(t.wh))
 		idx := s.T(arange(f, dtype))
-		half := s.T(addScalar(idx, 0.5))
-		c := s.T(divScalar(half, t.centerDiv))                                                   // [f]
+		half := s.T(torch.AddScalar(idx, 0.5))
+		c := s.T(torch.DivScalar(half, t.centerDiv))                                             // [f]
 		cy := s.T(s.T(c.MustView([]int64{f, 1}, false)).MustExpand([]int64{f, f}, false, false)) // rows
 		cx := s.T(s.T(c.MustView([]int64{1, f}, false)).MustExpand([]int64{f, f}, false, false)) // columns
 		centers := s.T(ts.MustStack([]ts.Tensor{*cx, *cy}, 2))                                   // [f,f,2]
@@ -77,18 +77,6 @@ func arange(n int64, dtype gotch.DType) *ts.Tensor {
 	end := ts.IntScalar(n)
 	defer end.MustDrop()
 	return ts.MustArange(end, dtype, gotch.CPU)
-}
-
-func addScalar(t *ts.Tensor, v float64) *ts.Tensor {
-	sc := ts.FloatScalar(v)
-	defer sc.MustDrop()
-	return t.MustAddScalar(sc, false)
-}
-
-func divScalar(t *ts.Tensor, v float64) *ts.Tensor {
-	sc := ts.FloatScalar(v)
-	defer sc.MustDrop()
-	return t.MustDivScalar(sc, false)
 }
 
 // clamp01 returns t clamped to [0, 1].

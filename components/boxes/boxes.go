@@ -41,7 +41,7 @@ func CenterToCorner(b *ts.Tensor) (*ts.Tensor, error) {
 	s := torch.NewScope()
 	defer s.Close()
 	xy, wh := split(s, b)
-	half := s.T(divScalar(wh, 2))
+	half := s.T(torch.DivScalar(wh, 2))
 	lo := s.T(xy.MustSub(half, false))
 	hi := s.T(xy.MustAdd(half, false))
 	return ts.MustCat([]ts.Tensor{*lo, *hi}, -1), nil
@@ -55,7 +55,7 @@ func CornerToCenter(b *ts.Tensor) (*ts.Tensor, error) {
 	s := torch.NewScope()
 	defer s.Close()
 	lt, rb := split(s, b)
-	center := s.T(divScalar(s.T(lt.MustAdd(rb, false)), 2))
+	center := s.T(torch.DivScalar(s.T(lt.MustAdd(rb, false)), 2))
 	size := s.T(rb.MustSub(lt, false))
 	return ts.MustCat([]ts.Tensor{*center, *size}, -1), nil
 }
@@ -102,22 +102,4 @@ func checkBoxes(what string, b *ts.Tensor) error {
 		return fmt.Errorf("%s: dtype %v, want float32 or float64", what, dt)
 	}
 	return nil
-}
-
-func divScalar(t *ts.Tensor, v float64) *ts.Tensor {
-	sc := ts.FloatScalar(v)
-	defer sc.MustDrop()
-	return t.MustDivScalar(sc, false)
-}
-
-func mulScalar(t *ts.Tensor, v float64) *ts.Tensor {
-	sc := ts.FloatScalar(v)
-	defer sc.MustDrop()
-	return t.MustMulScalar(sc, false)
-}
-
-func addScalar(t *ts.Tensor, v float64) *ts.Tensor {
-	sc := ts.FloatScalar(v)
-	defer sc.MustDrop()
-	return t.MustAddScalar(sc, false)
 }

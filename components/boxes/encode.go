@@ -25,9 +25,9 @@ func Encode(boxes, priors *ts.Tensor, v Variances) (*ts.Tensor, error) {
 	bxy, bwh := split(s, boxes)
 	pxy, pwh := split(s, p)
 	d := s.T(bxy.MustSub(pxy, false))
-	center := s.T(divScalar(s.T(d.MustDiv(pwh, false)), v.Center))
+	center := s.T(torch.DivScalar(s.T(d.MustDiv(pwh, false)), v.Center))
 	ratio := s.T(bwh.MustDiv(pwh, false))
-	size := s.T(divScalar(s.T(ratio.MustLog(false)), v.Size))
+	size := s.T(torch.DivScalar(s.T(ratio.MustLog(false)), v.Size))
 	return ts.MustCat([]ts.Tensor{*center, *size}, -1), nil
 }
 
@@ -42,9 +42,9 @@ func Decode(locations, priors *ts.Tensor, v Variances) (*ts.Tensor, error) {
 	}
 	lxy, lwh := split(s, locations)
 	pxy, pwh := split(s, p)
-	scaled := s.T(mulScalar(lxy, v.Center))
+	scaled := s.T(torch.MulScalar(lxy, v.Center))
 	center := s.T(s.T(scaled.MustMul(pwh, false)).MustAdd(pxy, false))
-	grow := s.T(s.T(mulScalar(lwh, v.Size)).MustExp(false))
+	grow := s.T(s.T(torch.MulScalar(lwh, v.Size)).MustExp(false))
 	size := s.T(grow.MustMul(pwh, false))
 	return ts.MustCat([]ts.Tensor{*center, *size}, -1), nil
 }

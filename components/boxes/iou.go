@@ -61,7 +61,7 @@ func broadcastIoU(s *torch.Scope, a, b *ts.Tensor, eps float64) *ts.Tensor {
 	areaA := s.T(area(s, alt, arb))
 	areaB := s.T(area(s, blt, brb))
 	union := s.T(s.T(areaA.MustAdd(areaB, false)).MustSub(overlap, false))
-	return overlap.MustDiv(s.T(addScalar(union, eps)), false)
+	return overlap.MustDiv(s.T(torch.AddScalar(union, eps)), false)
 }
 
 // checkBroadcast reports whether two shapes broadcast (NumPy rules).
