@@ -1,6 +1,8 @@
 // Package dataset provides the detection datasets that experiments name in
-// `dataset "<type>" { … }` blocks: the built-in synthetic "shapes" dataset and a Pascal VOC
-// reader ("voc") that behaves like the reference's VOCDataset.
+// `train "<type>" { … }` / `validation "<type>" { … }` blocks: the built-in synthetic
+// "shapes" dataset, Pascal VOC ("voc", like the reference's VOCDataset), Open Images as the
+// reference's downloader lays it out ("open_images", like its OpenImagesDataset), COCO JSON
+// ("coco") and a generic CSV ("csv").
 //
 // Coordinates follow the reference: a box is (xmin, ymin, xmax, ymax) in pixels, where the
 // values are the 0-based indices of the outermost pixel columns and rows of the object
@@ -50,9 +52,25 @@ type Dataset interface {
 
 // Env is what datasets need to know about the experiment that names them.
 type Env struct {
-	// BaseDir is the folder that relative paths in configs resolve against (the
-	// experiment file's folder). Empty means the working directory.
+	// BaseDir is the folder that relative paths in configs resolve against. Empty means
+	// the working directory.
 	BaseDir string
+	// SkipBad drops the samples whose annotation or image file is bad, recording each as a
+	// Problem, instead of failing (the experiment's on_bad_sample = "skip", and
+	// `runner data check`, which wants every problem at once).
+	SkipBad bool
+}
+
+// Problem is a sample a dataset dropped because its annotation or image is bad.
+type Problem struct {
+	ID  string // the sample's id ("" when the problem is not one sample's)
+	Err error  // names the file and the place
+}
+
+// ProblemReporter is implemented by datasets that can drop bad samples (Env.SkipBad).
+type ProblemReporter interface {
+	// Problems lists the samples dropped while the dataset was built, in dataset order.
+	Problems() []Problem
 }
 
 // Factory builds a dataset from its decoded config.

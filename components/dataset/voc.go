@@ -70,6 +70,7 @@ type VOC struct {
 	names         []string
 	items         []vocItem
 	keepDifficult bool
+	problems      []Problem
 }
 
 type vocItem struct {
@@ -121,11 +122,15 @@ func NewVOC(cfg VOCConfig, env Env) (*VOC, error) {
 			files = append(files, filepath.Join(root, "Annotations", id+".xml"))
 		}
 	}
-	if err := d.loadAnnotations(files, cfg.StrictClasses); err != nil {
+	if err := d.loadAnnotations(files, cfg.StrictClasses, env.SkipBad); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
+
+// Problems lists the samples dropped because their annotation or image file was bad
+// (only when built with Env.SkipBad).
+func (d *VOC) Problems() []Problem { return append([]Problem(nil), d.problems...) }
 
 // rootLabels returns the class names that apply to root and where they come from: the
 // explicit labels file, else root/labels.txt when it is a regular file, else the VOC classes.
@@ -162,7 +167,7 @@ func readIDs(path string) ([]string, error) {
 
 // loadAnnotations parses files[i] into d.items[i].objs and checks that the images exist, on
 // a few goroutines. The error of the lowest index wins, so reports are deterministic.
-func (d *VOC) loadAnnotations(files []string, strict bool) error {
+func (d *VOC) loadAnnotations(files []string, strict, skipBad bool) error {
 	idx := classIndex(d.names)
 	errs := make([]error, len(files))
 	workers := min(runtime.GOMAXPROCS(0), 8, len(files))
@@ -182,10 +187,25 @@ func (d *VOC) loadAnnotations(files []string, strict bool) error {
 	}
 	close(next)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
+	if !skipBad {
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
 		}
+		return nil
+	}
+	kept := d.items[:0]
+	for i, err := range errs {
+		if err != nil {
+			d.problems = append(d.problems, Problem{ID: d.items[i].id, Err: err})
+			continue
+		}
+		kept = append(kept, d.items[i])
+	}
+	d.items = kept
+	if len(d.items) == 0 && len(d.problems) > 0 {
+		return fmt.Errorf("every sample is bad (%d problems; the first: %v)", len(d.problems), d.problems[0].Err)
 	}
 	return nil
 }

@@ -1,0 +1,145 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ssdrunner/ssdrunner/registry"
+)
+
+// COCOConfig configures the COCO reader.
+type COCOConfig struct {
+	Annotations string   `hcl:"annotations" doc:"COCO instances file (e.g. annotations/instances_train2017.json)"`
+	Images      string   `hcl:"images" doc:"folder that the images' file_name values are relative to (e.g. train2017)"`
+	Classes     []string `hcl:"classes,optional" doc:"category names to keep, in label order (label 1 is the first); annotations of other categories are dropped. Default: every category, labelled 1..K in ascending category id order"`
+	SkipCrowd   bool     `hcl:"skip_crowd,optional" doc:"drop crowd annotations (iscrowd 1); when false they are kept as difficult objects: evaluation ignores them and training samples leave them out"`
+	MinArea     float64  `hcl:"min_area,optional" doc:"drop boxes whose area (width × height, in pixels) is below this; boxes of zero width or height are an error unless this drops them"`
+	SkipEmpty   bool     `hcl:"skip_empty,optional" doc:"drop images without any (non-crowd) object of the kept classes, as is usual for training; set it to false for evaluation, where images without objects still count"`
+}
+
+// Validate checks the options (called after decoding).
+func (c *COCOConfig) Validate() error {
+	if strings.TrimSpace(c.Annotations) == "" {
+		return errors.New("annotations is empty")
+	}
+	if strings.TrimSpace(c.Images) == "" {
+		return errors.New("images is empty")
+	}
+	if !(c.MinArea >= 0) {
+		return fmt.Errorf("min_area must be >= 0, got %g", c.MinArea)
+	}
+	return checkClassList(c.Classes)
+}
+
+func init() {
+	Registry.Register(registry.Spec{
+		Name:    "coco",
+		Summary: "COCO detection data: an instances_*.json file and its image folder",
+		Config:  func() any { return &COCOConfig{SkipCrowd: true, SkipEmpty: true} },
+	}, func(cfg any, env Env) (Dataset, error) {
+		return NewCOCO(*registry.As[COCOConfig](cfg), env)
+	})
+}
+
+// COCO is a COCO detection dataset.
+//
+// Images are sorted by image id (as torchvision's CocoDetection orders them) and their ids
+// are their file names without extension. Labels are 1..K over the categories in ascending
+// category id order (COCO's 80 classes, whose ids run from 1 to 90 with gaps, become labels
+// 1..80), or follow the classes option. Boxes are [x, y, width, height] in pixels and become
+// (x, y, x+width, y+height): continuous coordinates, without the -1 of the VOC reader's
+// inclusive pixel indices.
+//
+// Crowd annotations: with skip_crowd (the default) they are dropped. Without it, they are
+// objects flagged Difficult: Annotation returns them, so that VOC-style evaluation ignores
+// detections on crowd regions (the "coco" metric treats difficult objects as crowd regions,
+// as COCOeval does), and Sample leaves them out, as the VOC reader leaves out difficult
+// objects. An evaluation set that should score like COCOeval sets skip_crowd = false and
+// skip_empty = false.
+//
+// The instances file is read and checked, and the presence of every image is checked, when
+// the dataset is built; errors name the file and the element (array index, line and id).
+// Images are decoded on each Sample call.
+type COCO struct {
+	names []string
+	items []cocoItem
+	dir   string
+}
+
+// NewCOCO reads the instances file.
+func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	file := env.resolve(cfg.Annotations)
+	dir := env.resolve(cfg.Images)
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("images: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("images %s is not a folder", dir)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("annotations: %w", err)
+	}
+	f, err := parseCOCO(data, file)
+	if err != nil {
+		return nil, err
+	}
+	o := cocoOptions{skipCrowd: cfg.SkipCrowd, minArea: cfg.MinArea, skipEmpty: cfg.SkipEmpty}
+	if len(cfg.Classes) > 0 {
+		o.classes = cfg.Classes
+	}
+	names, items, err := buildCOCO(f, o)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(items))
+	for i, it := range items {
+		paths[i] = filepath.Join(dir, filepath.FromSlash(it.file))
+	}
+	for i, err := range statImages(paths) {
+		if err != nil {
+			return nil, fmt.Errorf("%s: image id %d (%s): %w", file, items[i].imageID, items[i].file, err)
+		}
+	}
+	return &COCO{names: names, items: items, dir: dir}, nil
+}
+
+// Len is the number of images.
+func (d *COCO) Len() int { return len(d.items) }
+
+// ClassNames returns BACKGROUND followed by the kept categories' names.
+func (d *COCO) ClassNames() []string { return append([]string(nil), d.names...) }
+
+// Annotation returns the id and objects of image i, crowd objects (flagged Difficult)
+// included when skip_crowd is false.
+func (d *COCO) Annotation(i int) (string, []Object, error) {
+	if err := checkIndex(i, len(d.items)); err != nil {
+		return "", nil, err
+	}
+	it := d.items[i]
+	return it.id, cloneObjects(it.objs), nil
+}
+
+// Sample decodes image i; its objects exclude crowd ones.
+func (d *COCO) Sample(i int) (Sample, error) {
+	if err := checkIndex(i, len(d.items)); err != nil {
+		return Sample{}, err
+	}
+	it := d.items[i]
+	img, err := decodeImage(filepath.Join(d.dir, filepath.FromSlash(it.file)))
+	if err != nil {
+		return Sample{}, fmt.Errorf("image id %d: %w", it.imageID, err)
+	}
+	objs := make([]Object, 0, len(it.objs))
+	for _, o := range it.objs {
+		if !o.Difficult {
+			objs = append(objs, o)
+		}
+	}
+	return Sample{ID: it.id, Image: img, Objects: objs}, nil
+}

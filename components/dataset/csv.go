@@ -1,0 +1,175 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ssdrunner/ssdrunner/registry"
+)
+
+// CSVConfig configures the generic CSV reader.
+type CSVConfig struct {
+	File     string   `hcl:"file" doc:"CSV file with one box per row (several rows of one image make one sample); a row with only the image path lists an image without objects"`
+	Images   string   `hcl:"images,optional" doc:"folder that relative image paths are relative to; default: the CSV file's folder"`
+	Columns  []string `hcl:"columns,optional" doc:"the file's columns in order, each of image, xmin, ymin, xmax, ymax, class exactly once, and _ for a column to ignore"`
+	Header   string   `hcl:"header,optional" doc:"whether the first row is a header: auto (it is when one of its coordinates is neither empty nor a number), true or false"`
+	Relative bool     `hcl:"relative,optional" doc:"coordinates are fractions of the image's width and height (the size is read from the image file); default: pixels"`
+	Labels   string   `hcl:"labels,optional" doc:"labels file fixing the label order (comma-separated or one class per line, as for voc; spaces in names are removed); a row of another class is an error"`
+	Classes  []string `hcl:"classes,optional" doc:"class names in label order (label 1 is the first), an alternative to labels; a row of another class is an error. Default (neither): the classes in order of first appearance in the file"`
+}
+
+// Validate checks the options (called after decoding).
+func (c *CSVConfig) Validate() error {
+	if strings.TrimSpace(c.File) == "" {
+		return errors.New("file is empty")
+	}
+	if _, err := newCSVLayout(c.Columns); err != nil {
+		return err
+	}
+	switch c.Header {
+	case "auto", "true", "false":
+	default:
+		return fmt.Errorf("header must be auto, true or false, got %q", c.Header)
+	}
+	if c.Labels != "" && len(c.Classes) > 0 {
+		return errors.New("labels and classes cannot both be set")
+	}
+	return checkClassList(c.Classes)
+}
+
+func init() {
+	Registry.Register(registry.Spec{
+		Name:    "csv",
+		Summary: "generic CSV of boxes: image path, xmin, ymin, xmax, ymax, class per row, in pixels or relative",
+		Config: func() any {
+			return &CSVConfig{Columns: slices.Clone(csvColumnNames), Header: "auto"}
+		},
+	}, func(cfg any, env Env) (Dataset, error) {
+		return NewCSV(*registry.As[CSVConfig](cfg), env)
+	})
+}
+
+// CSV is a dataset read from a CSV file of boxes.
+//
+// Samples follow the order of each image's first row and their ids are the image paths as
+// written in the file. Labels come from the labels file or the classes option when one is
+// set, else from the classes in order of first appearance in the file (so reordering the
+// rows can change the labels: set labels or classes to fix them). Coordinates are taken as
+// given (pixels) or, with relative, multiplied by the image's width and height
+// (xmin·width …, continuous coordinates; Annotation reads the image file's header the first
+// time and caches the size). No object is difficult.
+//
+// The file is read and checked, and the presence of every image is checked, when the
+// dataset is built; errors name the CSV file and the line (of the image's first row for
+// errors about the image).
+type CSV struct {
+	names    []string
+	file     string
+	items    []csvItem
+	paths    []string
+	relative bool
+	sizes    *imageSizes
+}
+
+// NewCSV reads the CSV file.
+func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lay, _ := newCSVLayout(cfg.Columns)
+	file := env.resolve(cfg.File)
+	dir := filepath.Dir(file)
+	if cfg.Images != "" {
+		dir = env.resolve(cfg.Images)
+	}
+	o := csvParseOptions{layout: lay, header: cfg.Header, relative: cfg.Relative}
+	switch {
+	case cfg.Labels != "":
+		names, err := ReadLabels(env.resolve(cfg.Labels))
+		if err != nil {
+			return nil, err
+		}
+		o.classes = names[1:]
+	case len(cfg.Classes) > 0:
+		o.classes = cfg.Classes
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("csv: %w", err)
+	}
+	names, items, err := parseDetectionCSV(data, file, o)
+	if err != nil {
+		return nil, err
+	}
+	d := &CSV{names: names, file: file, items: items, paths: make([]string, len(items)),
+		relative: cfg.Relative, sizes: newImageSizes(len(items))}
+	for i, it := range items {
+		p := filepath.FromSlash(it.image)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		d.paths[i] = p
+	}
+	for i, err := range statImages(d.paths) {
+		if err != nil {
+			return nil, fmt.Errorf("%s: line %d: %w", file, items[i].line, err)
+		}
+	}
+	return d, nil
+}
+
+// Len is the number of images.
+func (d *CSV) Len() int { return len(d.items) }
+
+// ClassNames returns BACKGROUND followed by the dataset's classes.
+func (d *CSV) ClassNames() []string { return append([]string(nil), d.names...) }
+
+// Annotation returns the id and objects of image i; with relative coordinates it reads the
+// image file's header (once) to convert them to pixels.
+func (d *CSV) Annotation(i int) (string, []Object, error) {
+	if err := checkIndex(i, len(d.items)); err != nil {
+		return "", nil, err
+	}
+	it := &d.items[i]
+	if !d.relative {
+		return it.image, cloneObjects(it.objs), nil
+	}
+	w, h, err := d.sizes.get(i, d.paths[i])
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: line %d: %w", d.file, it.line, err)
+	}
+	return it.image, scaleObjects(it.objs, w, h), nil
+}
+
+// Sample decodes image i.
+func (d *CSV) Sample(i int) (Sample, error) {
+	if err := checkIndex(i, len(d.items)); err != nil {
+		return Sample{}, err
+	}
+	it := &d.items[i]
+	img, err := decodeImage(d.paths[i])
+	if err != nil {
+		return Sample{}, fmt.Errorf("%s: line %d: %w", d.file, it.line, err)
+	}
+	objs := cloneObjects(it.objs)
+	if d.relative {
+		b := img.Bounds()
+		d.sizes.set(i, b.Dx(), b.Dy())
+		objs = scaleObjects(it.objs, b.Dx(), b.Dy())
+	}
+	return Sample{ID: it.image, Image: img, Objects: objs}, nil
+}
+
+// scaleObjects returns copies of relative objects with boxes in pixels of a w×h image.
+func scaleObjects(objs []Object, w, h int) []Object {
+	out := cloneObjects(objs)
+	for k := range out {
+		b := &out[k].Box
+		b[0], b[1], b[2], b[3] = b[0]*float64(w), b[1]*float64(h), b[2]*float64(w), b[3]*float64(h)
+	}
+	return out
+}

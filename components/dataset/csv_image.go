@@ -1,0 +1,84 @@
+package dataset
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// This file holds what the "csv" and "open_images" readers share about image files: their
+// sizes, read lazily from the file headers, and the presence check done when a dataset is
+// built.
+
+// imageSizes caches the width and height of each image of a dataset. It is safe for
+// concurrent use; errors are not cached (a later call tries the file again).
+type imageSizes struct {
+	known []atomic.Uint64 // width<<32 | height; 0 while unknown
+}
+
+func newImageSizes(n int) *imageSizes { return &imageSizes{known: make([]atomic.Uint64, n)} }
+
+// get returns the size of image i, stored at path, reading only the file's header the first
+// time.
+func (s *imageSizes) get(i int, path string) (w, h int, err error) {
+	if v := s.known[i].Load(); v != 0 {
+		return int(v >> 32), int(v & 0xffffffff), nil
+	}
+	if w, h, err = imageSize(path); err != nil {
+		return 0, 0, err
+	}
+	s.set(i, w, h)
+	return w, h, nil
+}
+
+// set records the size of image i (known from a decoded image).
+func (s *imageSizes) set(i, w, h int) { s.known[i].Store(uint64(w)<<32 | uint64(h)) }
+
+// imageSize reads the header of a JPEG or PNG file and returns the image's size.
+func imageSize(path string) (int, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("image: %w", err)
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	if err != nil {
+		return 0, 0, fmt.Errorf("image %s: cannot decode: %v", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return 0, 0, fmt.Errorf("image %s: unsupported size %dx%d", path, cfg.Width, cfg.Height)
+	}
+	return cfg.Width, cfg.Height, nil
+}
+
+// statImages checks, on a few goroutines, that every path is a regular file. It returns one
+// error (or nil) per path.
+func statImages(paths []string) []error {
+	errs := make([]error, len(paths))
+	workers := min(runtime.GOMAXPROCS(0), 8, len(paths))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if st, err := os.Stat(paths[i]); err != nil {
+					errs[i] = fmt.Errorf("image: %w", err)
+				} else if !st.Mode().IsRegular() {
+					errs[i] = fmt.Errorf("image %s is not a regular file", paths[i])
+				}
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errs
+}
