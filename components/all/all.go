@@ -7,6 +7,7 @@ import (
 	_ "github.com/ssdrunner/ssdrunner/components/backbone"
 	_ "github.com/ssdrunner/ssdrunner/components/dataset"
 	_ "github.com/ssdrunner/ssdrunner/components/head"
+	_ "github.com/ssdrunner/ssdrunner/components/loss"
 	_ "github.com/ssdrunner/ssdrunner/components/metric"
 	_ "github.com/ssdrunner/ssdrunner/components/optimizer"
 	_ "github.com/ssdrunner/ssdrunner/components/scheduler"
