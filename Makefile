@@ -19,6 +19,8 @@ export GOTCH_CACHE  ?= $(BUILD)/gotch-cache
 # The experiment `make run` executes, and extra flags for it (e.g. RUN_FLAGS='--set training.epochs=1').
 RUN_EXPERIMENT ?= experiments/quickstart.hcl
 RUN_FLAGS      ?=
+# Flags of the side-by-side benchmark, e.g. REFBENCH_FLAGS='-run mb2 -threads 1'.
+REFBENCH_FLAGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME       ?= 60s
 
@@ -41,8 +43,9 @@ test: setup ## run every test (first run compiles gotch's C++: a few minutes), t
 test-short: setup ## run the tests without the slow ones (-short)
 	go test -short $(PKGS)
 
-bench: setup ## run the benchmarks that check the speed and memory targets
+bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side by side as ratios (REFBENCH_FLAGS='-run mb1')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
+	go run ./internal/refbench $(REFBENCH_FLAGS)
 
 run: build ## run the main job on the built-in default experiment (no downloads)
 	$(BIN) plan $(RUN_EXPERIMENT) $(RUN_FLAGS)

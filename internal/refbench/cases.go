@@ -1,0 +1,8 @@
+package main
+
+import _ "github.com/ssdrunner/ssdrunner/components/all" // registrations
+
+// cases lists every side-by-side benchmark, in the order printed.
+func cases() []benchCase {
+	return append(coreCases(), modelCases()...)
+}

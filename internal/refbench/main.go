@@ -1,0 +1,203 @@
+// Command refbench times operations of ours and of the PyTorch SSD reference (run with
+// Debian's python3-torch on the same machine, thread count and shapes) side by side, and
+// prints the ratios that the speed targets are stated in. `make bench` runs it.
+//
+// The reference is found at $SSD_REFERENCE (a checkout) or extracted from the bare mirror
+// at $SSD_REFERENCE_MIRROR (default /work/.mirror/qfgaohao+pytorch-ssd/repo); without it,
+// or without /usr/bin/python3 and torch, only our timings are printed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ssdrunner/ssdrunner/internal/torch"
+)
+
+// A bench case: our implementation and the reference's case name (reference.py).
+type benchCase struct {
+	name   string // shown in the table
+	ref    string // reference.py case, "" when the reference has no counterpart
+	reps   int
+	target string // the issue's target, shown beside the ratio
+	ours   func(reps int) ([]float64, error)
+}
+
+func main() {
+	threads := flag.Int("threads", runtime.NumCPU(), "libtorch threads, for both sides")
+	only := flag.String("run", "", "regexp: run only the cases whose name matches")
+	quick := flag.Bool("quick", false, "one repetition per case (a smoke run)")
+	flag.Parse()
+	torch.SetThreads(*threads)
+
+	var re *regexp.Regexp
+	if *only != "" {
+		var err error
+		if re, err = regexp.Compile(*only); err != nil {
+			fmt.Fprintln(os.Stderr, "refbench:", err)
+			os.Exit(2)
+		}
+	}
+	ref, why := reference()
+	if ref == "" {
+		fmt.Printf("reference timings skipped: %s\n\n", why)
+	}
+	fmt.Printf("refbench: %d thread(s), medians over repetitions (spread = max/min); ratio = ours / reference (< 1: we are faster)\n\n", *threads)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\ttarget\t")
+	defer tw.Flush() // the table prints once, aligned; progress goes to stderr
+	failed := false
+	for _, c := range cases() {
+		if re != nil && !re.MatchString(c.name) {
+			continue
+		}
+		reps := c.reps
+		if *quick {
+			reps = 1
+		}
+		fmt.Fprintf(os.Stderr, "refbench: %s…\n", c.name)
+		ours, err := c.ours(reps)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\t\t\n", c.name, err)
+			failed = true
+			continue
+		}
+		om, os_ := median(ours), spread(ours)
+		refCol, refSpread, ratio := "-", "", "-"
+		if ref != "" && c.ref != "" {
+			rms, err := runReference(ref, c.ref, *threads, reps)
+			if err != nil {
+				refCol = "error: " + firstLine(err.Error())
+			} else {
+				rm := median(rms)
+				refCol, refSpread, ratio = fmt.Sprintf("%.1f", rm), fmt.Sprintf("%.2f", spread(rms)), fmt.Sprintf("%.2f", om/rm)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", c.name, om, os_, refCol, refSpread, ratio, c.target)
+	}
+	if failed {
+		tw.Flush()
+		os.Exit(1)
+	}
+}
+
+// reference returns the path of a checkout of the reference, or why there is none.
+func reference() (string, string) {
+	if _, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
+		return "", "/usr/bin/python3 cannot import torch (apt-get install python3-torch)"
+	}
+	if p := os.Getenv("SSD_REFERENCE"); p != "" {
+		return p, ""
+	}
+	mirror := os.Getenv("SSD_REFERENCE_MIRROR")
+	if mirror == "" {
+		mirror = "/work/.mirror/qfgaohao+pytorch-ssd/repo"
+	}
+	if _, err := os.Stat(mirror); err != nil {
+		return "", "no reference: set SSD_REFERENCE to a checkout of the PyTorch SSD project"
+	}
+	dir := filepath.Join(os.TempDir(), "ssdrunner-reference")
+	if _, err := os.Stat(filepath.Join(dir, "train_ssd.py")); err == nil {
+		return dir, ""
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err.Error()
+	}
+	cmd := exec.Command("sh", "-c", fmt.Sprintf("git --git-dir=%q archive HEAD | tar -x -C %q", mirror, dir))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Sprintf("extracting the reference: %v: %s", err, out)
+	}
+	return dir, ""
+}
+
+func runReference(ref, name string, threads, reps int) ([]float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	script := filepath.Join(sourceDir(), "reference.py")
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", threads))
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return nil, fmt.Errorf("%v: %s", err, ee.Stderr)
+		}
+		return nil, err
+	}
+	var res struct {
+		MS []float64 `json:"ms"`
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || len(res.MS) == 0 {
+		return nil, fmt.Errorf("unexpected output: %s", out)
+	}
+	return res.MS, nil
+}
+
+// sourceDir is this package's folder (reference.py lives beside main.go).
+func sourceDir() string {
+	if d := os.Getenv("REFBENCH_DIR"); d != "" {
+		return d
+	}
+	wd, _ := os.Getwd()
+	for _, cand := range []string{filepath.Join(wd, "internal", "refbench"), wd} {
+		if _, err := os.Stat(filepath.Join(cand, "reference.py")); err == nil {
+			return cand
+		}
+	}
+	return wd
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func spread(v []float64) float64 {
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	if lo == 0 {
+		return 0
+	}
+	return hi / lo
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// timeReps runs fn once to warm up, then reps times, returning milliseconds per run.
+func timeReps(reps int, fn func() error) ([]float64, error) {
+	if err := fn(); err != nil {
+		return nil, err
+	}
+	out := make([]float64, 0, reps)
+	for i := 0; i < reps; i++ {
+		t := time.Now()
+		if err := fn(); err != nil {
+			return nil, err
+		}
+		out = append(out, float64(time.Since(t).Microseconds())/1000)
+	}
+	return out, nil
+}
