@@ -235,7 +235,7 @@ func compareSynthetic(t *testing.T, feats []*ts.Tensor, want []goldenFeature) fl
 		for _, v := range vals {
 			sum += v
 		}
-		if d := math.Abs(sum-w.Sum) / (scale * float64(len(vals))); d > 1e-6 {
+		if d := math.Abs(sum-w.Sum) / (scale * float64(len(vals))); d > syntheticTolerance {
 			t.Errorf("feature %d: sum %.6g, reference %.6g", i, sum, w.Sum)
 		}
 		if len(w.Sample) != (len(vals)+w.Step-1)/w.Step {
@@ -287,3 +287,10 @@ func backwardAll(t *testing.T, vs *nn.VarStore, feats []*ts.Tensor) {
 		}
 	}
 }
+
+// syntheticTolerance bounds max |diff| / max(1, max |ref|) against the committed synthetic
+// goldens. Their hash-filled weights give large activations, so the summation order of
+// the BLAS and CPU kernels in use (netlib vs OpenBLAS, AVX2 vs AVX-512 paths) moves
+// results by up to ~7e-5 relative between machines; a misplaced or missing variable moves
+// them by 0.1 or more, so 2e-4 still separates the two by over 500 times.
+const syntheticTolerance = 2e-4
