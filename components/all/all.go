@@ -11,4 +11,5 @@ import (
 	_ "github.com/ssdrunner/ssdrunner/components/metric"
 	_ "github.com/ssdrunner/ssdrunner/components/optimizer"
 	_ "github.com/ssdrunner/ssdrunner/components/scheduler"
+	_ "github.com/ssdrunner/ssdrunner/components/transform"
 )

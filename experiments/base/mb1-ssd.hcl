@@ -1,5 +1,5 @@
-# mb1-ssd of the PyTorch SSD project: MobileNetV1 base net, SSD extras and 3x3 heads,
-# mobilenetv1_ssd_config priors (300x300, 3000 priors), pixels normalised as (x-127)/128.
+# mb1-ssd of the PyTorch SSD project: MobileNetV1 base net, SSD extras and 3x3 heads, mobilenet priors (300x300, 3000).
+# Pixels are normalised as (x - 127) / 128. Inherit it with: inherits = "builtin:mb1-ssd".
 inherits = "ssd-sgd.hcl"
 
 model {

@@ -1,6 +1,5 @@
-# mb2-ssd-lite of the PyTorch SSD project: MobileNetV2 (width 1.0, ReLU6) base net,
-# inverted-residual extras, separable (SSD-Lite) heads, mobilenetv1_ssd_config priors
-# (300x300, 3000 priors), pixels normalised as (x-127)/128.
+# mb2-ssd-lite of the PyTorch SSD project: MobileNetV2 (width 1.0, ReLU6), inverted-residual extras, SSD-Lite heads, mobilenet priors (300x300, 3000).
+# Pixels are normalised as (x - 127) / 128. Inherit it with: inherits = "builtin:mb2-ssd-lite".
 inherits = "ssd-sgd.hcl"
 
 model {

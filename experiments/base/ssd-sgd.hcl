@@ -1,6 +1,5 @@
-# Training defaults of the PyTorch SSD project's train_ssd.py: SGD with momentum 0.9 and
-# weight decay 5e-4, one learning rate per group (--lr, --base_net_lr, --extra_layers_lr;
-# the last two default to --lr), the prediction heads at --lr.
+# Training defaults of the PyTorch SSD project's train_ssd.py: SGD, momentum 0.9, weight decay 5e-4, per-group learning rates.
+# --lr is var.lr; --base_net_lr and --extra_layers_lr default to it, and the prediction heads use it.
 
 variable "lr" {
   type    = number

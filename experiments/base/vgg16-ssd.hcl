@@ -1,6 +1,5 @@
-# vgg16-ssd of the PyTorch SSD project: VGG16 with reduced fc layers, BatchNorm on conv4_3
-# (its ONNX-friendly variant), SSD extras and 3x3 heads, vgg_ssd_config priors (300x300,
-# 8732 priors), pixels normalised as x - [123, 117, 104].
+# vgg16-ssd of the PyTorch SSD project: VGG16 (reduced fc, BatchNorm on conv4_3), SSD extras and 3x3 heads, vgg priors (300x300, 8732).
+# Pixels are normalised as x - [123, 117, 104]. Inherit it with: inherits = "builtin:vgg16-ssd".
 inherits = "ssd-sgd.hcl"
 
 model {

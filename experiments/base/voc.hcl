@@ -1,6 +1,5 @@
-# Pascal VOC 2007+2012 trainval for training, VOC2007 test for validation: the layout the
-# PyTorch SSD project's README uses (~/data/VOC0712/{VOC2007,VOC2012,test/VOC2007}).
-# Set the root with -var voc_root=/path or RUNNER_VAR_voc_root=/path.
+# Pascal VOC 2007+2012 trainval for training, VOC2007 test for validation (set -var voc_root=…).
+# The layout of the reference README: <voc_root>/{VOC2007,VOC2012,test/VOC2007}; set voc_root with -var voc_root=/path or RUNNER_VAR_voc_root.
 
 variable "voc_root" {
   type        = string

@@ -38,8 +38,8 @@ func commandList() []command {
 		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
 		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
-		{"list", "[KIND]", "list registered components with their options and defaults", (*app).list},
-		{"data", "gen-shapes --out DIR", "write the built-in synthetic dataset as a VOC folder", (*app).data},
+		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
+		{"data", "check FILE | gen-shapes", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder", (*app).data},
 	}
 }
 
@@ -68,7 +68,7 @@ Global flags (before the command):
   --log-format console|json   log format on stderr (default console; env RUNNER_LOG_FORMAT)
   --log-level LEVEL           debug, info, warn, error (default info; env RUNNER_LOG_LEVEL)
 
-Experiment flags (validate, plan):
+Experiment flags (validate, plan, data check):
   -var NAME=VALUE             set a variable (repeatable)
   -var-file FILE              read variables from an HCL file (repeatable)
   --set PATH=VALUE            override a key, e.g. --set training.epochs=10 (repeatable)

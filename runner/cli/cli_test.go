@@ -200,3 +200,36 @@ func TestFmt(t *testing.T) {
 		t.Errorf("broken file was modified")
 	}
 }
+
+func TestDataCheck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and reads a dataset")
+	}
+	dir := t.TempDir()
+	if _, errOut, code := run(t, "", "data", "gen-shapes", "--out", filepath.Join(dir, "shapes"), "--count", "6"); code != 0 {
+		t.Fatalf("gen-shapes: %s", errOut)
+	}
+	abs, _ := filepath.Abs(filepath.Join(repoRoot, "experiments", "base", "mb1-ssd.hcl"))
+	exp := filepath.Join(dir, "exp.hcl")
+	os.WriteFile(exp, []byte(`inherits = "`+abs+`"
+data {
+  train "voc" {
+    roots = ["${path.experiment}/shapes"]
+  }
+}
+`), 0o644)
+	out, errOut, code := run(t, "", "data", "check", exp, "--images")
+	if code != 0 || !strings.Contains(out, "train (voc): 6 images") || !strings.Contains(out, "no problems found") || !strings.Contains(out, "image width") {
+		t.Fatalf("clean check: %d\n%s%s", code, out, errOut)
+	}
+	// Break one annotation and one image: both are reported, the rest is still counted.
+	anns, _ := filepath.Glob(filepath.Join(dir, "shapes", "Annotations", "*.xml"))
+	imgs, _ := filepath.Glob(filepath.Join(dir, "shapes", "JPEGImages", "*.jpg"))
+	os.WriteFile(anns[0], []byte("<annotation><object>"), 0o644)
+	os.WriteFile(imgs[1], []byte("\xff\xd8 not really a jpeg"), 0o644)
+	out, errOut, code = run(t, "", "data", "check", exp, "--images")
+	if code != exitError || !strings.Contains(out, "train (voc): 5 images") || !strings.Contains(out, "2 problem(s)") ||
+		!strings.Contains(out, filepath.Base(anns[0])) || !strings.Contains(out, filepath.Base(imgs[1])) {
+		t.Errorf("broken check: %d\n%s%s", code, out, errOut)
+	}
+}

@@ -73,12 +73,19 @@ func (a *app) loadExperiment(name string, args []string) (res *config.Result, f 
 		fs.Usage()
 		return nil, f, exitUsage, false
 	}
-	res, diags := config.Load(pos[0], config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env})
+	res, code, ok = a.load(pos[0], f)
+	return res, f, code, ok
+}
+
+// load loads an experiment with the command line's variables and overrides, printing
+// the diagnostics when it fails.
+func (a *app) load(path string, f *experimentFlags) (*config.Result, int, bool) {
+	res, diags := config.Load(path, config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env})
 	if diags.HasErrors() {
 		a.printDiagnostics(diags, res, f.json)
-		return res, f, exitError, false
+		return res, exitError, false
 	}
-	return res, f, exitOK, true
+	return res, exitOK, true
 }
 
 func commandSummary(name string) string {

@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
-	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/experiments"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -133,15 +133,19 @@ func (a *app) list(args []string) int {
 		}
 		return exitUsage
 	}
+	if len(pos) > 0 && (pos[0] == "model" || pos[0] == "models") {
+		return a.listModels(*asJSON)
+	}
 	kinds := sortedKinds()
 	if len(pos) > 0 {
 		c, ok := registry.Kind(pos[0])
 		if !ok {
+			kinds := append(registry.KindNames(), "model")
 			msg := fmt.Sprintf("runner list: unknown kind %q", pos[0])
-			if s := registry.Suggest(pos[0], registry.KindNames()); s != "" {
+			if s := registry.Suggest(pos[0], kinds); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
-			fmt.Fprintf(a.stderr, "%s (kinds: %s)\n", msg, strings.Join(registry.KindNames(), ", "))
+			fmt.Fprintf(a.stderr, "%s (kinds: %s)\n", msg, strings.Join(kinds, ", "))
 			return exitUsage
 		}
 		kinds = []registry.Catalog{c}
@@ -186,6 +190,20 @@ func (a *app) list(args []string) int {
 	return exitOK
 }
 
+// listModels prints the built-in bases: the named models of the reference and the
+// shared training and dataset settings, each usable as inherits = "builtin:NAME".
+func (a *app) listModels(asJSON bool) int {
+	b := experiments.Builtins()
+	if asJSON {
+		return a.writeJSON(b)
+	}
+	fmt.Fprintln(a.stdout, "built-in bases — inherit one with: inherits = \"builtin:NAME\"")
+	for _, m := range b {
+		fmt.Fprintf(a.stdout, "\n  %s\n    %s\n", m.Name, m.Summary)
+	}
+	return exitOK
+}
+
 func writeFields(a *app, fields []registry.Field, indent string) {
 	for _, f := range fields {
 		req := ""
@@ -205,38 +223,4 @@ func writeFields(a *app, fields []registry.Field, indent string) {
 			writeFields(a, f.Fields, indent+"  ")
 		}
 	}
-}
-
-// data runs the dataset tools.
-func (a *app) data(args []string) int {
-	if len(args) == 0 || args[0] != "gen-shapes" {
-		fmt.Fprintln(a.stderr, "Usage: runner data gen-shapes --out DIR [--count N] [--seed S] [--split NAME]")
-		return exitUsage
-	}
-	fs := newFlagSet(a, "data gen-shapes", "--out DIR [flags]", "Write the built-in synthetic shapes dataset as a Pascal VOC folder")
-	out := fs.String("out", "", "output folder (created)")
-	count := fs.Int("count", 512, "number of images")
-	seed := fs.Int("seed", 0, "generator seed")
-	split := fs.String("split", "trainval", "name of the ImageSets/Main split file")
-	if _, err := parseInterspersed(fs, args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if *out == "" {
-		fmt.Fprintln(a.stderr, "runner data gen-shapes: --out is required")
-		return exitUsage
-	}
-	ds, err := dataset.Build(registry.Ref{Type: "shapes", Options: map[string]any{"count": *count, "seed": *seed}}, dataset.Env{BaseDir: "."})
-	if err != nil {
-		fmt.Fprintf(a.stderr, "runner data gen-shapes: %v\n", err)
-		return exitError
-	}
-	if err := dataset.WriteVOC(ds, *out, *split); err != nil {
-		fmt.Fprintf(a.stderr, "runner data gen-shapes: %v\n", err)
-		return exitError
-	}
-	a.log.Info().Str("dir", *out).Int("images", ds.Len()).Msg("wrote shapes dataset in VOC layout")
-	return exitOK
 }

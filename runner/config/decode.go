@@ -52,6 +52,7 @@ func decodeBody(body hcl.Body, ctx *hcl.EvalContext, s *structSchema, path strin
 		}
 	}
 	seen := map[string]*hcl.Block{}
+	var chains = map[string][]any{}
 	for _, blk := range content.Blocks {
 		f, ok := s.byName[blk.Type]
 		if !ok {
@@ -59,8 +60,11 @@ func decodeBody(body hcl.Body, ctx *hcl.EvalContext, s *structSchema, path strin
 		}
 		p := join(path, blk.Type)
 		key := blk.Type
-		if f.kind == componentSetNode || f.kind == labeledNode {
+		switch f.kind {
+		case componentSetNode, labeledNode:
 			key += "\x00" + blk.Labels[0]
+		case componentListNode: // a chain may repeat a component
+			key += fmt.Sprintf("\x00%d", len(chains[blk.Type]))
 		}
 		if prev, dup := seen[key]; dup {
 			what := fmt.Sprintf("%q block", blk.Type)
@@ -102,6 +106,14 @@ func decodeBody(body hcl.Body, ctx *hcl.EvalContext, s *structSchema, path strin
 			l.origins[lp] = fileOrigin(blk.DefRange)
 			diags = append(diags, decodeBody(blk.Body, ctx, f.sub, lp, sub, l, nil)...)
 			set[name] = sub
+		case componentListNode:
+			np := fmt.Sprintf("%s[%d]", p, len(chains[blk.Type]))
+			node, d := decodeComponent(blk, ctx, f.regKind, np, l)
+			diags = append(diags, d...)
+			if node != nil {
+				l.origins[np] = fileOrigin(blk.DefRange)
+				chains[blk.Type] = append(chains[blk.Type], node)
+			}
 		case componentNode, componentSetNode:
 			np := p
 			if f.kind == componentSetNode {
@@ -126,6 +138,9 @@ func decodeBody(body hcl.Body, ctx *hcl.EvalContext, s *structSchema, path strin
 				set[blk.Labels[0]] = node
 			}
 		}
+	}
+	for name, chain := range chains {
+		out[name] = chain
 	}
 	return diags
 }

@@ -48,16 +48,17 @@ type Init struct {
 
 // Data configures the datasets and the loader.
 type Data struct {
-	Train        registry.Ref `hcl:"train,block" kind:"dataset"`
-	Validation   registry.Ref `hcl:"validation,block" kind:"dataset"`
-	Augmentation string       `hcl:"augmentation" doc:"ssd (the reference's TrainAugmentation) | test (resize + normalise) | none"`
-	Mean         []float64    `hcl:"mean" doc:"per-channel (RGB) mean subtracted from pixels, 1 or 3 values"`
-	Std          []float64    `hcl:"std" doc:"divisor applied after the mean, 1 or 3 values"`
-	BatchSize    int          `hcl:"batch_size" doc:"images per training step"`
-	Workers      int          `hcl:"workers" doc:"loader goroutines; 0 = one per CPU core"`
-	Prefetch     int          `hcl:"prefetch" doc:"batches prepared ahead of the training step"`
-	Shuffle      bool         `hcl:"shuffle" doc:"shuffle the training set every epoch"`
-	OnBadSample  string       `hcl:"on_bad_sample" doc:"fail | skip (log each bad sample once and count it)"`
+	Train        registry.Ref   `hcl:"train,block" kind:"dataset"`
+	Validation   registry.Ref   `hcl:"validation,block" kind:"dataset"`
+	Augmentation string         `hcl:"augmentation" doc:"registered transform applied to training images: ssd (the reference's TrainAugmentation), test (resize + normalise only); ignored when transform blocks give the chain"`
+	Transforms   []registry.Ref `hcl:"transform,block" kind:"transform" ordered:"true" doc:"explicit training augmentation chain, applied in order (replaces augmentation)"`
+	Mean         []float64      `hcl:"mean" doc:"per-channel (RGB) mean subtracted from pixels, 1 or 3 values"`
+	Std          []float64      `hcl:"std" doc:"divisor applied after the mean, 1 or 3 values"`
+	BatchSize    int            `hcl:"batch_size" doc:"images per training step"`
+	Workers      int            `hcl:"workers" doc:"loader goroutines; 0 = one per CPU core"`
+	Prefetch     int            `hcl:"prefetch" doc:"batches prepared ahead of the training step"`
+	Shuffle      bool           `hcl:"shuffle" doc:"shuffle the training set every epoch"`
+	OnBadSample  string         `hcl:"on_bad_sample" doc:"fail | skip (log each bad sample once and count it)"`
 }
 
 // ParamGroup is a set of top-level modules (e.g. "base_net", "extras") trained with their

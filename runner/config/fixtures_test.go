@@ -57,6 +57,10 @@ type msCfg struct {
 	Gamma      float64 `hcl:"gamma,optional"`
 }
 
+type expandCfg struct {
+	MaxRatio float64 `hcl:"max_ratio,optional"`
+}
+
 type vocMetricCfg struct {
 	Use2007 bool `hcl:"use_2007_metric,optional"`
 }
@@ -81,6 +85,9 @@ func init() {
 		registry.Spec{Name: "cosine", Config: func() any { return &cosineCfg{} }},
 		registry.Spec{Name: "multi_step", Config: func() any { return &msCfg{Gamma: 0.1} }})
 	reg("metric", registry.Spec{Name: "voc", Config: func() any { return &vocMetricCfg{Use2007: true} }})
+	reg("transform",
+		registry.Spec{Name: "ssd"}, registry.Spec{Name: "test"}, registry.Spec{Name: "hflip"},
+		registry.Spec{Name: "expand", Config: func() any { return &expandCfg{MaxRatio: 4} }})
 }
 
 // memFS serves files from a map, so tests never touch the disk.

@@ -13,6 +13,9 @@ import (
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/ssdrunner/ssdrunner/experiments"
+	"github.com/ssdrunner/ssdrunner/registry"
 )
 
 // Options are the command line's contributions to loading an experiment.
@@ -186,7 +189,11 @@ type sourceFile struct {
 
 // chain parses path and, depth first, the files it inherits from; bases come first.
 func (l *loader) chain(path string, stack []string, via *hcl.Range) ([]*sourceFile, hcl.Diagnostics) {
-	clean := filepath.Clean(path)
+	clean := path
+	builtin := strings.HasPrefix(path, experiments.Prefix)
+	if !builtin {
+		clean = filepath.Clean(path)
+	}
 	for _, s := range stack {
 		if s == clean {
 			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Inheritance cycle",
@@ -198,10 +205,28 @@ func (l *loader) chain(path string, stack []string, via *hcl.Range) ([]*sourceFi
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Inheritance too deep",
 			Detail: fmt.Sprintf("More than %d levels of inherits.", maxDepth), Subject: via}}
 	}
-	src, err := l.opts.ReadFile(clean)
+	var src []byte
+	var err error
+	if builtin {
+		src, err = experiments.ReadBuiltin(strings.TrimPrefix(clean, experiments.Prefix))
+	} else {
+		src, err = l.opts.ReadFile(clean)
+	}
 	if err != nil {
+		detail := err.Error() + "."
+		if builtin {
+			var names []string
+			for _, b := range experiments.Builtins() {
+				names = append(names, b.Name)
+			}
+			name := strings.TrimPrefix(clean, experiments.Prefix)
+			if s := registry.Suggest(name, names); s != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", experiments.Prefix+s)
+			}
+			detail += " Built-in bases: " + strings.Join(names, ", ") + " (`runner list model`)."
+		}
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read experiment file",
-			Detail: err.Error() + ".", Subject: via}}
+			Detail: detail, Subject: via}}
 	}
 	var f *hcl.File
 	var diags hcl.Diagnostics
@@ -221,7 +246,11 @@ func (l *loader) chain(path string, stack []string, via *hcl.Range) ([]*sourceFi
 		diags = append(diags, d...)
 		for _, b := range bases {
 			bp := b
-			if !filepath.IsAbs(bp) {
+			switch {
+			case strings.HasPrefix(b, experiments.Prefix), filepath.IsAbs(b):
+			case builtin: // a built-in base inherits its siblings by file name
+				bp = experiments.Prefix + strings.TrimSuffix(filepath.Base(b), ".hcl")
+			default:
 				bp = filepath.Join(filepath.Dir(clean), b)
 			}
 			sub, d := l.chain(bp, append(stack, clean), attr.Expr.Range().Ptr())
@@ -406,6 +435,20 @@ func assign(dst reflect.Value, m map[string]any, s *structSchema, path string) e
 				r := refOf(node)
 				r.Type = n
 				refs = append(refs, r)
+			}
+			fv.Set(reflect.ValueOf(refs))
+		case componentListNode:
+			list, ok := v.([]any)
+			if !ok {
+				return fmt.Errorf("%s: expected a list of component blocks", p)
+			}
+			refs := make([]refT, 0, len(list))
+			for i, e := range list {
+				node, ok := e.(map[string]any)
+				if !ok {
+					return fmt.Errorf("%s[%d]: expected a component block", p, i)
+				}
+				refs = append(refs, refOf(node))
 			}
 			fv.Set(reflect.ValueOf(refs))
 		case labeledNode:

@@ -118,6 +118,8 @@ func (l *loader) resolveOverride(k *koanf.Koanf, s *structSchema, path, raw stri
 				return nil, fmt.Errorf("%s has no component yet: set %s.type first", p, p)
 			}
 			return componentOption(f.regKind, typ, p, rest, raw)
+		case componentListNode:
+			return nil, fmt.Errorf("%s is an ordered list of blocks, which --set and the environment cannot change; edit the experiment file (or a file that inherits it)", p)
 		case componentSetNode:
 			if len(rest) < 2 {
 				return nil, fmt.Errorf("%s components are set as %s.<name>.<option>", p, p)

@@ -16,11 +16,12 @@ import (
 type nodeKind int
 
 const (
-	attrNode         nodeKind = iota // name = value
-	blockNode                        // name { … } (a nested struct)
-	componentNode                    // name "registered-name" { options } (a registry.Ref)
-	componentSetNode                 // several `name "registered-name" { … }`, one per name ([]registry.Ref)
-	labeledNode                      // several `name "label" { … }` (map[string]Struct)
+	attrNode          nodeKind = iota // name = value
+	blockNode                         // name { … } (a nested struct)
+	componentNode                     // name "registered-name" { options } (a registry.Ref)
+	componentSetNode                  // several `name "registered-name" { … }`, one per name ([]registry.Ref)
+	labeledNode                       // several `name "label" { … }` (map[string]Struct)
+	componentListNode                 // an ordered chain of `name "registered-name" { … }` ([]registry.Ref, tag ordered:"true")
 )
 
 type field struct {
@@ -78,6 +79,9 @@ func schemaOfLocked(t reflect.Type) *structSchema {
 			s.body.Attributes = append(s.body.Attributes, hcl.AttributeSchema{Name: name})
 		case sf.Type == refType:
 			f.kind = componentNode
+			s.body.Blocks = append(s.body.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"type"}})
+		case sf.Type.Kind() == reflect.Slice && sf.Type.Elem() == refType && sf.Tag.Get("ordered") == "true":
+			f.kind = componentListNode
 			s.body.Blocks = append(s.body.Blocks, hcl.BlockHeaderSchema{Type: name, LabelNames: []string{"type"}})
 		case sf.Type.Kind() == reflect.Slice && sf.Type.Elem() == refType:
 			f.kind = componentSetNode

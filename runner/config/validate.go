@@ -12,7 +12,6 @@ import (
 
 // Enumerations of string settings (component names are checked against the registries).
 var (
-	augmentations   = []string{"ssd", "test", "none"}
 	badSamplePolicy = []string{"fail", "skip"}
 	freezePolicies  = []string{"none", "base_net", "all_but_heads"}
 	checkpointBy    = []string{"val_loss", "map"}
@@ -149,7 +148,16 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	d := e.Data
 	c.component("data.train", "dataset", d.Train, true)
 	c.component("data.validation", "dataset", d.Validation, false)
-	c.oneOf("data.augmentation", d.Augmentation, augmentations)
+	if len(d.Transforms) > 0 {
+		if o, ok := l.res.OriginOf("data.augmentation"); ok && o.Layer != "default" {
+			c.fail("data.augmentation", "Conflicting augmentation", "data sets both augmentation = %q and transform blocks; the transform blocks are the whole chain, so remove augmentation.", d.Augmentation)
+		}
+		for i, t := range d.Transforms {
+			c.component(fmt.Sprintf("data.transform[%d]", i), "transform", t, true)
+		}
+	} else {
+		c.component("data.augmentation", "transform", registry.Ref{Type: d.Augmentation}, true)
+	}
 	c.oneOf("data.on_bad_sample", d.OnBadSample, badSamplePolicy)
 	c.positive("data.batch_size", float64(d.BatchSize))
 	c.nonNegative("data.workers", float64(d.Workers))

@@ -1,0 +1,21 @@
+# mb3-large-ssd-lite of the PyTorch SSD project: MobileNetV3-Large base net, inverted-residual extras, SSD-Lite heads, mobilenet priors (300x300, 3000).
+# Pixels are normalised as (x - 127) / 128. Inherit it with: inherits = "builtin:mb3-large-ssd-lite".
+inherits = "ssd-sgd.hcl"
+
+model {
+  backbone "mobilenet_v3_large" {}
+  head "ssd_lite" {}
+  anchors "ssd_spec" {
+    preset = "mobilenet"
+  }
+}
+
+param_group "extras" {
+  modules = ["extras"]
+  lr      = var.extra_layers_lr
+}
+
+data {
+  mean = [127, 127, 127]
+  std  = [128]
+}

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/ssdrunner/ssdrunner/runner/config"
+)
+
+type memFS map[string]string
+
+func (m memFS) read(path string) ([]byte, error) {
+	s, ok := m[path]
+	if !ok {
+		return nil, os.ErrNotExist
+	}
+	return []byte(s), nil
+}
+
+func load(t *testing.T, files memFS, path string) (*config.Result, hcl.Diagnostics) {
+	t.Helper()
+	return config.Load(path, config.Options{ReadFile: files.read})
+}
+
+func TestBuiltinBases(t *testing.T) {
+	src := `inherits = "builtin:mb2-ssd-lite"
+data {
+  train "shapes" {}
+}
+variable "lr" {
+  default = 0.05
+}
+`
+	res, diags := load(t, memFS{"x.hcl": src}, "x.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	e := res.Experiment
+	if e.Model.Backbone.Type != "mobilenet_v2" || e.Model.Head.Type != "ssd_lite" || e.Model.Anchors.Options["preset"] != "mobilenet" {
+		t.Errorf("model from builtin:mb2-ssd-lite = %+v", e.Model)
+	}
+	if got := e.Optimizer.Options["lr"]; got != 0.05 {
+		t.Errorf("the child's lr must reach the built-in's optimizer: %v", got)
+	}
+	// the built-in inherits its sibling ssd-sgd by file name
+	want := []string{"builtin:ssd-sgd", "builtin:mb2-ssd-lite", "x.hcl"}
+	if strings.Join(res.Chain, " ") != strings.Join(want, " ") {
+		t.Errorf("chain = %v, want %v", res.Chain, want)
+	}
+	if o, _ := res.OriginOf("optimizer.momentum"); o.Range.Filename != "builtin:ssd-sgd" {
+		t.Errorf("origin = %v", o)
+	}
+
+	_, diags = load(t, memFS{"x.hcl": `inherits = "builtin:mb2-ssdlite"`}, "x.hcl")
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `Did you mean "builtin:mb2-ssd-lite"?`) {
+		t.Errorf("unknown builtin: %v", diags)
+	}
+	_, diags = load(t, memFS{"x.hcl": `inherits = "builtin:../voc"`}, "x.hcl")
+	if !diags.HasErrors() {
+		t.Errorf("a builtin name with a path must be refused")
+	}
+}
+
+// TestNamedModelsPlan builds every named model of the reference from its built-in base
+// and checks that its backbone's feature maps fit its anchors.
+func TestNamedModelsPlan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds seven models")
+	}
+	want := map[string]string{
+		"mb1-ssd": "3,000 priors", "mb1-ssd-lite": "3,000 priors", "mb2-ssd-lite": "3,000 priors",
+		"mb3-large-ssd-lite": "3,000 priors", "mb3-small-ssd-lite": "3,000 priors",
+		"sq-ssd-lite": "2,568 priors", "vgg16-ssd": "8,732 priors",
+	}
+	dir := t.TempDir()
+	for name, priors := range want {
+		exp := dir + "/" + name + ".hcl"
+		src := "inherits = \"builtin:" + name + "\"\ndata {\n  train \"shapes\" {\n    count = 4\n  }\n  batch_size = 2\n}\n"
+		if err := os.WriteFile(exp, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := run(t, "", "plan", exp)
+		if code != 0 || !strings.Contains(out, priors) {
+			t.Errorf("plan %s: %d\n%s%s", name, code, out, errOut)
+		}
+	}
+}
