@@ -124,6 +124,13 @@ func Make(res *config.Result) (*Plan, error) {
 		p.Warnings = append(p.Warnings, "no validation dataset: validation is skipped")
 	}
 	p.Data.BatchSize, p.Data.Augmentation = e.Data.BatchSize, e.Data.Augmentation
+	if len(e.Data.Transforms) > 0 {
+		var names []string
+		for _, t := range e.Data.Transforms {
+			names = append(names, t.Type)
+		}
+		p.Data.Augmentation = "chain " + strings.Join(names, " -> ")
+	}
 	if train != nil {
 		p.Data.StepsPerEpoch = int(math.Ceil(float64(train.Len()) / float64(e.Data.BatchSize)))
 	}
