@@ -23,6 +23,7 @@ func coreCases() []benchCase {
 	return []benchCase{
 		{name: "match + encode, 32 images x 3000 priors", ref: "match", reps: 10, target: "≤ 1.0", ours: timeMatch},
 		{name: "MultiBox loss forward+backward, batch 32", ref: "loss", reps: 10, target: "≤ 1.0", ours: timeLoss},
+		nmsCase(),
 	}
 }
 

@@ -95,6 +95,65 @@ elif kind in ("match", "loss"):
             reg, cls = crit(conf, loc, labels, gt_loc)
             (reg + cls).backward()
     ms = time_reps(step)
+elif kind == "loader":
+    # loader:WORKERS:VOC_ROOT (the folder loader.go writes): the training DataLoader of
+    # train_ssd.py over it, as loader.go times ours; milliseconds per image.
+    workers, _, root = rest.partition(":")
+    from torch.utils.data import DataLoader
+    from vision.datasets.voc_dataset import VOCDataset
+    from vision.ssd.config import mobilenetv1_ssd_config as config
+    from vision.ssd.data_preprocessing import TrainAugmentation
+    from vision.ssd.ssd import MatchPrior
+    import vision.transforms.transforms as T
+
+    class Draws:
+        """numpy.random with a choice that accepts the crop's mixed list of modes, which
+        numpy >= 1.24 rejects (an inhomogeneous array); everything else is numpy's."""
+
+        def __getattr__(self, name):
+            return getattr(np.random, name)
+
+        def choice(self, seq):
+            return seq[np.random.randint(len(seq))]
+
+    T.random = Draws()
+    dataset = VOCDataset(root, transform=TrainAugmentation(300, np.array([127, 127, 127]), 128.0),
+                         target_transform=MatchPrior(config.priors, 0.1, 0.2, 0.5))
+    data = DataLoader(dataset, 32, num_workers=int(workers), shuffle=True)
+
+    def step():
+        for _ in data:
+            pass
+    ms = [t / len(dataset) for t in time_reps(step)]
+elif kind == "nms":
+    # The reference's own Predictor.predict (softmax, decode, per-class hard NMS with its
+    # defaults) on one image, its net replaced by one returning fixed raw outputs for
+    # the 3000 mobilenet priors x 21 classes, as nms.go. The 300x300 input makes the
+    # predictor's resize a same-size copy.
+    from vision.ssd.config import mobilenetv1_ssd_config as config
+    from vision.ssd.predictor import Predictor
+    from vision.utils import box_utils
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conf = torch.randn(1, 3000, 21)
+            self.loc = torch.randn(1, 3000, 4)
+
+        def forward(self, x):
+            scores = torch.nn.functional.softmax(self.conf, dim=2)
+            boxes = box_utils.convert_locations_to_boxes(self.loc, config.priors, config.center_variance, config.size_variance)
+            return scores, box_utils.center_form_to_corner_form(boxes)
+
+    predictor = Predictor(Fixed(), config.image_size, config.image_mean, config.image_std, nms_method="hard",
+                          iou_threshold=config.iou_threshold, candidate_size=200, device=torch.device("cpu"))
+    image = np.zeros((300, 300, 3), dtype=np.uint8)
+    import contextlib, io
+
+    def step():
+        with contextlib.redirect_stdout(io.StringIO()):  # predict prints its inference time
+            predictor.predict(image, -1, 0.01)
+    ms = time_reps(step)
 else:
     raise SystemExit("unknown case " + case)
 print(json.dumps({"case": case, "ms": ms}))

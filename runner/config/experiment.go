@@ -103,7 +103,7 @@ type NMS struct {
 	IoUThreshold   float64 `hcl:"iou_threshold" doc:"overlap above which a box is suppressed (hard) or decayed (soft)"`
 	ScoreThreshold float64 `hcl:"score_threshold" doc:"per-class score below which candidates are dropped"`
 	CandidateSize  int     `hcl:"candidate_size" doc:"top-scoring candidates kept per class before NMS"`
-	TopK           int     `hcl:"top_k" doc:"detections kept per image after NMS; 0 = all"`
+	TopK           int     `hcl:"top_k" doc:"detections kept per class after NMS (per image with class_agnostic), as the reference's predict(top_k); 0 = all"`
 	Sigma          float64 `hcl:"sigma" doc:"Gaussian sigma of soft NMS"`
 	ClassAgnostic  bool    `hcl:"class_agnostic" doc:"one NMS over all classes instead of one per class"`
 }
