@@ -41,9 +41,10 @@ type ShapeMismatch struct {
 	Model, File []int64
 }
 
-// LoadReport says what a load did. Only the names in Loaded were changed.
+// LoadReport says what a load did. Only the names in Loaded and Reinitialised were
+// changed.
 type LoadReport struct {
-	Loaded     []string        // model variables whose values were copied in
+	Loaded     []string        // model variables whose values were copied in (in part, for sub-sampled classifiers)
 	Missing    []string        // expected model variables the checkpoint lacks (left as they were)
 	Unexpected []string        // checkpoint keys with no model variable
 	Mismatched []ShapeMismatch // keys on both sides with different shapes (left as they were)
@@ -51,6 +52,22 @@ type LoadReport struct {
 	// batch norms' "num_batches_tracked" counters (this project's batch norms always use
 	// momentum 0.1, for which torch never reads the counter, so it is not kept).
 	Ignored []string
+	// Reinitialised lists model variables given a fresh initialisation by SSD.Init
+	// (xavier_uniform_, as the reference's _xavier_init_).
+	Reinitialised []string
+	// CopiedClasses and NewClasses are set when SSD.Init sub-samples a pretrained
+	// classifier: the classes (ours) whose weights came from the pretrained model, and
+	// the names of ours that kept their fresh initialisation.
+	CopiedClasses []ClassCopy
+	NewClasses    []string
+}
+
+// ClassCopy is one class whose classifier weights and biases were copied from the
+// pretrained model's class From to our class To (indexes into the label lists,
+// BACKGROUND at 0).
+type ClassCopy struct {
+	Name     string
+	From, To int
 }
 
 // Complete reports whether every expected variable was loaded and every checkpoint key
@@ -96,10 +113,28 @@ func (r LoadReport) problems() string {
 // String summarises the report in one line.
 func (r LoadReport) String() string {
 	s := fmt.Sprintf("loaded %d tensors, ignored %d", len(r.Loaded), len(r.Ignored))
+	if len(r.Reinitialised) > 0 {
+		s += fmt.Sprintf(", re-initialised %d", len(r.Reinitialised))
+	}
+	if len(r.CopiedClasses) > 0 || len(r.NewClasses) > 0 {
+		names := make([]string, len(r.CopiedClasses))
+		for i, c := range r.CopiedClasses {
+			names[i] = c.Name
+		}
+		s += fmt.Sprintf("; classes from the pretrained model: %s; new classes: %s",
+			orNone(names), orNone(r.NewClasses))
+	}
 	if p := r.problems(); p != "" {
 		s += "; " + p
 	}
 	return s
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 // LoadStateDict copies the values of named (a state_dict: name → tensor) into the

@@ -2,11 +2,16 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
 
+	"github.com/ssdrunner/ssdrunner/components/model"
+	"github.com/ssdrunner/ssdrunner/registry"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
@@ -86,5 +91,43 @@ func TestNamedModelsPlan(t *testing.T) {
 		if code != 0 || !strings.Contains(out, priors) {
 			t.Errorf("plan %s: %d\n%s%s", name, code, out, errOut)
 		}
+	}
+}
+
+func TestPlanLoadsInitialWeights(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds models")
+	}
+	dir := t.TempDir()
+	// A checkpoint of the quickstart model, as our own trainer would save it.
+	vs := nn.NewVarStore(gotch.CPU)
+	if _, err := model.Build(vs, registry.Ref{Type: "mobilenet_v1", Options: map[string]any{"width_mult": 0.25, "extras": "ssd_lite"}},
+		registry.Ref{Type: "ssd_lite"}, []int{6, 6, 6, 6, 6, 6}, 9); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := dir + "/quick.ot"
+	if err := vs.Save(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(filepath.Join(repoRoot, "experiments", "quickstart.hcl"))
+	exp := dir + "/exp.hcl"
+	write := func(path string) {
+		src := "inherits = \"" + abs + "\"\nmodel {\n  init {\n    pretrained = \"" + path + "\"\n  }\n}\n"
+		if err := os.WriteFile(exp, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ckpt)
+	out, errOut, code := run(t, "", "plan", exp)
+	if code != 0 || !strings.Contains(out, "initial weights:") {
+		t.Fatalf("plan with a checkpoint: %d\n%s%s", code, out, errOut)
+	}
+	broken := dir + "/broken.pth"
+	data, _ := os.ReadFile(ckpt)
+	os.WriteFile(broken, data[:len(data)/2], 0o644)
+	write(broken)
+	_, errOut, code = run(t, "", "plan", exp)
+	if code != exitError || !strings.Contains(errOut, "model.init") || !strings.Contains(errOut, "broken.pth") {
+		t.Errorf("plan with a truncated checkpoint: %d\n%s", code, errOut)
 	}
 }

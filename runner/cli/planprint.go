@@ -33,6 +33,9 @@ func writePlan(w io.Writer, p *plan.Plan) {
 	fmt.Fprintf(tw, "  total\t%s\t\t\t\n", thousands(m.Params))
 	fmt.Fprintf(tw, "  trainable\t%s\t\t\t\n", thousands(m.Trainable))
 	tw.Flush()
+	if m.Init != "" {
+		fmt.Fprintf(w, "  initial weights: %s\n", m.Init)
+	}
 	fmt.Fprintln(w, "\nParameter groups:")
 	for _, g := range m.Groups {
 		fmt.Fprintf(w, "  %-10s lr %-10s weight decay %-8s modules %s\n", g.Name, num(g.LR), num(g.WeightDecay), strings.Join(g.Modules, ", "))

@@ -16,7 +16,7 @@ var (
 	freezePolicies  = []string{"none", "base_net", "all_but_heads"}
 	checkpointBy    = []string{"val_loss", "map"}
 	nmsMethods      = []string{"hard", "soft"}
-	classMismatch   = []string{"reinit", "subsample"}
+	classMismatch   = []string{"reinit", "reinit_classifier", "subsample"}
 )
 
 // diagAt makes an error diagnostic pointing at where path's value came from: its place in a

@@ -44,6 +44,7 @@ type Model struct {
 	Params     int64    `json:"params"`
 	Trainable  int64    `json:"trainable"`
 	Groups     []Group  `json:"groups"`
+	Init       string   `json:"init,omitempty"` // what loading model.init's weights did
 }
 
 // Module is one top-level module with its parameter count and policy.
@@ -181,6 +182,19 @@ func Make(res *config.Result) (*Plan, error) {
 				}
 			}
 			p.Model.Groups = groups.Groups
+			if in := e.Model.Init; in.BaseNet != "" || in.Pretrained != "" {
+				var labels []string
+				if train != nil {
+					labels = train.ClassNames()
+				}
+				rep, err := m.Init(model.InitConfig{BaseNet: in.BaseNet, Pretrained: in.Pretrained,
+					OnClassMismatch: in.OnClassMismatch, PretrainedLabels: in.PretrainedLabels, Labels: labels})
+				if err != nil {
+					fail("model.init", err)
+				} else {
+					p.Model.Init = rep.String()
+				}
+			}
 		}
 	}
 

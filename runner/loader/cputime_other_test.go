@@ -1,0 +1,6 @@
+//go:build !linux
+
+package loader
+
+// processCPU is unknown outside Linux.
+func processCPU() int64 { return 0 }
