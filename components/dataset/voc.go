@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/jpeg" // decoders for image.Decode
-	_ "image/png"
+	_ "image/jpeg" // for image.DecodeConfig (imageSize); JPEG pixels come from internal/jpeg
+	_ "image/png"  // decoder for image.Decode
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ssdrunner/ssdrunner/internal/jpeg"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -61,11 +62,12 @@ func init() {
 // All annotations are read and checked, and the presence of every image file is checked,
 // when the dataset is built, so bad data is reported before training starts. Images are
 // decoded on each Sample call; JPEG and PNG content is accepted whatever the extension.
-// Sample returns the decoder's own image type (*image.YCbCr for colour JPEGs, *image.Gray for
+// Sample returns the decoder's own image type (*image.RGBA for colour JPEGs, *image.Gray for
 // grey ones, *image.NRGBA and others for PNGs): consumers convert to RGB, as the reference's
-// cv2.imread + cvtColor does (grey images become three equal channels). JPEG decoding uses
-// Go's decoder, whose pixels may differ by a few levels from libjpeg's (the reference reads
-// images with OpenCV).
+// cv2.imread + cvtColor does (grey images become three equal channels). JPEGs are decoded by
+// libjpeg-turbo (internal/jpeg), as OpenCV decodes them, so the pixels equal the
+// reference's; EXIF orientation tags are ignored, and damaged JPEGs (truncated, corrupt
+// data) are errors where OpenCV only warns.
 type VOC struct {
 	names         []string
 	items         []vocItem
@@ -268,6 +270,9 @@ func decodeImage(path string) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
+	if jpeg.IsJPEG(data) {
+		return decodeJPEG(path, data)
+	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: cannot decode: %v", path, err)
@@ -280,4 +285,30 @@ func decodeImage(path string) (image.Image, error) {
 		return nil, fmt.Errorf("image %s: cannot decode: %v", path, err)
 	}
 	return img, nil
+}
+
+// decodeJPEG decodes the JPEG file at path, whose content is data, with libjpeg-turbo.
+func decodeJPEG(path string, data []byte) (image.Image, error) {
+	hd, err := jpeg.DecodeHeader(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: cannot decode: %v", path, jpegMessage(err))
+	}
+	if int64(hd.Width)*int64(hd.Height) > maxImagePixels {
+		return nil, fmt.Errorf("image %s: unsupported size %dx%d", path, hd.Width, hd.Height)
+	}
+	img, err := jpeg.Decode(path, data, 0)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: cannot decode: %v", path, jpegMessage(err))
+	}
+	return img, nil
+}
+
+// jpegMessage returns the message of a decoding error without the file name, which the
+// caller's message holds.
+func jpegMessage(err error) string {
+	var je *jpeg.Error
+	if errors.As(err, &je) {
+		return je.Msg
+	}
+	return err.Error()
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares everything the Go build needs on Debian 12 (bookworm); idempotent, safe to re-run.
-#   1. Debian's libtorch-dev 1.13.1 (CPU) and OpenBLAS, installed with apt when missing.
+#   1. Debian's libtorch-dev 1.13.1 (CPU), OpenBLAS and libturbojpeg0-dev (internal/jpeg's
+#      JPEG decoder, the libjpeg-turbo that OpenCV uses), installed with apt when missing.
 #   2. build/stubs/lib*.so: comment-only GNU ld linker scripts for the CUDA libraries that gotch's
 #      libtch/lib.go hard-codes as -l flags; they satisfy the linker and add nothing to the binary.
 #   3. build/gotch: a copy of github.com/sugarme/gotch at the version pinned in go.mod with
@@ -15,19 +16,19 @@ mkdir -p "$build"
 
 say() { printf 'setup: %s\n' "$*"; }
 
-# --- 1. libtorch and its BLAS ------------------------------------------------------------------
+# --- 1. libtorch, its BLAS, libturbojpeg -------------------------------------------------------
 # libtorch-dev is satisfied by any libblas.so.3; apt may pick the slow reference BLAS or
 # OpenBLAS depending on what else is installed, which changes speed and the last digits of
 # results. Ask for OpenBLAS (pthread build) explicitly so every machine runs the same one.
 missing=""
-for pkg in libtorch-dev libopenblas0-pthread; do
+for pkg in libtorch-dev libopenblas0-pthread libturbojpeg0-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
   say "installing Debian's$missing (about a minute)"
   sudo=""
   if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "setup: libtorch-dev is missing and I am not root; run: apt-get install -y libtorch-dev" >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "setup:$missing missing and I am not root; run: apt-get install -y$missing" >&2; exit 1; }
     sudo="sudo"
   fi
   $sudo apt-get update -qq
