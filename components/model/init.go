@@ -11,6 +11,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -219,7 +220,7 @@ func (m *SSD) subsampleLabels(cfg InitConfig, fileClasses int) ([]string, error)
 	if len(cfg.Labels) != m.NumClasses {
 		return nil, fmt.Errorf("on_class_mismatch = %q needs the model's %d class names, got %d", Subsample, m.NumClasses, len(cfg.Labels))
 	}
-	theirs, err := readLabels(cfg.PretrainedLabels)
+	theirs, err := dataset.ReadLabels(cfg.PretrainedLabels)
 	if err != nil {
 		return nil, err
 	}

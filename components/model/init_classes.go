@@ -1,10 +1,8 @@
 package model
 
 import (
-	"bufio"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -172,33 +170,6 @@ func identity(copies []ClassCopy) bool {
 		}
 	}
 	return true
-}
-
-// readLabels reads a labels file as the project does everywhere: one class per line,
-// blank lines ignored, BACKGROUND put first when the file does not start with it.
-func readLabels(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("pretrained labels: %w", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if s := strings.TrimSpace(sc.Text()); s != "" {
-			out = append(out, s)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("pretrained labels %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("pretrained labels %s: empty file", path)
-	}
-	if out[0] != "BACKGROUND" {
-		out = append([]string{"BACKGROUND"}, out...)
-	}
-	return out, nil
 }
 
 // copyClassRows copies, for every anchor a, channel a·oldC + from[k] of src into

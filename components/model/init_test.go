@@ -81,7 +81,7 @@ func ownCheckpoints(t *testing.T, kind string) (src *SSD, full, base string) {
 func writeLabels(t *testing.T, names []string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "labels.txt")
-	// without BACKGROUND, with a blank line: readLabels adds the one, drops the other
+	// without BACKGROUND, with a blank line: dataset.ReadLabels adds the one, drops the other
 	if err := os.WriteFile(path, []byte(strings.Join(names[1:], "\n")+"\n\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestInitConfigErrors(t *testing.T) {
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, Labels: fourLabels}, 4, "needs pretrained_labels"},
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: voc}, 4, "needs the model's 4 class names"},
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: short, Labels: fourLabels}, 4, "lists 5"},
-		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: dup, Labels: fourLabels}, 4, "lists 22"},
+		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: dup, Labels: fourLabels}, 4, `class "cat" is listed twice`},
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: filepath.Join(t.TempDir(), "none.txt"), Labels: fourLabels}, 4, "none.txt"},
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: voc, Labels: []string{"BACKGROUND", "cat", "CAT", "dog"}}, 4, `"CAT" appears twice`},
 	}

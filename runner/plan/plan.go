@@ -1,11 +1,9 @@
 package plan
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -241,7 +239,7 @@ func checkFeatureMaps(m *model.SSD, gen anchors.Generator) error {
 func classCount(e *config.Experiment, train dataset.Dataset) (int, error) {
 	n := e.Model.NumClasses
 	if e.Model.Labels != "" {
-		labels, err := ReadLabels(e.Model.Labels)
+		labels, err := dataset.ReadLabels(e.Model.Labels)
 		if err != nil {
 			return 0, err
 		}
@@ -262,33 +260,6 @@ func classCount(e *config.Experiment, train dataset.Dataset) (int, error) {
 		return 0, fmt.Errorf("cannot tell the number of classes: set model.num_classes or model.labels")
 	}
 	return n, nil
-}
-
-// ReadLabels reads a labels file (one class per line, blank lines ignored) and puts
-// BACKGROUND first when the file does not, as the reference does.
-func ReadLabels(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("labels file: %w", err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if s := strings.TrimSpace(sc.Text()); s != "" {
-			out = append(out, s)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("labels file %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("labels file %s is empty", path)
-	}
-	if out[0] != "BACKGROUND" {
-		out = append([]string{"BACKGROUND"}, out...)
-	}
-	return out, nil
 }
 
 // sampleEpochs picks a few epochs to print the schedule at: the first, quarters, the last.
