@@ -5,11 +5,8 @@ package backbone_test
 // committed golden files written by testdata/gen_golden_mb3_sq.py --set small.
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -58,16 +55,10 @@ type ssdGolden struct {
 func readSSDGolden(t *testing.T, name string) ssdGolden {
 	t.Helper()
 	file := ssdLiteModels[name].golden
-	b, err := os.ReadFile(filepath.Join("testdata", file))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Variants map[string]ssdGolden `json:"variants"`
 	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatalf("testdata/%s: %v", file, err)
-	}
+	readJSON(t, file, &g)
 	v, ok := g.Variants[name]
 	if !ok {
 		t.Fatalf("testdata/%s has no variant %q", file, name)
@@ -110,23 +101,7 @@ func buildSSD(t *testing.T, name string) *model.SSD {
 func checkSSDStructure(t *testing.T, name string, m *model.SSD, want ssdGolden) {
 	t.Helper()
 	vars := m.VarStore().Variables()
-	wantNames := map[string]bool{}
-	for _, k := range want.Keys {
-		wantNames[k.Name] = true
-		v, ok := vars[k.Name]
-		if !ok {
-			t.Errorf("missing variable %s %v", k.Name, k.Shape)
-			continue
-		}
-		if got := v.MustSize(); !slices.Equal(got, k.Shape) {
-			t.Errorf("%s: shape %v, reference %v", k.Name, got, k.Shape)
-		}
-	}
-	for n := range vars {
-		if !wantNames[n] {
-			t.Errorf("variable %s is not in the reference's state_dict", n)
-		}
-	}
+	checkVariables(t, vars, want.Keys, "variable %s is not in the reference's state_dict")
 	var total int64
 	var counts []string
 	seen := map[string]bool{}
@@ -196,18 +171,7 @@ func syntheticForward(t *testing.T, m *model.SSD, want ssdGolden) (feats []*ts.T
 	hw := int64(want.Synthetic.InputHW)
 	x := syntheticTensor("input", []int64{1, 3, hw, hw})
 	defer x.MustDrop()
-	var err error
-	gradMode(t, false, func() {
-		if feats, err = m.Backbone.Forward(x, false); err != nil {
-			return
-		}
-		conf, loc, err = m.Forward(x, false)
-	})
-	if err != nil {
-		dropAll(feats)
-		t.Fatal(err)
-	}
-	return feats, conf, loc
+	return ssdEval(t, m, x)
 }
 
 // checkSynthetic runs the model on the synthetic weights and input and compares its

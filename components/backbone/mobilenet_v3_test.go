@@ -5,16 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/backbone"
-	"github.com/ssdrunner/ssdrunner/components/model"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
-	"github.com/ssdrunner/ssdrunner/registry"
 )
 
 // TestMobileNetV3Structure checks, for mb3-large- and mb3-small-ssd-lite built from
@@ -27,9 +24,7 @@ func TestMobileNetV3Structure(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := buildSSD(t, name)
 			checkSSDStructure(t, name, m, readSSDGolden(t, name))
-			if got := m.Backbone.Modules(); !slices.Equal(got, []string{"base_net", "extras"}) {
-				t.Errorf("Modules() = %v", got)
-			}
+			checkModules(t, m.Backbone, "base_net", "extras")
 		})
 	}
 }
@@ -46,15 +41,12 @@ func TestMobileNetV3Synthetic(t *testing.T) {
 // normal, fan out), which the extra Blocks do not share (torch's default uniform).
 func TestMobileNetV3Init(t *testing.T) {
 	_, vs := build(t, "mobilenet_v3_large", nil)
-	root := vs.Root()
 	// base_net.18: the 1x1 convolution 160 → 960, std √(2/960) ≈ 0.0456 over 153,600 values.
-	w := root.MustGet("base_net.18.weight")
-	if std, want := w.MustStd(true, false).Float64Values(true)[0], math.Sqrt(2.0/960); math.Abs(std-want) > 0.01*want {
-		t.Errorf("base_net.18.weight: std %.4g, want %.4g", std, want)
+	if sd, want := stdDev(mustGet(t, vs, "base_net.18.weight")), math.Sqrt(2.0/960); math.Abs(sd-want) > 0.01*want {
+		t.Errorf("base_net.18.weight: std %.4g, want %.4g", sd, want)
 	}
 	// extras.0.conv1: 960 → 256, uniform within ±1/√960 ≈ 0.0323.
-	e := root.MustGet("extras.0.conv1.weight")
-	if m, bound := e.MustAbs(false).MustMax(true).Float64Values(true)[0], 1/math.Sqrt(960); m > bound || m < 0.99*bound {
+	if m, bound := absMax(mustGet(t, vs, "extras.0.conv1.weight")), 1/math.Sqrt(960); m > bound || m < 0.99*bound {
 		t.Errorf("extras.0.conv1.weight: max |w| %.4g, want just under %.4g", m, bound)
 	}
 }
@@ -66,30 +58,13 @@ func TestMobileNetV3ForwardBackward(t *testing.T) {
 	for _, name := range []string{"mb3_large", "mb3_small"} {
 		t.Run(name, func(t *testing.T) {
 			m := buildSSD(t, name)
-			root := m.VarStore().Root()
 			stat := "base_net.13.se.se.2.running_mean" // a squeeze-and-excite batch norm in both
-			before := root.MustGet(stat).MustAbs(false).MustSum(gotch.Double, true).Float64Values(true)[0]
-			x := ts.MustRandn([]int64{2, 3, 160, 160}, gotch.Float, gotch.CPU)
-			defer x.MustDrop()
-			start := time.Now()
-			gradMode(t, true, func() {
-				conf, loc, err := m.Forward(x, true)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer conf.MustDrop()
-				defer loc.MustDrop()
+			checkBackward(t, m.VarStore(), []int64{2, 3, 160, 160}, stat, modelTrain(m), func(outs []*ts.Tensor) {
 				n := int64(6 * (10*10 + 5*5 + 3*3 + 2*2 + 1 + 1))
-				if got := conf.MustSize(); !slices.Equal(got, []int64{2, n, 21}) {
+				if got := outs[0].MustSize(); !slices.Equal(got, []int64{2, n, 21}) {
 					t.Errorf("conf shape %v, want [2 %d 21]", got, n)
 				}
-				backwardAll(t, m.VarStore(), []*ts.Tensor{conf, loc})
 			})
-			t.Logf("forward+backward, batch 2, 160×160: %v", time.Since(start))
-			after := root.MustGet(stat).MustAbs(false).MustSum(gotch.Double, true).Float64Values(true)[0]
-			if before != 0 || after == 0 {
-				t.Errorf("%s: |running_mean| summed %v before and %v after a training pass", stat, before, after)
-			}
 		})
 	}
 }
@@ -170,25 +145,14 @@ func TestHardActivationsV3(t *testing.T) {
 func TestMobileNetV3Errors(t *testing.T) {
 	root := nn.NewVarStore(gotch.CPU).Root()
 	for _, name := range []string{"mobilenet_v3_large", "mobilenet_v3_small"} {
-		_, err := backbone.Build(registry.Ref{Type: name, Options: map[string]any{"width_mult": 0.5}}, root)
-		if err == nil || !strings.Contains(err.Error(), "takes no options") {
-			t.Errorf("%s with width_mult: error %v, want it to contain %q", name, err, "takes no options")
-		}
+		checkBuildError(t, root, name, map[string]any{"width_mult": 0.5}, "takes no options")
 	}
 	if _, err := backbone.NewMobileNetV3(root, "mobilenet_v3"); err == nil || !strings.Contains(err.Error(), "unknown variant") {
 		t.Errorf("unknown variant: %v", err)
 	}
 	bb, _ := build(t, "mobilenet_v3_small", nil)
-	x := ts.MustZeros([]int64{1, 3, 64, 64}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	if _, err := bb.Forward(x, true); err == nil || !strings.Contains(err.Error(), "batch of at least 2") {
-		t.Errorf("training on one image: error %v", err)
-	}
-	gray := ts.MustZeros([]int64{2, 1, 64, 64}, gotch.Float, gotch.CPU)
-	defer gray.MustDrop()
-	if _, err := bb.Forward(gray, false); err == nil || !strings.Contains(err.Error(), "[B,3,H,W]") {
-		t.Errorf("one-channel input: error %v", err)
-	}
+	checkForwardError(t, bb, []int64{1, 3, 64, 64}, true, "batch of at least 2")
+	checkForwardError(t, bb, []int64{2, 1, 64, 64}, false, "[B,3,H,W]")
 	// Every layer pads: even a 1×1 image goes through (all maps 1×1).
 	tiny := ts.MustZeros([]int64{1, 3, 1, 1}, gotch.Float, gotch.CPU)
 	defer tiny.MustDrop()
@@ -200,41 +164,10 @@ func TestMobileNetV3Errors(t *testing.T) {
 }
 
 // TestMobileNetV3ForwardFreesIntermediates runs the whole mb3-large-ssd-lite repeatedly
-// (eval, batch 1, 300×300) and checks that the C heap stays flat: leaking even one of the
-// smallest base-net intermediates (112×19×19 floats, 162 KB) would show.
+// (eval, batch 1, 300×300, 2 + 8 passes) and checks that the C heap stays flat (at most
+// 32 KB per pass): leaking even one of the smallest base-net intermediates (112×19×19
+// floats, 162 KB) would show.
 func TestMobileNetV3ForwardFreesIntermediates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("memory check skipped in -short mode")
-	}
-	checkEvalHeapFlat(t, buildSSD(t, "mb3_large"))
-}
-
-// checkEvalHeapFlat runs 2 + 8 eval forward passes of m (no gradients, batch 1,
-// 300×300) and fails if the C heap grows by more than 32 KB per pass.
-func checkEvalHeapFlat(t *testing.T, m *model.SSD) {
-	t.Helper()
-	x := ts.MustRandn([]int64{1, 3, 300, 300}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	start := time.Now()
-	var g torch.Growth
-	gradMode(t, false, func() {
-		var err error
-		g, err = torch.MeasureGrowth(2, 8, func(int) error {
-			conf, loc, err := m.Forward(x, false)
-			if err != nil {
-				return err
-			}
-			conf.MustDrop()
-			loc.MustDrop()
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Logf("10 forward passes in %v; per pass: C heap %+.1f KB, RSS %+.1f KB",
-		time.Since(start), g.MallocPerStep()/1024, g.RSSPerStep()/1024)
-	if g.MallocPerStep() > 32<<10 {
-		t.Errorf("the C heap grew by %.1f KB per forward pass", g.MallocPerStep()/1024)
-	}
+	skipShort(t, "memory check")
+	checkEvalMemory(t, modelEval(buildSSD(t, "mb3_large")), []int64{1, 3, 300, 300}, 2, 8, 32<<10)
 }

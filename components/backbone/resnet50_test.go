@@ -7,17 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
-	"github.com/sugarme/gotch/pickle"
-	"github.com/sugarme/gotch/ts"
 
-	"github.com/ssdrunner/ssdrunner/components/backbone"
 	"github.com/ssdrunner/ssdrunner/components/model"
-	"github.com/ssdrunner/ssdrunner/internal/torch"
-	"github.com/ssdrunner/ssdrunner/registry"
 )
 
 // TestResNet50StateDictNames checks that the variables are exactly torchvision's
@@ -28,9 +22,7 @@ func TestResNet50StateDictNames(t *testing.T) {
 	want := readGolden(t, "resnet50_golden.json").Variants["default"]
 	bb, vs := build(t, "resnet50", nil)
 	checkStructure(t, bb, vs, want)
-	if got := bb.Modules(); strings.Join(got, ",") != "base_net,extras" {
-		t.Errorf("Modules() = %v", got)
-	}
+	checkModules(t, bb, "base_net", "extras")
 	if want.Params["base_net"] != 8543296 || want.Params["extras"] != 3773696 {
 		t.Errorf("golden parameter counts %v, want base_net 8543296 and extras 3773696", want.Params)
 	}
@@ -40,28 +32,7 @@ func TestResNet50StateDictNames(t *testing.T) {
 // with those of torchvision's layers (eval mode, 300×300).
 func TestResNet50Synthetic(t *testing.T) {
 	want := readGolden(t, "resnet50_golden.json").Variants["default"]
-	if want.Synthetic == nil {
-		t.Fatal("golden has no synthetic features")
-	}
-	bb, vs := build(t, "resnet50", nil)
-	fillSynthetic(vs)
-	hw := int64(want.Synthetic.InputHW)
-	x := syntheticTensor("input", []int64{1, 3, hw, hw})
-	defer x.MustDrop()
-	var feats []*ts.Tensor
-	var err error
-	start := time.Now()
-	gradMode(t, false, func() { feats, err = bb.Forward(x, false) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dropAll(feats)
-	t.Logf("eval forward, batch 1, 300×300: %v", time.Since(start))
-	if d := compareSynthetic(t, feats, want.Synthetic.Features); d > syntheticTolerance {
-		t.Errorf("max |diff| / max(1, max |ref|) = %.3g, want ≤ %g", d, syntheticTolerance)
-	} else {
-		t.Logf("max |diff| / max(1, max |ref|) = %.3g", d)
-	}
+	checkBackboneSynthetic(t, "resnet50", nil, "default", want)
 }
 
 // TestResNet50TorchvisionState loads a whole torchvision resnet50 state_dict (what an
@@ -71,12 +42,8 @@ func TestResNet50Synthetic(t *testing.T) {
 // testdata/gen_golden_resnet50.py --set full at test time; the test is skipped without
 // /usr/bin/python3 and torchvision, and in -short mode.
 func TestResNet50TorchvisionState(t *testing.T) {
-	if testing.Short() {
-		t.Skip("torchvision comparison skipped in -short mode (it runs python3)")
-	}
-	if out, err := exec.Command(referencePython, "-c", "import torchvision").CombinedOutput(); err != nil {
-		t.Skipf("torchvision comparison skipped: %s cannot import torchvision: %v %s", referencePython, err, lastLine(out))
-	}
+	skipShort(t, "torchvision comparison", "it runs python3")
+	requirePython(t, "torchvision comparison", "torchvision")
 	dir := t.TempDir()
 	if out, err := exec.Command(referencePython, filepath.Join("testdata", "gen_golden_resnet50.py"), dir, "--set", "full").CombinedOutput(); err != nil {
 		t.Fatalf("gen_golden_resnet50.py: %v\n%s", err, out)
@@ -101,27 +68,15 @@ func TestResNet50TorchvisionState(t *testing.T) {
 	}
 	t.Logf("loaded %d tensors; %d keys of layer4 and fc left over", len(rep.Loaded), len(rep.Unexpected))
 
-	want, err := pickle.Decode(filepath.Join(dir, "resnet50_layer3.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, x := range want {
-			x.MustDrop()
-		}
-	}()
-	var feats []*ts.Tensor
-	gradMode(t, false, func() { feats, err = bb.Forward(want["input"], false) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := readPickle(t, filepath.Join(dir, "resnet50_layer3.pth"))
+	feats := evalForward(t, bb, want["input"])
 	defer dropAll(feats)
 	ref := want["layer3"]
 	if got, exp := feats[0].MustSize(), ref.MustSize(); !slices.Equal(got, exp) {
 		t.Fatalf("layer3 shape %v, torchvision %v", got, exp)
 	}
 	d := maxAbsDiff(feats[0], ref)
-	mx := ref.MustAbs(false).MustMax(true).Float64Values(true)[0]
+	mx := absMax(ref)
 	t.Logf("layer3 [1 1024 38 38]: max |diff| %.3g (max |ref| %.3g)", d, mx)
 	if d > 1e-4 {
 		t.Errorf("layer3: max |diff| %.3g, want ≤ 1e-4", d)
@@ -147,7 +102,7 @@ func TestResNet50Init(t *testing.T) {
 	}
 	_, vs := build(t, "resnet50", nil)
 	w := mustGet(t, vs, "base_net.layer3.0.conv2.weight") // 256 -> 256, 3x3
-	std := w.MustStd(true, false).Float64Values(true)[0]
+	std := stdDev(w)
 	if want := math.Sqrt(2.0 / (9 * 256)); math.Abs(std-want) > 0.02*want {
 		t.Errorf("base_net.layer3.0.conv2.weight std %.5g, want %.5g (kaiming_normal_, fan_out)", std, want)
 	}
@@ -157,97 +112,27 @@ func TestResNet50Init(t *testing.T) {
 // input (257×257, batch 2): feature shapes match Channels() and every parameter gets a
 // finite, non-zero gradient.
 func TestResNet50ForwardBackward(t *testing.T) {
-	if testing.Short() {
-		t.Skip("ResNet-50 backward pass skipped in -short mode")
-	}
+	skipShort(t, "ResNet-50 backward pass")
 	bb, vs := build(t, "resnet50", nil)
-	x := ts.MustRandn([]int64{2, 3, 257, 257}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	start := time.Now()
-	gradMode(t, true, func() {
-		feats, err := bb.Forward(x, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dropAll(feats)
-		checkShapes(t, feats, 2, bb.Channels(), []int64{33, 17, 9, 5, 3, 1})
-		backwardAll(t, vs, feats)
-	})
-	t.Logf("forward+backward, batch 2, 257×257: %v", time.Since(start))
+	checkBackboneBackward(t, bb, vs, []int64{2, 3, 257, 257}, []int64{33, 17, 9, 5, 3, 1}, "")
 }
 
 // TestResNet50Errors checks option validation and the inputs Forward refuses.
 func TestResNet50Errors(t *testing.T) {
 	root := nn.NewVarStore(gotch.CPU).Root()
-	if _, err := backbone.Build(registry.Ref{Type: "resnet50", Options: map[string]any{"extras_init": "kaiming"}}, root); err == nil ||
-		!strings.Contains(err.Error(), `extras_init must be "xavier_uniform" or "torch"`) {
-		t.Errorf("bad extras_init: error %v", err)
-	}
+	checkBuildError(t, root, "resnet50", map[string]any{"extras_init": "kaiming"}, `extras_init must be "xavier_uniform" or "torch"`)
 	bb, _ := build(t, "resnet50", nil)
-	small := ts.MustZeros([]int64{1, 3, 256, 300}, gotch.Float, gotch.CPU)
-	defer small.MustDrop()
-	if _, err := bb.Forward(small, false); err == nil || !strings.Contains(err.Error(), "at least 257x257") {
-		t.Errorf("256x300 input: error %v", err)
-	}
-	one := ts.MustZeros([]int64{1, 3, 257, 257}, gotch.Float, gotch.CPU)
-	defer one.MustDrop()
-	if _, err := bb.Forward(one, true); err == nil || !strings.Contains(err.Error(), "batch of at least 2") {
-		t.Errorf("training on one 257x257 image: error %v", err)
-	}
+	checkForwardError(t, bb, []int64{1, 3, 256, 300}, false, "at least 257x257")
+	checkForwardError(t, bb, []int64{1, 3, 257, 257}, true, "batch of at least 2")
 }
 
 // TestResNet50ForwardFreesIntermediates runs the eval forward pass repeatedly (batch 1,
-// 257×257) and checks that the C heap stays flat: leaking the smallest intermediate
-// (256 floats of the last map) a pass would not show, but any tensor of the base net
-// (at least 1024×33×33 floats, 4.4 MB) or a whole extra block would.
+// 257×257, 2 + 6 passes) and checks that the C heap stays flat (at most 32 KB a pass):
+// leaking the smallest intermediate (256 floats of the last map) a pass would not show,
+// but any tensor of the base net (at least 1024×33×33 floats, 4.4 MB) or a whole extra
+// block would.
 func TestResNet50ForwardFreesIntermediates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("memory check skipped in -short mode")
-	}
+	skipShort(t, "memory check")
 	bb, _ := build(t, "resnet50", nil)
-	x := ts.MustRandn([]int64{1, 3, 257, 257}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	var g torch.Growth
-	gradMode(t, false, func() {
-		var err error
-		g, err = torch.MeasureGrowth(2, 6, func(int) error {
-			feats, err := bb.Forward(x, false)
-			dropAll(feats)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Logf("per pass: C heap %+.1f KB, RSS %+.1f KB", g.MallocPerStep()/1024, g.RSSPerStep()/1024)
-	if g.MallocPerStep() > 32<<10 {
-		t.Errorf("the C heap grew by %.1f KB per forward pass", g.MallocPerStep()/1024)
-	}
-}
-
-// checkShapes checks that feature map i is [batch, channels[i], hw[i], hw[i]].
-func checkShapes(t *testing.T, feats []*ts.Tensor, batch int64, channels []int, hw []int64) {
-	t.Helper()
-	if len(feats) != len(hw) {
-		t.Fatalf("%d feature maps, want %d", len(feats), len(hw))
-	}
-	for i, f := range feats {
-		sz := f.MustSize()
-		if len(sz) != 4 || sz[0] != batch || sz[1] != int64(channels[i]) || sz[2] != hw[i] || sz[3] != hw[i] {
-			t.Errorf("feature %d: shape %v, want [%d %d %d %d]", i, sz, batch, channels[i], hw[i], hw[i])
-		}
-	}
-}
-
-func mustGet(t *testing.T, vs *nn.VarStore, name string) *ts.Tensor {
-	t.Helper()
-	v, err := vs.Root().Get(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func absMax(x *ts.Tensor) float64 {
-	return x.MustAbs(false).MustMax(true).Float64Values(true)[0]
+	checkEvalMemory(t, backboneEval(bb), []int64{1, 3, 257, 257}, 2, 6, 32<<10)
 }

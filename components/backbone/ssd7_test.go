@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,9 +53,7 @@ func TestSSD7Structure(t *testing.T) {
 		Params:   map[string]int64{"base_net": 81360, "extras": 62592},
 		Channels: []int{64, 48, 48, 32},
 	})
-	if got := bb.Modules(); strings.Join(got, ",") != "base_net,extras" {
-		t.Errorf("Modules() = %v", got)
-	}
+	checkModules(t, bb, "base_net", "extras")
 }
 
 // TestSSD7Forward checks the feature-map sizes for the Keras notebook's 300×480 input
@@ -67,13 +64,8 @@ func TestSSD7Forward(t *testing.T) {
 	bb, vs := build(t, "ssd7", nil)
 	for _, hw := range [][2]int64{{300, 480}, {300, 300}} {
 		x := ts.MustRandn([]int64{2, 3, hw[0], hw[1]}, gotch.Float, gotch.CPU)
-		var feats []*ts.Tensor
-		var err error
-		gradMode(t, false, func() { feats, err = bb.Forward(x, false) })
+		feats := evalForward(t, bb, x)
 		x.MustDrop()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got [][2]int64
 		for _, f := range feats {
 			sz := f.MustSize()
@@ -95,7 +87,7 @@ func TestSSD7Forward(t *testing.T) {
 		t.Errorf("extras.1.1.bias max |b| %v, want 0", b)
 	}
 	w := mustGet(t, vs, "base_net.4.0.weight") // 48 -> 64, 3x3
-	std := w.MustStd(true, false).Float64Values(true)[0]
+	std := stdDev(w)
 	if want := math.Sqrt(2.0 / (48 * 9)); math.Abs(std-want) > 0.03*want {
 		t.Errorf("base_net.4.0.weight std %.5g, want %.5g (he_normal)", std, want)
 	}
@@ -151,66 +143,24 @@ func TestSSD7BatchNormConstants(t *testing.T) {
 // shapes and a finite, non-zero gradient for every parameter.
 func TestSSD7ForwardBackward(t *testing.T) {
 	bb, vs := build(t, "ssd7", nil)
-	x := ts.MustRandn([]int64{2, 3, 300, 300}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	start := time.Now()
-	gradMode(t, true, func() {
-		feats, err := bb.Forward(x, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dropAll(feats)
-		checkShapes(t, feats, 2, bb.Channels(), []int64{37, 18, 9, 4})
-		backwardAll(t, vs, feats)
-	})
-	t.Logf("forward+backward, batch 2, 300×300: %v", time.Since(start))
+	checkBackboneBackward(t, bb, vs, []int64{2, 3, 300, 300}, []int64{37, 18, 9, 4}, "")
 }
 
 // TestSSD7Errors checks option validation and the inputs Forward refuses.
 func TestSSD7Errors(t *testing.T) {
 	root := nn.NewVarStore(gotch.CPU).Root()
-	if _, err := backbone.Build(registry.Ref{Type: "ssd7", Options: map[string]any{"batch_norm": "caffe"}}, root); err == nil ||
-		!strings.Contains(err.Error(), `batch_norm must be "keras" or "torch"`) {
-		t.Errorf("bad batch_norm: error %v", err)
-	}
+	checkBuildError(t, root, "ssd7", map[string]any{"batch_norm": "caffe"}, `batch_norm must be "keras" or "torch"`)
 	bb, _ := build(t, "ssd7", nil)
-	small := ts.MustZeros([]int64{1, 3, 63, 300}, gotch.Float, gotch.CPU)
-	defer small.MustDrop()
-	if _, err := bb.Forward(small, false); err == nil || !strings.Contains(err.Error(), "at least 64x64") {
-		t.Errorf("63x300 input: error %v", err)
-	}
-	one := ts.MustZeros([]int64{1, 3, 64, 127}, gotch.Float, gotch.CPU)
-	defer one.MustDrop()
-	if _, err := bb.Forward(one, true); err == nil || !strings.Contains(err.Error(), "batch of at least 2") {
-		t.Errorf("training on one 64x127 image: error %v", err)
-	}
+	checkForwardError(t, bb, []int64{1, 3, 63, 300}, false, "at least 64x64")
+	checkForwardError(t, bb, []int64{1, 3, 64, 127}, true, "batch of at least 2")
 }
 
 // TestSSD7ForwardFreesIntermediates runs the eval forward pass repeatedly (batch 1,
-// 300×300) and checks that the C heap stays flat.
+// 300×300, 3 + 20 passes) and checks that the C heap stays flat (at most 8 KB a pass).
 func TestSSD7ForwardFreesIntermediates(t *testing.T) {
-	if testing.Short() {
-		t.Skip("memory check skipped in -short mode")
-	}
+	skipShort(t, "memory check")
 	bb, _ := build(t, "ssd7", nil)
-	x := ts.MustRandn([]int64{1, 3, 300, 300}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	var g torch.Growth
-	gradMode(t, false, func() {
-		var err error
-		g, err = torch.MeasureGrowth(3, 20, func(int) error {
-			feats, err := bb.Forward(x, false)
-			dropAll(feats)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Logf("per pass: C heap %+.1f KB, RSS %+.1f KB", g.MallocPerStep()/1024, g.RSSPerStep()/1024)
-	if g.MallocPerStep() > 8<<10 {
-		t.Errorf("the C heap grew by %.1f KB per forward pass", g.MallocPerStep()/1024)
-	}
+	checkEvalMemory(t, backboneEval(bb), []int64{1, 3, 300, 300}, 3, 20, 8<<10)
 }
 
 // TestSSD7TrainsOnShapes trains the ssd7 base's whole model (backbone, ssd head, its

@@ -82,6 +82,32 @@ def set_l2(net, l2):
     net.source_layer_add_ons = torch.nn.ModuleList([l2])
 
 
+def param_counts(net, modules):
+    """Parameter count of each of the named top-level modules of net."""
+    return {m: sum(p.numel() for p in getattr(net, m).parameters()) for m in modules}
+
+
+def write_golden(path, meta, variants):
+    """Writes a committed golden file: {"meta": meta, "variants": variants}, compact."""
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "variants": variants}, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def cli(doc, full, small, ref=True):
+    """The generators' command line: [REF_CHECKOUT] OUTDIR [--set full|small]."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    if ref:
+        ap.add_argument("ref", help="work tree of qfgaohao/pytorch-ssd")
+    ap.add_argument("out", help="output folder")
+    ap.add_argument("--set", choices=("full", "small"), default="full")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    torch.set_num_threads(1)
+    args = (a.ref, a.out) if ref else (a.out,)
+    (full if a.set == "full" else small)(*args)
+
+
 def backbone_items(net):
     """(Go name, tensor) of the backbone's state_dict entries, num_batches_tracked left out."""
     out = []
@@ -93,15 +119,21 @@ def backbone_items(net):
 
 # ---- full set ---------------------------------------------------------------------------
 
+def redraw_batch_norm(m, g):
+    """Redraws a BatchNorm2d's weight, bias and running statistics from generator g (call
+    under torch.no_grad()); shared by the generators' full sets."""
+    m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+    m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
+    m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.4 - 0.2)
+    m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+
+
 def redraw(net, seed, convs):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
-                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.4 - 0.2)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                redraw_batch_norm(m, g)
             elif convs and isinstance(m, torch.nn.Conv2d):
                 fan_in = m.weight[0].numel()
                 m.weight.copy_(torch.randn(m.weight.shape, generator=g) * math.sqrt(2.0 / fan_in))
@@ -204,7 +236,7 @@ def variant(net, hw, synth, only_first=False):
     items = backbone_items(net)
     out = {
         "keys": [[k, list(v.shape)] for k, v in items],
-        "params": {m: sum(p.numel() for p in getattr(net, m).parameters()) for m in MODULES},
+        "params": param_counts(net, MODULES),
         "channels": [f.shape[1] for f in features(net, torch.zeros(1, 3, hw, hw))],
     }
     if synth:
@@ -238,21 +270,8 @@ def small(ref, out):
     vgg["l2"] = variant(net, 300, True, only_first=True)
     meta = {"generator": "gen_golden_mb2_vgg.py", "torch": torch.__version__}
     for fname, data in (("mb2_golden.json", mb2), ("vgg_golden.json", vgg)):
-        with open(os.path.join(out, fname), "w") as f:
-            json.dump({"meta": meta, "variants": data}, f, separators=(",", ":"))
-            f.write("\n")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("ref", help="work tree of qfgaohao/pytorch-ssd")
-    ap.add_argument("out", help="output folder")
-    ap.add_argument("--set", choices=("full", "small"), default="full")
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    torch.set_num_threads(1)
-    (full if a.set == "full" else small)(a.ref, a.out)
+        write_golden(os.path.join(out, fname), meta, data)
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, full, small)

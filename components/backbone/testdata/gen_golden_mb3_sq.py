@@ -28,9 +28,7 @@ Models: mb3_large, mb3_small, sq.
     convolution weights then multiplied by "conv_scale" (in float32), the six feature maps, conf and loc each stored as its shape, sum, largest magnitude
     and every step-th value of its flattened data.
 """
-import argparse
 import collections
-import json
 import os
 import sys
 import types
@@ -54,7 +52,8 @@ import torch  # noqa: E402
 
 sys.dont_write_bytecode = True  # no __pycache__ in testdata
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_golden_mb2_vgg import describe, features, synthetic  # noqa: E402
+from gen_golden_mb2_vgg import (cli, describe, features, param_counts, redraw_batch_norm,  # noqa: E402
+                                synthetic, write_golden)
 
 MODULES = ("base_net", "source_layer_add_ons", "extras", "classification_headers", "regression_headers")
 NUM_CLASSES = 21
@@ -98,10 +97,7 @@ def redraw(net, seed):
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
-                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.4 - 0.2)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                redraw_batch_norm(m, g)
             elif isinstance(m, torch.nn.Conv2d) and m.bias is not None:
                 m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.2 - 0.1)
 
@@ -131,7 +127,7 @@ def small_variant(net, conv_scale):
     feats, _, _ = run(net, torch.zeros(1, 3, 300, 300))
     info = {
         "keys": [[k, list(v.shape)] for k, v in sd.items() if not k.endswith("num_batches_tracked")],
-        "params": {m: sum(p.numel() for p in getattr(net, m).parameters()) for m in MODULES},
+        "params": param_counts(net, MODULES),
         "channels": [f.shape[1] for f in feats],
         "sizes": [f.shape[2] for f in feats],
     }
@@ -158,22 +154,8 @@ def small(ref, out):
         variants[name] = small_variant(build(create), CONV_SCALE.get(name, 1.0))
     meta = {"generator": "gen_golden_mb3_sq.py", "torch": torch.__version__}
     for fname, names in (("mb3_golden.json", ("mb3_large", "mb3_small")), ("sq_golden.json", ("sq",))):
-        data = collections.OrderedDict((n, variants[n]) for n in names)
-        with open(os.path.join(out, fname), "w") as f:
-            json.dump({"meta": meta, "variants": data}, f, separators=(",", ":"))
-            f.write("\n")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("ref", help="work tree of qfgaohao/pytorch-ssd")
-    ap.add_argument("out", help="output folder")
-    ap.add_argument("--set", choices=("full", "small"), default="full")
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    torch.set_num_threads(1)
-    (full if a.set == "full" else small)(a.ref, a.out)
+        write_golden(os.path.join(out, fname), meta, collections.OrderedDict((n, variants[n]) for n in names))
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, full, small)

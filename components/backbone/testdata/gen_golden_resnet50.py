@@ -24,9 +24,7 @@ names are torchvision's under "base_net." and the extra blocks' under "extras.".
     gen_golden_mb2_vgg.py's formula (synthetic()), each map stored as its shape, sum and
     every step-th value (describe()).
 """
-import argparse
 import collections
-import json
 import os
 import sys
 
@@ -34,7 +32,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_golden_mb2_vgg import describe, synthetic  # noqa: E402
+from gen_golden_mb2_vgg import cli, describe, param_counts, redraw_batch_norm, synthetic, write_golden  # noqa: E402
 
 EXTRAS = ((1024, 256, 512, True), (512, 256, 512, True), (512, 128, 256, True),
           (256, 128, 256, False), (256, 128, 256, False))
@@ -86,10 +84,7 @@ def full(out):
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
-                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.4 - 0.2)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                redraw_batch_norm(m, g)
     torch.save(net.state_dict(), os.path.join(out, "resnet50_state.pth"))
     cut = truncated(net).eval()
     torch.manual_seed(2)
@@ -112,25 +107,13 @@ def small(out):
         feats = net(synthetic("input", (1, 3, hw, hw)))
     variant = {
         "keys": [[k, list(v.shape)] for k, v in items(net)],
-        "params": {m: sum(p.numel() for p in getattr(net, m).parameters()) for m in ("base_net", "extras")},
+        "params": param_counts(net, ("base_net", "extras")),
         "channels": channels,
         "synthetic": {"input_hw": hw, "features": [describe(f) for f in feats]},
     }
     meta = {"generator": "gen_golden_resnet50.py", "torch": torch.__version__, "torchvision": torchvision.__version__}
-    with open(os.path.join(out, "resnet50_golden.json"), "w") as f:
-        json.dump({"meta": meta, "variants": {"default": variant}}, f, separators=(",", ":"))
-        f.write("\n")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("out", help="output folder")
-    ap.add_argument("--set", choices=("full", "small"), default="full")
-    a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    torch.set_num_threads(1)
-    (full if a.set == "full" else small)(a.out)
+    write_golden(os.path.join(out, "resnet50_golden.json"), meta, {"default": variant})
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, full, small, ref=False)
