@@ -83,8 +83,12 @@ func TestMatchGolden(t *testing.T) {
 			}
 			worst := maxAbsDiff(t, loc.Float64Values(), g[name+"_loc"].Float64Values())
 			t.Logf("%d positives, %d labels differ, locations max |diff| %.3g", positives, wrong, worst)
-			if worst > 1e-6 {
-				t.Errorf("locations differ from the reference by up to %g, want <= 1e-6", worst)
+			got, want := float32s(t, loc), float32s(t, g[name+"_loc"])
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("loc[%d][%d] = %g, reference %g (max |diff| %g): want every bit equal",
+						i/4, i%4, got[i], want[i], worst)
+				}
 			}
 		})
 	}

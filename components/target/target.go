@@ -2,8 +2,9 @@
 // prior gets a class label (0 for background) and the regression target that locates its
 // matched ground-truth box relative to it.
 //
-// Matching reproduces the PyTorch SSD project's assign_priors and MatchPrior exactly,
-// tie-breaking included (see Matcher.Match), with whole-tensor libtorch operations.
+// Matching reproduces the PyTorch SSD project's assign_priors and MatchPrior bit for bit,
+// tie-breaking included (see Matcher.Match), with whole-tensor libtorch operations over
+// the priors; the handful of per-box values of an image are computed in Go.
 // CheckBoxes rejects the degenerate ground-truth boxes that would turn the targets, and
 // then the loss, into NaN or infinity.
 package target
@@ -20,15 +21,44 @@ import (
 )
 
 // Matcher assigns ground-truth boxes to a fixed set of priors. It owns a copy of the
-// priors (in centre and corner form); Close frees them. A Matcher is safe for concurrent
-// use by several goroutines (e.g. data-loading workers): Match only reads it.
+// priors, in centre and corner form, and the per-prior tensors that Match reads, laid out
+// once for its [G,P] IoU matrix and its encoding; Close frees them. A Matcher is safe for
+// concurrent use by several goroutines (e.g. data-loading workers): Match only reads it.
 type Matcher struct {
 	center    *ts.Tensor // [P,4] centre form, float32
 	corner    *ts.Tensor // [P,4] corner form, float32, as the reference computes it
+	lt, rb    *ts.Tensor // [2,1,P] contiguous: (xmin, ymin) and (xmax, ymax) of corner, coordinate-major
+	area      *ts.Tensor // [1,P]: boxes.Area of corner
+	xy, wh    *ts.Tensor // [P,2] contiguous: (cx, cy) and (w, h) of center
+	scalars   matchScalars
 	threshold float64
 	v         boxes.Variances
 	numPriors int64
 	device    gotch.Device
+}
+
+// matchScalars are the op arguments of Match, created once (gotch's scalars live in C
+// memory); ops only read them.
+type matchScalars struct {
+	zero, two, eps, threshold, center, size, background *ts.Scalar
+}
+
+func newMatchScalars(threshold float64, v boxes.Variances) matchScalars {
+	return matchScalars{
+		zero:       ts.FloatScalar(0),
+		two:        ts.FloatScalar(2),
+		eps:        ts.FloatScalar(boxes.DefaultEps),
+		threshold:  ts.FloatScalar(threshold),
+		center:     ts.FloatScalar(v.Center),
+		size:       ts.FloatScalar(v.Size),
+		background: ts.IntScalar(0),
+	}
+}
+
+func (c matchScalars) drop() {
+	for _, x := range []*ts.Scalar{c.zero, c.two, c.eps, c.threshold, c.center, c.size, c.background} {
+		x.MustDrop()
+	}
 }
 
 // NewMatcher copies priors ([P,4] float32, centre form (cx, cy, w, h) relative to the
@@ -50,22 +80,50 @@ func NewMatcher(priors *ts.Tensor, iouThreshold float64, v boxes.Variances) (*Ma
 	if err != nil {
 		return nil, fmt.Errorf("target: priors: %w", err)
 	}
-	detached := priors.MustDetach(false)
-	center := ts.MustCat([]ts.Tensor{*detached}, 0) // a copy: the caller may free or change priors
-	detached.MustDrop()
+	s := torch.NewScope()
+	defer s.Close()
+	detached := s.T(priors.MustDetach(false))
+	center := s.T(ts.MustCat([]ts.Tensor{*detached}, 0)) // a copy: the caller may free or change priors
 	corner, err := boxes.CenterToCorner(center)
 	if err != nil {
-		center.MustDrop()
 		return nil, fmt.Errorf("target: priors: %w", err)
 	}
-	return &Matcher{
+	s.T(corner)
+	area, err := boxes.Area(corner) // [P], the reference's area_of, computed once
+	if err != nil {
+		return nil, fmt.Errorf("target: priors: %w", err)
+	}
+	s.T(area)
+	cornerT := s.T(corner.MustT(false)) // [4,P]
+	rows := func(t *ts.Tensor, start int64) *ts.Tensor {
+		return s.T(s.T(s.T(t.MustNarrow(0, start, 2, false)).MustUnsqueeze(1, false)).MustContiguous(false))
+	}
+	cols := func(start int64) *ts.Tensor {
+		return s.T(s.T(center.MustNarrow(1, start, 2, false)).MustContiguous(false))
+	}
+	m := &Matcher{
 		center:    center,
 		corner:    corner,
+		lt:        rows(cornerT, 0),
+		rb:        rows(cornerT, 2),
+		area:      s.T(area.MustUnsqueeze(0, false)),
+		xy:        cols(0),
+		wh:        cols(2),
+		scalars:   newMatchScalars(iouThreshold, v),
 		threshold: iouThreshold,
 		v:         v,
 		numPriors: center.MustSize()[0],
 		device:    dev,
-	}, nil
+	}
+	for _, t := range m.tensors() {
+		s.Keep(t)
+	}
+	return m, nil
+}
+
+// tensors lists the tensors the matcher owns.
+func (m *Matcher) tensors() []*ts.Tensor {
+	return []*ts.Tensor{m.center, m.corner, m.lt, m.rb, m.area, m.xy, m.wh}
 }
 
 // checkPriors validates the shape, dtype and values of the priors.
@@ -99,11 +157,15 @@ func (m *Matcher) NumPriors() int64 { return m.numPriors }
 
 // Close frees the matcher's tensors. The matcher must not be used afterwards.
 func (m *Matcher) Close() {
-	if m.center != nil {
-		m.center.MustDrop()
-		m.corner.MustDrop()
-		m.center, m.corner = nil, nil
+	if m.center == nil {
+		return
 	}
+	for _, t := range m.tensors() {
+		t.MustDrop()
+	}
+	m.scalars.drop()
+	m.center, m.corner, m.lt, m.rb, m.area, m.xy, m.wh = nil, nil, nil, nil, nil, nil, nil
+	m.scalars = matchScalars{}
 }
 
 // Match assigns the ground truths of one image to the priors. gtBoxes is [G,4] float32 in
@@ -114,22 +176,30 @@ func (m *Matcher) Close() {
 //
 // The assignment is the reference's assign_priors:
 //
-//  1. IoU[p,g] between every prior (corner form) and ground truth;
-//  2. every prior takes its best ground truth (max over g);
-//  3. every ground truth takes its best prior (max over p) and forces it: that prior is
-//     assigned this ground truth with IoU raised to 2, so it stays positive;
+//  1. IoU between every prior (corner form) and ground truth;
+//  2. every prior takes its best ground truth (max over the ground truths);
+//  3. every ground truth takes its best prior (max over the priors) and forces it: that
+//     prior is assigned this ground truth with IoU raised to 2, so it stays positive;
 //  4. priors whose (possibly raised) IoU is below the threshold become background.
 //
 // Ties break as in the reference: a max picks the first index (lowest prior for a ground
 // truth, lowest ground truth for a prior), and when several ground truths force the same
 // prior the last of them (highest index) keeps it, as in the reference's loop over the
-// ground truths; the others may end up with no prior at all. Here the loop is replaced by
-// a [G,G] comparison that finds, for each ground truth, the last one sharing its best
-// prior, so every write of the forced assignment carries the same value.
+// ground truths; the others may end up with no prior at all.
 //
 // Locations are the reference's convert_boxes_to_locations of the matched boxes (in
 // centre form) against the priors, for every prior: background priors carry the encoding
 // of their best ground truth, which the loss ignores.
+//
+// Results equal the reference's bit for bit (NaN payloads aside): every value goes
+// through the same float32 operations as there (IEEE-rounded, so the layout does not
+// change them), and the logarithm, whose vectorised and scalar kernels may differ in the
+// last bit, runs on a contiguous [P,2] tensor as in the reference. How it is fast: the
+// IoU matrix is built [G,P] (priors along the contiguous dimension, so the broadcast
+// maximum and minimum vectorise) from per-prior tensors prepared by NewMatcher; the
+// per-box work on the G ground truths (their areas and centre form, the forced
+// assignment) runs in Go on values read once; the [P]-sized ops run in place where the
+// reference allocates.
 //
 // An image without ground truth (G = 0) gets all-background labels and zero locations
 // (the reference fails on it: max over an empty dimension). Degenerate boxes make
@@ -138,7 +208,7 @@ func (m *Matcher) Match(gtBoxes, gtLabels *ts.Tensor) (loc, labels *ts.Tensor, e
 	if m.center == nil {
 		return nil, nil, fmt.Errorf("target: Match on a closed Matcher")
 	}
-	g, err := m.checkInputs(gtBoxes, gtLabels)
+	coords, g, err := m.checkInputs(gtBoxes, gtLabels)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,89 +219,27 @@ func (m *Matcher) Match(gtBoxes, gtLabels *ts.Tensor) (loc, labels *ts.Tensor, e
 	}
 	s := torch.NewScope()
 	defer s.Close()
-	ious, err := boxes.IoU(m.corner, gtBoxes) // [P,G], bit for bit the reference's matrix
+	gt, err := m.prepare(s, coords, g)
 	if err != nil {
-		return nil, nil, fmt.Errorf("target: %w", err)
+		return nil, nil, err
 	}
-	s.T(ious)
-	bestGT, bestGTIdx := ious.MustMaxDim(1, false, false) // per prior, [P]
-	s.Ts(bestGT, bestGTIdx)
-	bestPriorIoU, bestPrior := ious.MustMaxDim(0, false, false) // per ground truth, [G]
+	iou, err := m.iou(s, gt) // [G,P]
+	if err != nil {
+		return nil, nil, err
+	}
+	bestGT, assigned := iou.MustMaxDim(0, false, false) // per prior, [P]
+	s.Ts(bestGT, assigned)
+	bestPriorIoU, bestPrior := iou.MustMaxDim(1, false, false) // per ground truth, [G]
 	s.Ts(bestPriorIoU, bestPrior)
-
-	winner := s.T(lastSharing(s, bestPrior, g, m.device))
-	assigned := s.T(bestGTIdx.MustIndexCopy(0, bestPrior, winner, false))
-	iou := s.T(bestGT.MustIndexFill(0, bestPrior, s.Float(2), false))
-
-	background := s.T(iou.MustLt(s.Float(m.threshold), false))
-	picked := s.T(gtLabels.MustIndexSelect(0, assigned, false))
-	labels = picked.MustMaskedFill(background, s.Int(0), false)
-	s.T(labels)
-
-	matched := s.T(gtBoxes.MustIndexSelect(0, assigned, false)) // [P,4] corner form
-	center, err := boxes.CornerToCenter(matched)
-	if err != nil {
-		return nil, nil, fmt.Errorf("target: %w", err)
+	if err := m.force(s, bestGT, assigned, bestPrior, g); err != nil {
+		return nil, nil, err
 	}
-	s.T(center)
-	loc, err = boxes.Encode(center, m.center, m.v)
-	if err != nil {
-		return nil, nil, fmt.Errorf("target: %w", err)
+	if labels, err = m.labels(s, gtLabels, bestGT, assigned); err != nil {
+		return nil, nil, err
+	}
+	if loc, err = m.encode(s, gt, assigned); err != nil {
+		return nil, nil, err
 	}
 	s.Keep(labels)
 	return loc, labels, nil
-}
-
-// lastSharing returns, for each of the g ground truths, the highest ground-truth index
-// whose best prior is the same as its own ([G] int64): the one that keeps the prior in
-// the reference's sequential forced assignment.
-func lastSharing(s *torch.Scope, bestPrior *ts.Tensor, g int64, dev gotch.Device) *ts.Tensor {
-	same := s.T(s.T(bestPrior.MustUnsqueeze(1, false)).MustEqTensor(s.T(bestPrior.MustUnsqueeze(0, false)), false))
-	index := s.T(s.T(ts.MustArange(s.Int(g), gotch.Int64, dev)).MustUnsqueeze(0, false))
-	candidates := s.T(s.T(same.MustTotype(gotch.Int64, false)).MustMul(index, false)) // [G,G]: g' where shared, else 0
-	last, where := candidates.MustMaxDim(1, false, false)
-	s.T(where)
-	return last
-}
-
-// checkInputs validates the ground truth of one image and returns G.
-func (m *Matcher) checkInputs(gtBoxes, gtLabels *ts.Tensor) (int64, error) {
-	if gtBoxes == nil || gtLabels == nil {
-		return 0, fmt.Errorf("target: nil ground-truth tensor")
-	}
-	bs, err := gtBoxes.Size()
-	if err != nil {
-		return 0, fmt.Errorf("target: ground-truth boxes: %w", err)
-	}
-	ls, err := gtLabels.Size()
-	if err != nil {
-		return 0, fmt.Errorf("target: ground-truth labels: %w", err)
-	}
-	if len(bs) != 2 || bs[1] != 4 {
-		return 0, fmt.Errorf("target: ground-truth boxes: shape %v, want [G,4]", bs)
-	}
-	if len(ls) != 1 || ls[0] != bs[0] {
-		return 0, fmt.Errorf("target: ground-truth labels: shape %v, want [%d] (one per box)", ls, bs[0])
-	}
-	if gtBoxes.DType() != gotch.Float {
-		return 0, fmt.Errorf("target: ground-truth boxes: dtype %v, want float32", gtBoxes.DType())
-	}
-	if gtLabels.DType() != gotch.Int64 {
-		return 0, fmt.Errorf("target: ground-truth labels: dtype %v, want int64", gtLabels.DType())
-	}
-	for _, t := range []*ts.Tensor{gtBoxes, gtLabels} {
-		if d, err := t.Device(); err != nil || d != m.device {
-			return 0, fmt.Errorf("target: ground truth on device %v, priors on %v", d, m.device)
-		}
-	}
-	g := bs[0]
-	if g > 0 {
-		low := gtLabels.MustMin(false)
-		minLabel := low.Int64Values()[0]
-		low.MustDrop()
-		if minLabel < 1 {
-			return 0, fmt.Errorf("target: ground-truth label %d: labels must be >= 1 (0 is the background)", minLabel)
-		}
-	}
-	return g, nil
 }
