@@ -14,8 +14,9 @@ import (
 // Close must not be called concurrently.
 //
 // Memory is bounded: at most BatchSize + 2*Workers samples are being processed or wait
-// for the collector (about 1.1 MB each at 300x300 with 3000 priors), and at most Prefetch
-// finished batches wait for Next, plus the one the collector is building.
+// for the collector (about 1.1 MB each in Go memory at 300x300 with 3000 priors), besides
+// the samples of the batch the collector is assembling; at most Prefetch finished batches
+// wait for Next, plus one the collector holds while the queue is full.
 type Iter struct {
 	l        *Loader
 	epoch    int
