@@ -17,6 +17,12 @@ The input is hash_values("input", [2,3,300,300]) scaled to [-1,1).
 --seeded mode: torch.manual_seed(0) default initialisation, eval mode, input
 torch.randn([2,3,300,300]) from a generator seeded with 1; writes <model>.pth
 (torch.save of the state_dict), <model>_input.npy, <model>_conf.npy, <model>_loc.npy.
+
+--seeded MODEL... (mb2_ssd_lite: width 1.0; vgg16_ssd: BatchNorm on conv4_3): the same
+files for the named models, with the input [1,3,300,300] and, after torch.manual_seed(0)
+initialisation, every batch norm's weight, bias and running statistics redrawn (seed 1) so
+that a misplaced batch-norm variable changes the output; vgg16_ssd's convolution weights
+are redrawn N(0, 2/fan_in) too, so that activations keep their scale through its layers.
 """
 import json
 import os
@@ -77,9 +83,33 @@ def build(ref, kind):
     sys.path.insert(0, ref)
     if kind == "mb1_ssd":
         from vision.ssd.mobilenetv1_ssd import create_mobilenetv1_ssd as create
-    else:
+    elif kind == "mb1_ssd_lite":
         from vision.ssd.mobilenetv1_ssd_lite import create_mobilenetv1_ssd_lite as create
+    elif kind == "mb2_ssd_lite":
+        from vision.ssd.mobilenet_v2_ssd_lite import create_mobilenetv2_ssd_lite
+        return create_mobilenetv2_ssd_lite(21, width_mult=1.0, is_test=False)
+    elif kind == "vgg16_ssd":
+        from vision.ssd.vgg_ssd import create_vgg_ssd as create
+    else:
+        sys.exit("unknown model " + kind)
     return create(21, is_test=False)
+
+
+def redraw(net, convs):
+    """Redraws (generator seeded with 1) every batch norm's weight in [0.5, 1.5), bias and
+    running mean in [-0.2, 0.2), running variance in [0.5, 1.5) and, with convs, every
+    convolution weight N(0, 2/fan_in)."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.4 - 0.2)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            elif convs and isinstance(m, torch.nn.Conv2d):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * float(np.sqrt(2.0 / fan_in)))
 
 
 def module_counts(net):
@@ -118,13 +148,15 @@ def hash_mode(ref, out):
         json.dump(info, f, indent=1)
 
 
-def seeded_mode(ref, out):
-    for kind in ("mb1_ssd", "mb1_ssd_lite"):
+def seeded_mode(ref, out, kinds):
+    for kind in kinds or ("mb1_ssd", "mb1_ssd_lite"):
         torch.manual_seed(0)
         net = build(ref, kind)
+        if kinds:
+            redraw(net, convs=kind == "vgg16_ssd")
         net.eval()
         g = torch.Generator().manual_seed(1)
-        x = torch.randn(2, 3, 300, 300, generator=g)
+        x = torch.randn(1 if kinds else 2, 3, 300, 300, generator=g)
         with torch.no_grad():
             conf, loc = net(x)
         torch.save(net.state_dict(), os.path.join(out, kind + ".pth"))
@@ -135,12 +167,12 @@ def seeded_mode(ref, out):
 
 def main():
     if len(sys.argv) < 3:
-        sys.exit("usage: gen_golden.py REF_CHECKOUT OUTDIR [--seeded]")
+        sys.exit("usage: gen_golden.py REF_CHECKOUT OUTDIR [--seeded [MODEL...]]")
     ref, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)
-    if "--seeded" in sys.argv[3:]:
-        seeded_mode(ref, out)
+    if sys.argv[3:4] == ["--seeded"]:
+        seeded_mode(ref, out, sys.argv[4:])
     else:
         hash_mode(ref, out)
 
