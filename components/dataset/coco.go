@@ -62,11 +62,14 @@ func init() {
 //
 // The instances file is read and checked, and the presence of every image is checked, when
 // the dataset is built; errors name the file and the element (array index, line and id).
-// Images are decoded on each Sample call.
+// Images are decoded on each Sample call. With Env.SkipBad, an image whose element, one of
+// whose annotations or whose file is bad is dropped instead and recorded (Problems); the
+// build fails only when no image is good.
 type COCO struct {
-	names []string
-	items []cocoItem
-	dir   string
+	names    []string
+	items    []cocoItem
+	dir      string
+	problems []Problem
 }
 
 // NewCOCO reads the instances file.
@@ -89,7 +92,7 @@ func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := cocoOptions{skipCrowd: cfg.SkipCrowd, minArea: cfg.MinArea, skipEmpty: cfg.SkipEmpty}
+	o := cocoOptions{skipCrowd: cfg.SkipCrowd, minArea: cfg.MinArea, skipEmpty: cfg.SkipEmpty, skipBad: env.SkipBad}
 	if len(cfg.Classes) > 0 {
 		o.classes = cfg.Classes
 	}
@@ -99,15 +102,37 @@ func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
 	}
 	paths := make([]string, len(items))
 	for i, it := range items {
-		paths[i] = filepath.Join(dir, filepath.FromSlash(it.file))
-	}
-	for i, err := range statImages(paths) {
-		if err != nil {
-			return nil, fmt.Errorf("%s: image id %d (%s): %w", file, items[i].imageID, items[i].file, err)
+		if it.bad == nil {
+			paths[i] = filepath.Join(dir, filepath.FromSlash(it.file))
 		}
 	}
-	return &COCO{names: names, items: items, dir: dir}, nil
+	for i, err := range statImages(paths) {
+		if err == nil || items[i].bad != nil {
+			continue
+		}
+		err = fmt.Errorf("%s: image id %d (%s): %w", file, items[i].imageID, items[i].file, err)
+		if !env.SkipBad {
+			return nil, err
+		}
+		items[i].bad = err
+	}
+	d := &COCO{names: names, dir: dir, problems: cocoProblems(items)}
+	for _, it := range items {
+		if it.bad == nil {
+			d.items = append(d.items, it)
+		}
+	}
+	if len(d.items) == 0 {
+		return nil, everySampleBad(d.problems)
+	}
+	return d, nil
 }
+
+// Problems lists the images dropped because their element, one of their annotations or
+// their file was bad, in dataset order (only when built with Env.SkipBad). Errors that are
+// no one image's (an image without id, an annotation without a valid image_id, which is
+// dropped) are Problems with an empty ID, listed first; so is an image without file_name.
+func (d *COCO) Problems() []Problem { return append([]Problem(nil), d.problems...) }
 
 // Len is the number of images.
 func (d *COCO) Len() int { return len(d.items) }

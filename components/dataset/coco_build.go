@@ -17,6 +17,7 @@ type cocoOptions struct {
 	skipCrowd bool
 	minArea   float64
 	skipEmpty bool
+	skipBad   bool // record element errors in the items instead of failing (Env.SkipBad)
 }
 
 // cocoItem is one image of the dataset.
@@ -25,6 +26,8 @@ type cocoItem struct {
 	id      string // file_name without its extension
 	file    string // file_name as in the JSON (slash-separated, relative to the image folder)
 	objs    []Object
+	bad     error // with skipBad: the first error of the image or of its annotations
+	loose   bool  // with bad: the error is not one image's (an image without id, an annotation of no image)
 }
 
 // buildCOCO checks the decoded file and turns it into class names and items:
@@ -43,34 +46,73 @@ type cocoItem struct {
 // category_id, or whose ids are not those of an image or a category of the file, a bbox
 // that is not 4 numbers, a negative width or height, or (for a kept annotation) a zero
 // width or height.
+//
+// With o.skipBad, an element error does not stop the build: it marks the image it belongs to
+// bad (an image whose id another image has too, and both of them; an annotation's image),
+// and an error that belongs to no image (an image without id, an annotation without a valid
+// image_id) becomes an item of its own with loose set. Bad items are returned with the
+// others: the loose ones first (images without id, then annotations, each in file order),
+// then all in image id order. An error is returned only when no image is good.
 func buildCOCO(f *cocoFile, o cocoOptions) ([]string, []cocoItem, error) {
 	label, names, err := cocoLabels(f, o.classes)
 	if err != nil {
 		return nil, nil, err
 	}
 	items := make([]cocoItem, len(f.images))
+	var loose []cocoItem // annotation errors that belong to no image
+	// fail records err for images[k] (or as a loose problem when k < 0) with skipBad, and
+	// tells whether to go on.
+	fail := func(k int, err error) error {
+		switch {
+		case !o.skipBad:
+			return err
+		case k < 0:
+			loose = append(loose, cocoItem{bad: err, loose: true})
+		case items[k].bad == nil:
+			items[k].bad = err
+		}
+		return nil
+	}
 	byID := make(map[int64]int, len(f.images))
 	byName := make(map[string]int, len(f.images))
 	for k, im := range f.images {
 		where := func() string { return fmt.Sprintf("%s: images[%d] (line %d)", f.name, k, f.line(f.imgOff[k])) }
-		if im.ID == nil {
-			return nil, nil, fmt.Errorf("%s: no \"id\"", where())
+		if im.FileName != nil && strings.TrimSpace(*im.FileName) != "" {
+			name := strings.ReplaceAll(*im.FileName, `\`, "/")
+			items[k].file, items[k].id = name, strings.TrimSuffix(name, path.Ext(name))
 		}
+		if im.ID == nil {
+			items[k].loose = true
+			if err := fail(k, fmt.Errorf("%s: no \"id\"", where())); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		items[k].imageID = *im.ID
 		if j, dup := byID[*im.ID]; dup {
-			return nil, nil, fmt.Errorf("%s: id %d is also the id of images[%d]", where(), *im.ID, j)
+			err := fmt.Errorf("%s: id %d is also the id of images[%d]", where(), *im.ID, j)
+			if err := fail(k, err); err != nil {
+				return nil, nil, err
+			}
+			fail(j, err) // its annotations cannot be told from this one's
+			continue
 		}
 		byID[*im.ID] = k
-		if im.FileName == nil || strings.TrimSpace(*im.FileName) == "" {
-			return nil, nil, fmt.Errorf("%s (id %d): no \"file_name\"", where(), *im.ID)
+		if items[k].file == "" {
+			if err := fail(k, fmt.Errorf("%s (id %d): no \"file_name\"", where(), *im.ID)); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
-		name := strings.ReplaceAll(*im.FileName, `\`, "/")
-		id := strings.TrimSuffix(name, path.Ext(name))
-		if j, dup := byName[id]; dup {
-			return nil, nil, fmt.Errorf("%s (id %d): file name %q gives the same sample id %q as images[%d]",
-				where(), *im.ID, *im.FileName, id, j)
+		if j, dup := byName[items[k].id]; dup {
+			err := fmt.Errorf("%s (id %d): file name %q gives the same sample id %q as images[%d]",
+				where(), *im.ID, *im.FileName, items[k].id, j)
+			if err := fail(k, err); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
-		byName[id] = k
-		items[k] = cocoItem{imageID: *im.ID, id: id, file: name}
+		byName[items[k].id] = k
 	}
 	for k, a := range f.annotations {
 		where := func() string {
@@ -81,37 +123,39 @@ func buildCOCO(f *cocoFile, o cocoOptions) ([]string, []cocoItem, error) {
 			return s + ")"
 		}
 		if a.ImageID == nil {
-			return nil, nil, fmt.Errorf("%s: no \"image_id\"", where())
+			if err := fail(-1, fmt.Errorf("%s: no \"image_id\"", where())); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
 		img, ok := byID[*a.ImageID]
 		if !ok {
-			return nil, nil, fmt.Errorf("%s: image_id %d is not the id of an image of the file", where(), *a.ImageID)
-		}
-		if a.CategoryID == nil {
-			return nil, nil, fmt.Errorf("%s: no \"category_id\"", where())
-		}
-		l, ok := label[*a.CategoryID]
-		if !ok {
-			return nil, nil, fmt.Errorf("%s: category_id %d is not the id of a category of the file", where(), *a.CategoryID)
-		}
-		if len(a.BBox) != 4 || slices.Contains(a.BBox, nil) {
-			return nil, nil, fmt.Errorf("%s: bbox must be 4 numbers [x, y, width, height], got %s", where(), bboxText(a.BBox))
-		}
-		x, y, w, h := *a.BBox[0], *a.BBox[1], *a.BBox[2], *a.BBox[3]
-		if w < 0 || h < 0 {
-			return nil, nil, fmt.Errorf("%s: bbox %s has a negative width or height", where(), bboxText(a.BBox))
-		}
-		if l == 0 || (o.skipCrowd && bool(a.IsCrowd)) || w*h < o.minArea {
+			if err := fail(-1, fmt.Errorf("%s: image_id %d is not the id of an image of the file", where(), *a.ImageID)); err != nil {
+				return nil, nil, err
+			}
 			continue
 		}
-		box := [4]float64{x, y, x + w, y + h}
-		if w == 0 || h == 0 || math.IsInf(box[2], 0) || math.IsInf(box[3], 0) || !(box[2] > x && box[3] > y) {
-			return nil, nil, fmt.Errorf("%s: empty box %s (set min_area to drop boxes smaller than it)", where(), bboxText(a.BBox))
+		if items[img].bad != nil {
+			continue // already dropped (with skipBad)
 		}
-		items[img].objs = append(items[img].objs, Object{Box: box, Label: l, Difficult: bool(a.IsCrowd)})
+		obj, keep, err := cocoObject(a, label, o, where)
+		if err != nil {
+			if err := fail(img, err); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		if keep {
+			items[img].objs = append(items[img].objs, obj)
+		}
 	}
-	slices.SortFunc(items, func(a, b cocoItem) int {
+	slices.SortStableFunc(items, func(a, b cocoItem) int {
 		switch {
+		case a.loose != b.loose:
+			if a.loose {
+				return -1
+			}
+			return 1
 		case a.imageID < b.imageID:
 			return -1
 		case a.imageID > b.imageID:
@@ -119,18 +163,70 @@ func buildCOCO(f *cocoFile, o cocoOptions) ([]string, []cocoItem, error) {
 		}
 		return 0
 	})
+	if len(loose) > 0 {
+		n := 0 // images without id, first after sorting
+		for n < len(items) && items[n].loose {
+			n++
+		}
+		items = slices.Insert(items, n, loose...)
+	}
 	if o.skipEmpty {
 		items = slices.DeleteFunc(items, func(it cocoItem) bool {
-			return !slices.ContainsFunc(it.objs, func(o Object) bool { return !o.Difficult })
+			return it.bad == nil && !slices.ContainsFunc(it.objs, func(o Object) bool { return !o.Difficult })
 		})
 	}
-	if len(items) == 0 {
+	if !slices.ContainsFunc(items, func(it cocoItem) bool { return it.bad == nil }) {
+		if problems := cocoProblems(items); len(problems) > 0 {
+			return nil, nil, everySampleBad(problems)
+		}
 		if o.skipEmpty {
 			return nil, nil, fmt.Errorf("%s: no image has an object of the kept classes (skip_empty is set)", f.name)
 		}
 		return nil, nil, fmt.Errorf("%s: no images", f.name)
 	}
 	return names, items, nil
+}
+
+// cocoObject checks annotation a (where names it) and returns its object, and whether the
+// options keep it.
+func cocoObject(a cocoAnnotationJSON, label map[int64]int, o cocoOptions, where func() string) (Object, bool, error) {
+	if a.CategoryID == nil {
+		return Object{}, false, fmt.Errorf("%s: no \"category_id\"", where())
+	}
+	l, ok := label[*a.CategoryID]
+	if !ok {
+		return Object{}, false, fmt.Errorf("%s: category_id %d is not the id of a category of the file", where(), *a.CategoryID)
+	}
+	if len(a.BBox) != 4 || slices.Contains(a.BBox, nil) {
+		return Object{}, false, fmt.Errorf("%s: bbox must be 4 numbers [x, y, width, height], got %s", where(), bboxText(a.BBox))
+	}
+	x, y, w, h := *a.BBox[0], *a.BBox[1], *a.BBox[2], *a.BBox[3]
+	if w < 0 || h < 0 {
+		return Object{}, false, fmt.Errorf("%s: bbox %s has a negative width or height", where(), bboxText(a.BBox))
+	}
+	if l == 0 || (o.skipCrowd && bool(a.IsCrowd)) || w*h < o.minArea {
+		return Object{}, false, nil
+	}
+	box := [4]float64{x, y, x + w, y + h}
+	if w == 0 || h == 0 || math.IsInf(box[2], 0) || math.IsInf(box[3], 0) || !(box[2] > x && box[3] > y) {
+		return Object{}, false, fmt.Errorf("%s: empty box %s (set min_area to drop boxes smaller than it)", where(), bboxText(a.BBox))
+	}
+	return Object{Box: box, Label: l, Difficult: bool(a.IsCrowd)}, true, nil
+}
+
+// cocoProblems lists the bad items as Problems, in item order.
+func cocoProblems(items []cocoItem) []Problem {
+	var out []Problem
+	for _, it := range items {
+		if it.bad != nil {
+			id := it.id
+			if it.loose {
+				id = ""
+			}
+			out = append(out, Problem{ID: id, Err: it.bad})
+		}
+	}
+	return out
 }
 
 // cocoLabels maps category ids to labels (0: not kept) and returns the class names.

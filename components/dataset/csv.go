@@ -65,7 +65,8 @@ func init() {
 //
 // The file is read and checked, and the presence of every image is checked, when the
 // dataset is built; errors name the CSV file and the line (of the image's first row for
-// errors about the image).
+// errors about the image). With Env.SkipBad, an image with a bad row or a missing file is
+// dropped instead and recorded (Problems); the build fails only when no image is good.
 type CSV struct {
 	names    []string
 	file     string
@@ -73,6 +74,7 @@ type CSV struct {
 	paths    []string
 	relative bool
 	sizes    *imageSizes
+	problems []Problem
 }
 
 // NewCSV reads the CSV file.
@@ -86,7 +88,7 @@ func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
 	if cfg.Images != "" {
 		dir = env.resolve(cfg.Images)
 	}
-	o := csvParseOptions{layout: lay, header: cfg.Header, relative: cfg.Relative}
+	o := csvParseOptions{layout: lay, header: cfg.Header, relative: cfg.Relative, skipBad: env.SkipBad}
 	switch {
 	case cfg.Labels != "":
 		names, err := ReadLabels(env.resolve(cfg.Labels))
@@ -105,22 +107,46 @@ func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &CSV{names: names, file: file, items: items, paths: make([]string, len(items)),
-		relative: cfg.Relative, sizes: newImageSizes(len(items))}
+	paths := make([]string, len(items))
 	for i, it := range items {
+		if it.bad != nil {
+			continue // not checked (with skipBad only)
+		}
 		p := filepath.FromSlash(it.image)
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		d.paths[i] = p
+		paths[i] = p
 	}
-	for i, err := range statImages(d.paths) {
-		if err != nil {
-			return nil, fmt.Errorf("%s: line %d: %w", file, items[i].line, err)
+	d := &CSV{names: names, file: file, relative: cfg.Relative}
+	for i, err := range statImages(paths) {
+		if err == nil || items[i].bad != nil {
+			continue
+		}
+		err = fmt.Errorf("%s: line %d: %w", file, items[i].line, err)
+		if !env.SkipBad {
+			return nil, err
+		}
+		items[i].bad = err
+	}
+	d.problems = csvProblems(items)
+	for i, it := range items {
+		if it.bad == nil {
+			d.items = append(d.items, it)
+			d.paths = append(d.paths, paths[i])
 		}
 	}
+	if len(d.items) == 0 {
+		return nil, everySampleBad(d.problems)
+	}
+	d.sizes = newImageSizes(len(d.items))
 	return d, nil
 }
+
+// Problems lists the images dropped because a row of theirs or their file was bad, in the
+// order of their first rows (only when built with Env.SkipBad). A bad row that names no
+// image is a Problem with an empty ID.
+func (d *CSV) Problems() []Problem { return append([]Problem(nil), d.problems...) }
 
 // Len is the number of images.
 func (d *CSV) Len() int { return len(d.items) }

@@ -82,3 +82,9 @@ func statImages(paths []string) []error {
 	wg.Wait()
 	return errs
 }
+
+// everySampleBad is the error of a dataset built with Env.SkipBad whose samples are all bad
+// (the same as the "voc" reader's).
+func everySampleBad(problems []Problem) error {
+	return fmt.Errorf("every sample is bad (%d problems; the first: %v)", len(problems), problems[0].Err)
+}

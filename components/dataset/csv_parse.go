@@ -55,6 +55,7 @@ type csvItem struct {
 	image string // the path as written in the file
 	line  int    // line of its first row
 	objs  []Object
+	bad   error // with skipBad: the first error of the image's rows (or of its file)
 }
 
 // csvParseOptions are the options of parseDetectionCSV.
@@ -63,6 +64,7 @@ type csvParseOptions struct {
 	header   string   // "auto", "true" or "false"
 	relative bool     // coordinates are fractions of the image size
 	classes  []string // explicit class names in label order; nil: order of first appearance
+	skipBad  bool     // record row errors in the items instead of failing (Env.SkipBad)
 }
 
 // parseDetectionCSV reads a "csv" dataset file (file names it in errors): one box per row,
@@ -75,6 +77,11 @@ type csvParseOptions struct {
 // empty, a coordinate that is not a finite number (or, relative, outside [0, 1]), xmax <=
 // xmin or ymax <= ymin, a class that is not in the explicit label set or (without one) a
 // class called BACKGROUND. A file without any row is an error.
+//
+// With o.skipBad, a row error does not stop the parse: it marks the row's image bad (the
+// item's bad field holds its first error), or, when the row names no image (an empty path,
+// too few fields), it becomes an item of its own with an empty image path. The items keep
+// the order of their first rows; an error is returned only when no image is good.
 func parseDetectionCSV(data []byte, file string, o csvParseOptions) ([]string, []csvItem, error) {
 	lay := o.layout
 	names := []string{"BACKGROUND"}
@@ -88,7 +95,7 @@ func parseDetectionCSV(data []byte, file string, o csvParseOptions) ([]string, [
 	var items []csvItem
 	index := map[string]int{}
 	first := true
-	err := eachCSVRecord(data, file, func(line int, rec []string) error {
+	row := func(line int, rec []string) error {
 		if first {
 			first = false
 			if o.header == "true" || (o.header == "auto" && looksLikeHeader(rec, lay)) {
@@ -155,6 +162,30 @@ func parseDetectionCSV(data []byte, file string, o csvParseOptions) ([]string, [
 		}
 		items[k].objs = append(items[k].objs, Object{Box: box, Label: l})
 		return nil
+	}
+	err := eachCSVRecord(data, file, func(line int, rec []string) error {
+		err := row(line, rec)
+		if err == nil || !o.skipBad {
+			return err
+		}
+		var img string
+		if lay.pos[0] < len(rec) {
+			img = strings.TrimSpace(rec[lay.pos[0]])
+		}
+		if img == "" {
+			items = append(items, csvItem{line: line, bad: err})
+			return nil
+		}
+		k, ok := index[img]
+		if !ok {
+			k = len(items)
+			index[img] = k
+			items = append(items, csvItem{image: img, line: line})
+		}
+		if items[k].bad == nil {
+			items[k].bad = err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -162,10 +193,24 @@ func parseDetectionCSV(data []byte, file string, o csvParseOptions) ([]string, [
 	if len(items) == 0 {
 		return nil, nil, fmt.Errorf("%s: no rows", file)
 	}
-	if !slices.ContainsFunc(items, func(it csvItem) bool { return len(it.objs) > 0 }) {
+	if !slices.ContainsFunc(items, func(it csvItem) bool { return it.bad == nil }) {
+		return nil, nil, everySampleBad(csvProblems(items))
+	}
+	if !slices.ContainsFunc(items, func(it csvItem) bool { return it.bad == nil && len(it.objs) > 0 }) {
 		return nil, nil, fmt.Errorf("%s: no boxes (every row lists an image without objects)", file)
 	}
 	return names, items, nil
+}
+
+// csvProblems lists the bad items as Problems, in item order.
+func csvProblems(items []csvItem) []Problem {
+	var out []Problem
+	for _, it := range items {
+		if it.bad != nil {
+			out = append(out, Problem{ID: it.image, Err: it.bad})
+		}
+	}
+	return out
 }
 
 // looksLikeHeader reports whether a first record is a header: one of its coordinate fields

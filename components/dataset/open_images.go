@@ -64,13 +64,17 @@ func init() {
 //
 // The annotation file is read and checked, and the presence of every image is checked, when
 // the dataset is built. Errors name the annotation file and the line of the image's first
-// row. With balance_data, see balanceImages for how the selection is drawn.
+// row. With Env.SkipBad, an image with a bad row or whose file is missing (unless
+// skip_missing_images drops it silently) is dropped instead and recorded (Problems); the
+// build fails only when no image is good. With balance_data, see balanceImages for how the
+// selection is drawn (among the good images).
 type OpenImages struct {
 	names     []string
 	file      string // the annotation file
 	items     []oiImage
 	sizes     *imageSizes
 	minImages int
+	problems  []Problem
 }
 
 // NewOpenImages reads the annotation file of the configured split.
@@ -93,7 +97,7 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 	if len(cfg.Classes) > 0 {
 		classes = cfg.Classes
 	}
-	p, err := parseOpenImages(data, file, classes)
+	p, err := parseOpenImagesSkip(data, file, classes, env.SkipBad)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +110,7 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 		}
 	}
 	var keep []oiImage
+	problems := p.problems
 	paths := make([]string, len(p.images))
 	for i, im := range p.images {
 		paths[i] = filepath.Join(root, cfg.Split, im.id+".jpg")
@@ -116,15 +121,25 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 			if cfg.SkipMissingImages && errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return nil, fmt.Errorf("%s: line %d: ImageID %s: %w", file, im.line, im.id, err)
+			err = fmt.Errorf("%s: line %d: ImageID %s: %w", file, im.line, im.id, err)
+			if !env.SkipBad {
+				return nil, err
+			}
+			problems = append(problems, Problem{ID: im.id, Err: err})
+			continue
 		}
 		im.path = paths[i]
 		keep = append(keep, im)
 	}
+	// Dataset order: images by id (rows that name no image, with id "", first).
+	slices.SortStableFunc(problems, func(a, b Problem) int { return strings.Compare(a.ID, b.ID) })
+	if len(keep) == 0 && len(problems) > 0 {
+		return nil, everySampleBad(problems)
+	}
 	if len(keep) == 0 {
 		return nil, fmt.Errorf("%s: none of the %d images exists in %s", file, len(p.images), filepath.Join(root, cfg.Split))
 	}
-	d := &OpenImages{names: p.names, file: file, items: keep, minImages: -1}
+	d := &OpenImages{names: p.names, file: file, items: keep, minImages: -1, problems: problems}
 	if cfg.BalanceData {
 		if d.items, d.minImages, err = balanceImages(keep, p.names, int64(cfg.Seed)); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
@@ -173,6 +188,11 @@ func checkOpenImagesClasses(classes []string, seen map[string]bool, file, descri
 	}
 	return nil
 }
+
+// Problems lists the images dropped because a row of theirs or their file was bad, in
+// dataset order (only when built with Env.SkipBad). A bad row without an ImageID is a
+// Problem with an empty ID, listed first.
+func (d *OpenImages) Problems() []Problem { return append([]Problem(nil), d.problems...) }
 
 // Len is the number of images.
 func (d *OpenImages) Len() int { return len(d.items) }

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -24,6 +25,9 @@ type oiParsed struct {
 	names  []string        // BACKGROUND then the classes, in label order
 	images []oiImage       // sorted by id
 	seen   map[string]bool // every ClassName of the file, filtered out or not
+	// problems (with skipBad): the rows that name no image, in file order, then the
+	// dropped images, sorted by id, each with its first error.
+	problems []Problem
 }
 
 // parseOpenImages reads a sub-<split>-annotations-bbox.csv file (file names it in errors),
@@ -45,6 +49,15 @@ type oiParsed struct {
 // without any row is an error too (with explicit classes, the caller checks that some row
 // was kept).
 func parseOpenImages(data []byte, file string, classes []string) (*oiParsed, error) {
+	return parseOpenImagesSkip(data, file, classes, false)
+}
+
+// parseOpenImagesSkip is parseOpenImages, which fails at the first bad row, with the choice
+// of skipBad (Env.SkipBad): then a row error does not stop the parse; the row's image is
+// dropped and recorded in problems with its first error (a row without an ImageID is
+// recorded on its own, with an empty id), and an error is returned only when no image is
+// good. Header and file errors stay fatal. The labels still come from every row's ClassName.
+func parseOpenImagesSkip(data []byte, file string, classes []string, skipBad bool) (*oiParsed, error) {
 	p := &oiParsed{seen: map[string]bool{}}
 	var col [len(oiColumns)]int
 	nfields := 0
@@ -54,12 +67,15 @@ func parseOpenImages(data []byte, file string, classes []string) (*oiParsed, err
 	for k, c := range classes {
 		explicit[c] = k + 1
 	}
-	err := eachCSVRecord(data, file, func(line int, rec []string) error {
+	bad := map[string]error{} // ImageID → first error (with skipBad)
+	headerErr := false
+	row := func(line int, rec []string) error {
 		if nfields == 0 {
 			nfields = len(rec)
 			for k, name := range oiColumns {
 				col[k] = slices.Index(rec, name)
 				if col[k] < 0 {
+					headerErr = true
 					return fmt.Errorf("%s: line %d: the header has no column %q (columns: %s)",
 						file, line, name, strings.Join(rec, ", "))
 				}
@@ -115,12 +131,45 @@ func parseOpenImages(data []byte, file string, classes []string) (*oiParsed, err
 		p.images[k].boxes = append(p.images[k].boxes, box)
 		rowClasses[k] = append(rowClasses[k], class)
 		return nil
+	}
+	err := eachCSVRecord(data, file, func(line int, rec []string) error {
+		err := row(line, rec)
+		if err == nil || !skipBad || headerErr {
+			return err
+		}
+		var id string
+		if col[0] < len(rec) {
+			id = rec[col[0]]
+		}
+		switch {
+		case id == "":
+			p.problems = append(p.problems, Problem{Err: err})
+		case bad[id] == nil:
+			bad[id] = err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if nfields == 0 {
 		return nil, fmt.Errorf("%s: empty file (no header)", file)
+	}
+	if len(bad) > 0 {
+		for _, id := range slices.Sorted(maps.Keys(bad)) {
+			p.problems = append(p.problems, Problem{ID: id, Err: bad[id]})
+		}
+		var kept int
+		for k, im := range p.images {
+			if bad[im.id] == nil {
+				p.images[kept], rowClasses[kept] = im, rowClasses[k]
+				kept++
+			}
+		}
+		p.images, rowClasses = p.images[:kept], rowClasses[:kept]
+	}
+	if len(p.images) == 0 && len(p.problems) > 0 {
+		return nil, everySampleBad(p.problems)
 	}
 	if len(p.images) == 0 && classes == nil {
 		return nil, fmt.Errorf("%s: no boxes", file)
