@@ -139,6 +139,12 @@ func (m *VGG16) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error
 	if err := vgg16CheckSize(size[2], size[3]); err != nil {
 		return nil, err
 	}
+	return vggFeatures(m.Base, m.AddOn, m.Extras, x, train)
+}
+
+// vggFeatures runs a VGG16 base net and its extras (vgg16 and vgg16_512 share it): the
+// normalised conv4_3 map, fc7, then each extra layer's output.
+func vggFeatures(base *Seq, addOn Layer, extras []*Seq, x *ts.Tensor, train bool) (feats []*ts.Tensor, err error) {
 	s := torch.NewScope()
 	defer s.Close()
 	defer func() {
@@ -148,11 +154,11 @@ func (m *VGG16) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error
 		}
 	}()
 	defer Recover(&err)
-	conv43 := s.T(m.Base.ForwardRange(x, train, 0, vgg16Tap))
-	feats = append(make([]*ts.Tensor, 0, 2+len(m.Extras)), m.AddOn.Forward(conv43, train))
-	cur := m.Base.ForwardRange(conv43, train, vgg16Tap, m.Base.Len())
+	conv43 := s.T(base.ForwardRange(x, train, 0, vgg16Tap))
+	feats = append(make([]*ts.Tensor, 0, 2+len(extras)), addOn.Forward(conv43, train))
+	cur := base.ForwardRange(conv43, train, vgg16Tap, base.Len())
 	feats = append(feats, cur)
-	for _, e := range m.Extras {
+	for _, e := range extras {
 		cur = e.Forward(cur, train)
 		feats = append(feats, cur)
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -94,24 +93,7 @@ func (m *VGG16x512) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err e
 	if vgg512LastSize(size[2]) < 1 || vgg512LastSize(size[3]) < 1 {
 		return nil, fmt.Errorf("vgg16_512: a %dx%d input is too small: the extra layers need at least 268x268", size[2], size[3])
 	}
-	s := torch.NewScope()
-	defer s.Close()
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
-	conv43 := s.T(m.Base.ForwardRange(x, train, 0, vgg16Tap))
-	feats = append(make([]*ts.Tensor, 0, 2+len(m.Extras)), m.AddOn.Forward(conv43, train))
-	cur := m.Base.ForwardRange(conv43, train, vgg16Tap, m.Base.Len())
-	feats = append(feats, cur)
-	for _, e := range m.Extras {
-		cur = e.Forward(cur, train)
-		feats = append(feats, cur)
-	}
-	return feats, nil
+	return vggFeatures(m.Base, m.AddOn, m.Extras, x, train)
 }
 
 // vgg512LastSize returns the side of the last feature map for an input side n (below 1:
