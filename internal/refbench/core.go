@@ -35,6 +35,17 @@ func mobilenetPriors() (*ts.Tensor, error) {
 	return gen.Priors()
 }
 
+// mobilenetMatcher matches against the mobilenet priors with the reference's settings
+// (IoU 0.5, variances 0.1/0.2). The matcher keeps its own copy of the priors.
+func mobilenetMatcher() (*target.Matcher, error) {
+	priors, err := mobilenetPriors()
+	if err != nil {
+		return nil, err
+	}
+	defer priors.MustDrop()
+	return target.NewMatcher(priors, 0.5, boxes.DefaultVariances)
+}
+
 // randomBoxes returns n corner-form boxes inside the unit square.
 func randomBoxes(s *torch.Scope, n int64) *ts.Tensor {
 	xy := s.T(ts.MustRand([]int64{n, 2}, gotch.Float, gotch.CPU))
@@ -45,12 +56,7 @@ func randomBoxes(s *torch.Scope, n int64) *ts.Tensor {
 }
 
 func timeMatch(reps int) ([]float64, error) {
-	priors, err := mobilenetPriors()
-	if err != nil {
-		return nil, err
-	}
-	defer priors.MustDrop()
-	m, err := target.NewMatcher(priors, 0.5, boxes.DefaultVariances)
+	m, err := mobilenetMatcher()
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +82,7 @@ func timeMatch(reps int) ([]float64, error) {
 }
 
 func timeLoss(reps int) ([]float64, error) {
-	priors, err := mobilenetPriors()
-	if err != nil {
-		return nil, err
-	}
-	defer priors.MustDrop()
-	m, err := target.NewMatcher(priors, 0.5, boxes.DefaultVariances)
+	m, err := mobilenetMatcher()
 	if err != nil {
 		return nil, err
 	}

@@ -11,9 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ssdrunner/ssdrunner/components/boxes"
 	"github.com/ssdrunner/ssdrunner/components/dataset"
-	"github.com/ssdrunner/ssdrunner/components/target"
 	"github.com/ssdrunner/ssdrunner/components/transform"
 	"github.com/ssdrunner/ssdrunner/registry"
 	"github.com/ssdrunner/ssdrunner/runner/loader"
@@ -87,12 +85,7 @@ func timeLoader(reps, workers int, dir string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	priors, err := mobilenetPriors()
-	if err != nil {
-		return nil, err
-	}
-	defer priors.MustDrop()
-	m, err := target.NewMatcher(priors, 0.5, boxes.Variances{Center: 0.1, Size: 0.2})
+	m, err := mobilenetMatcher()
 	if err != nil {
 		return nil, err
 	}
