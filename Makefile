@@ -54,8 +54,9 @@ lint: setup ## gofmt -l and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet $(PKGS)
 
-fmt: ## gofmt the Go sources and runner-fmt the experiments
+fmt: build ## gofmt the Go sources and runner-fmt the experiments
 	gofmt -w $$(git ls-files '*.go')
+	$(BIN) fmt experiments
 
 fuzz: setup ## run every fuzz target for FUZZTIME each (default 60s)
 	@set -e; for pkg in $$(go list $(PKGS)); do \
