@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
@@ -62,28 +61,14 @@ func TestGoldenSeededCheckpoint(t *testing.T) {
 	for _, kind := range []string{"mb1_ssd", "mb1_ssd_lite"} {
 		t.Run(kind, func(t *testing.T) {
 			m := buildVariant(t, kind)
-			rep, err := LoadPTH(m.VarStore(), filepath.Join(out, kind+".pth"), LoadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := rep.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if len(rep.Loaded) != len(m.VariableNames()) {
-				t.Errorf("loaded %d of %d variables", len(rep.Loaded), len(m.VariableNames()))
-			}
-			for _, k := range rep.Ignored {
-				if !strings.HasSuffix(k, ".num_batches_tracked") {
-					t.Errorf("ignored %s", k)
-				}
-			}
+			rep := loadStrict(t, m, filepath.Join(out, kind+".pth"))
 			if len(rep.Ignored) != 27 { // the base net's batch norms
 				t.Errorf("ignored %d keys, want the 27 num_batches_tracked", len(rep.Ignored))
 			}
 			x := readNpy(t, filepath.Join(out, kind+"_input.npy"))
 			defer x.MustDrop()
 			var conf, loc *ts.Tensor
-			err = torch.NoGrad(func() (err error) { conf, loc, err = m.Forward(x, false); return err })
+			err := torch.NoGrad(func() (err error) { conf, loc, err = m.Forward(x, false); return err })
 			if err != nil {
 				t.Fatal(err)
 			}

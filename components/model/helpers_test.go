@@ -164,3 +164,25 @@ func withGrad(t *testing.T) func() {
 		runtime.UnlockOSThread()
 	}
 }
+
+// loadStrict loads a reference .pth into m and requires every variable to load, with only
+// num_batches_tracked counters ignored (the model has no variable for them).
+func loadStrict(t *testing.T, m *SSD, path string) LoadReport {
+	t.Helper()
+	rep, err := LoadPTH(m.VarStore(), path, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Loaded) != len(m.VariableNames()) {
+		t.Errorf("loaded %d of %d variables", len(rep.Loaded), len(m.VariableNames()))
+	}
+	for _, k := range rep.Ignored {
+		if !strings.HasSuffix(k, ".num_batches_tracked") {
+			t.Errorf("ignored %s", k)
+		}
+	}
+	return rep
+}

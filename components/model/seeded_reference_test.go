@@ -74,26 +74,12 @@ func TestSeededReferenceMb2Vgg(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
 			m := buildSeededModel(t, kind)
-			rep, err := LoadPTH(m.VarStore(), filepath.Join(out, kind+".pth"), LoadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := rep.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if len(rep.Loaded) != len(m.VariableNames()) {
-				t.Errorf("loaded %d of %d variables", len(rep.Loaded), len(m.VariableNames()))
-			}
-			for _, k := range rep.Ignored {
-				if !strings.HasSuffix(k, ".num_batches_tracked") {
-					t.Errorf("ignored %s", k)
-				}
-			}
+			rep := loadStrict(t, m, filepath.Join(out, kind+".pth"))
 			x := readNpy(t, filepath.Join(out, kind+"_input.npy"))
 			defer x.MustDrop()
 			var conf, loc *ts.Tensor
 			start := time.Now()
-			err = torch.NoGrad(func() (err error) { conf, loc, err = m.Forward(x, false); return err })
+			err := torch.NoGrad(func() (err error) { conf, loc, err = m.Forward(x, false); return err })
 			if err != nil {
 				t.Fatal(err)
 			}
