@@ -12,6 +12,7 @@ import (
 	"github.com/sugarme/gotch/nn"
 
 	"github.com/ssdrunner/ssdrunner/components/model"
+	"github.com/ssdrunner/ssdrunner/registry"
 )
 
 // TestResNet50StateDictNames checks that the variables are exactly torchvision's
@@ -67,6 +68,20 @@ func TestResNet50TorchvisionState(t *testing.T) {
 		}
 	}
 	t.Logf("loaded %d tensors; %d keys of layer4 and fc left over", len(rep.Loaded), len(rep.Unexpected))
+
+	// The same file as an SSD's init.base_net, as the ssd-resnet50 base sets it up:
+	// strict but for ignore_keys ["layer4", "fc"].
+	ssd, err := model.Build(nn.NewVarStore(gotch.CPU), registry.Ref{Type: "resnet50"}, registry.Ref{Type: "ssd"}, []int{4, 6, 6, 6, 4, 4}, 81)
+	if err != nil {
+		t.Fatal(err)
+	}
+	irep, err := ssd.Init(model.InitConfig{BaseNet: filepath.Join(dir, "resnet50_state.pth"), IgnoreKeys: []string{"layer4", "fc"}})
+	if err != nil {
+		t.Fatalf("init.base_net with ignore_keys: %v", err)
+	}
+	if len(irep.Loaded) != len(rep.Loaded) || len(irep.Ignored) != len(rep.Unexpected)+len(rep.Ignored) || len(irep.UnmatchedIgnore) != 0 {
+		t.Errorf("init.base_net: %v; want %d loaded and %d ignored", irep, len(rep.Loaded), len(rep.Unexpected)+len(rep.Ignored))
+	}
 
 	want := readPickle(t, filepath.Join(dir, "resnet50_layer3.pth"))
 	feats := evalForward(t, bb, want["input"])

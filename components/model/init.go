@@ -3,8 +3,11 @@ package model
 import (
 	"archive/zip"
 	"fmt"
+	"maps"
 	"os"
+	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -50,6 +53,15 @@ type InitConfig struct {
 	PretrainedLabels string
 	// Labels are the model's classes, BACKGROUND first (needed by Subsample).
 	Labels []string
+	// IgnoreKeys leaves keys of the file out before anything else happens, as if the file
+	// did not hold them: each entry is a glob over the file's keys (path.Match, where "*"
+	// stops at nothing but "/", so "fc.*" takes every key under fc) or a module name that
+	// takes every key under it ("layer4"). Made for starting from a whole ImageNet
+	// classifier: a torchvision resnet50 file as base_net with IgnoreKeys
+	// ["layer4", "fc"]. The keys left out are listed in the report's Ignored, and an entry
+	// that matches no key in UnmatchedIgnore; everything else is loaded as strictly as
+	// without it.
+	IgnoreKeys []string
 }
 
 // Init loads the model's initial weights as cfg says, the way the reference's SSD
@@ -91,6 +103,11 @@ func (m *SSD) Init(cfg InitConfig) (LoadReport, error) {
 	if cfg.BaseNet == "" && cfg.Pretrained == "" {
 		return LoadReport{}, nil
 	}
+	for _, p := range cfg.IgnoreKeys {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			return LoadReport{}, fmt.Errorf("init: ignore_keys entry %q is not a valid pattern", p)
+		}
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	prev, err := torch.SetGradEnabled(true)
@@ -98,20 +115,58 @@ func (m *SSD) Init(cfg InitConfig) (LoadReport, error) {
 		return LoadReport{}, err
 	}
 	defer func() { _, _ = torch.SetGradEnabled(prev) }()
-	if cfg.BaseNet != "" {
-		return m.initFromBaseNet(cfg.BaseNet)
+	file := cfg.BaseNet
+	if file == "" {
+		file = cfg.Pretrained
 	}
-	return m.initFromPretrained(cfg, mode)
-}
-
-// initFromBaseNet loads a base-net state_dict under "base_net." and xavier-initialises
-// the convolutions of the other modules.
-func (m *SSD) initFromBaseNet(path string) (LoadReport, error) {
-	named, err := readStateDict(path)
+	named, err := readStateDict(file)
 	if err != nil {
 		return LoadReport{}, err
 	}
 	defer dropAll(named)
+	ignored, unmatched := ignoreKeys(named, cfg.IgnoreKeys)
+	if len(named) == 0 {
+		return LoadReport{}, fmt.Errorf("%s: ignore_keys %q leave out every one of its %d keys", file, cfg.IgnoreKeys, len(ignored))
+	}
+	var rep LoadReport
+	if cfg.BaseNet != "" {
+		rep, err = m.initFromBaseNet(file, named)
+	} else {
+		rep, err = m.initFromPretrained(cfg, mode, named)
+	}
+	rep.Ignored = append(rep.Ignored, ignored...)
+	sort.Strings(rep.Ignored)
+	rep.UnmatchedIgnore = unmatched
+	return rep, err
+}
+
+// ignoreKeys removes from named (dropping their tensors) the keys that an entry of
+// patterns takes (see InitConfig.IgnoreKeys), returning them sorted and the entries that
+// take no key.
+func ignoreKeys(named map[string]*ts.Tensor, patterns []string) (ignored, unmatched []string) {
+	takes := func(p, k string) bool {
+		ok, _ := path.Match(p, k)
+		return ok || strings.HasPrefix(k, strings.TrimSuffix(p, ".")+".")
+	}
+	for _, p := range patterns {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(named)), func(k string) bool { return takes(p, k) }) {
+			unmatched = append(unmatched, p)
+		}
+	}
+	for k, t := range named {
+		if slices.ContainsFunc(patterns, func(p string) bool { return takes(p, k) }) {
+			t.MustDrop()
+			delete(named, k)
+			ignored = append(ignored, k)
+		}
+	}
+	sort.Strings(ignored)
+	return ignored, unmatched
+}
+
+// initFromBaseNet loads a base-net state_dict under "base_net." and xavier-initialises
+// the convolutions of the other modules.
+func (m *SSD) initFromBaseNet(path string, named map[string]*ts.Tensor) (LoadReport, error) {
 	const prefix = "base_net."
 	var ignored []string
 	if hasKeyPrefix(named, prefix) {
@@ -145,13 +200,8 @@ func (m *SSD) initFromBaseNet(path string) (LoadReport, error) {
 }
 
 // initFromPretrained loads a whole SSD, handling a different class count as mode says.
-func (m *SSD) initFromPretrained(cfg InitConfig, mode string) (LoadReport, error) {
+func (m *SSD) initFromPretrained(cfg InitConfig, mode string, named map[string]*ts.Tensor) (LoadReport, error) {
 	path := cfg.Pretrained
-	named, err := readStateDict(path)
-	if err != nil {
-		return LoadReport{}, err
-	}
-	defer dropAll(named)
 	layers, err := m.classLayers()
 	if err != nil {
 		return LoadReport{}, err

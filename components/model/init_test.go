@@ -474,3 +474,70 @@ func TestInitFreesTensors(t *testing.T) {
 		t.Errorf("C heap grew by %.0f bytes per Init", g.MallocPerStep())
 	}
 }
+
+// TestInitIgnoreKeys starts from a base-net file that also holds a classifier's extra
+// layers (as a whole ImageNet checkpoint does): strict loading refuses it, ignore_keys
+// leaves those keys out and loads the rest exactly, and ignore_keys taking a key the
+// model needs, every key, or none, is answered as such.
+func TestInitIgnoreKeys(t *testing.T) {
+	src, _, base := ownCheckpoints(t, "mb1_ssd_lite")
+	want := snapshot(src)
+	defer dropAll(want)
+	named, err := readStateDict(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dropAll(named)
+	extra := map[string]*ts.Tensor{
+		"fc.weight":                ts.MustOnes([]int64{1000, 1024}, gotch.Float, gotch.CPU),
+		"fc.bias":                  ts.MustOnes([]int64{1000}, gotch.Float, gotch.CPU),
+		"layer4.0.conv1.weight":    ts.MustOnes([]int64{8, 4, 1, 1}, gotch.Float, gotch.CPU),
+		"layer4.0.bn1.running_var": ts.MustOnes([]int64{8}, gotch.Float, gotch.CPU),
+	}
+	defer dropAll(extra)
+	all := map[string]*ts.Tensor{}
+	for k, v := range named {
+		all[k] = v
+	}
+	for k, v := range extra {
+		all[k] = v
+	}
+	file := filepath.Join(t.TempDir(), "imagenet.ot")
+	saveNamed(t, file, all)
+	isBase := func(n string) bool { return strings.HasPrefix(n, "base_net.") }
+
+	m := buildVariant(t, "mb1_ssd_lite")
+	if rep, err := m.Init(InitConfig{BaseNet: file}); err == nil || len(rep.Unexpected) != len(extra) {
+		t.Errorf("strict: %v, %v; want an error listing the %d extra keys", rep, err, len(extra))
+	}
+
+	m = buildVariant(t, "mb1_ssd_lite")
+	rep, err := m.Init(InitConfig{BaseNet: file, IgnoreKeys: []string{"fc.*", "layer4", "classifier"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIgnored := []string{"fc.bias", "fc.weight", "layer4.0.bn1.running_var", "layer4.0.conv1.weight"}
+	if !slices.Equal(rep.Ignored, wantIgnored) || !slices.Equal(rep.UnmatchedIgnore, []string{"classifier"}) {
+		t.Errorf("ignored %v (want %v), unmatched %v (want [classifier])", rep.Ignored, wantIgnored, rep.UnmatchedIgnore)
+	}
+	if n := equalTo(t, "base net", m, want, isBase); n != len(rep.Loaded) || n == 0 {
+		t.Errorf("%d base-net variables equal, loaded %d", n, len(rep.Loaded))
+	}
+	if s := rep.String(); !strings.Contains(s, "ignored 4") || !strings.Contains(s, "ignore_keys matching no key: classifier") {
+		t.Errorf("report: %s", s)
+	}
+
+	for _, c := range []struct {
+		keys []string
+		want string
+	}{
+		{[]string{"fc", "layer4", "0"}, "missing"},     // takes keys the model needs
+		{[]string{"*"}, "leave out every one"},         // takes everything
+		{[]string{"fc", "[a-"}, "not a valid pattern"}, // bad glob
+	} {
+		m := buildVariant(t, "mb1_ssd_lite")
+		if _, err := m.Init(InitConfig{BaseNet: file, IgnoreKeys: c.keys}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ignore_keys %q: %v, want an error containing %q", c.keys, err, c.want)
+		}
+	}
+}

@@ -60,6 +60,9 @@ type LoadReport struct {
 	// the names of ours that kept their fresh initialisation.
 	CopiedClasses []ClassCopy
 	NewClasses    []string
+	// UnmatchedIgnore lists the InitConfig.IgnoreKeys entries that took no key of the
+	// file (a warning: a typo, or a file already cut down).
+	UnmatchedIgnore []string
 }
 
 // ClassCopy is one class whose classifier weights and biases were copied from the
@@ -123,6 +126,9 @@ func (r LoadReport) String() string {
 		}
 		s += fmt.Sprintf("; classes from the pretrained model: %s; new classes: %s",
 			orNone(names), orNone(r.NewClasses))
+	}
+	if len(r.UnmatchedIgnore) > 0 {
+		s += fmt.Sprintf("; ignore_keys matching no key: %s", strings.Join(r.UnmatchedIgnore, ", "))
 	}
 	if p := r.problems(); p != "" {
 		s += "; " + p

@@ -41,6 +41,8 @@ func TestMalformedFiles(t *testing.T) {
 			[]string{`bad.hcl:13:12: error: Invalid value for "epochs"`, "expected a whole number, got 2.5"}},
 		{"enum typo", minimal + "training {\n  freeze = \"base\"\n}\n",
 			[]string{"bad.hcl:13:12: error: Invalid value for freeze", `expected one of: none, base_net, all_but_heads. Did you mean "base_net"?`}},
+		{"bad ignore_keys glob", strings.Replace(minimal, `anchors "ssd_spec" {}`, "anchors \"ssd_spec\" {}\n  init {\n    ignore_keys = [\"fc\", \"layer[4\"]\n  }", 1),
+			[]string{"bad.hcl:6:19: error: Invalid key pattern", `model.init.ignore_keys entry "layer[4" is not a valid glob`}},
 		{"negative batch", strings.Replace(minimal, "data {\n", "data {\n  batch_size = -1\n", 1),
 			[]string{"bad.hcl:7:16: error: Invalid value for batch_size", "data.batch_size must be greater than 0, got -1."}},
 		{"missing required component", strings.Replace(minimal, "  head \"ssd\" {}\n", "", 1),

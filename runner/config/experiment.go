@@ -44,6 +44,8 @@ type Init struct {
 	// another number of classes.
 	OnClassMismatch  string `hcl:"on_class_mismatch" doc:"reinit | subsample (keep the rows of classes present in both label sets)"`
 	PretrainedLabels string `hcl:"pretrained_labels" doc:"labels file of the pretrained model (needed by subsample)"`
+	// IgnoreKeys leaves keys of the base_net or pretrained file out (model.InitConfig).
+	IgnoreKeys []string `hcl:"ignore_keys" doc:"keys of the base_net/pretrained file to leave out: globs (\"fc.*\") or module names (\"layer4\"), e.g. [\"layer4\", \"fc\"] for a whole torchvision resnet50"`
 }
 
 // Data configures the datasets and the loader.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -140,6 +141,11 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	c.oneOf("model.init.on_class_mismatch", m.Init.OnClassMismatch, classMismatch)
 	if m.Init.BaseNet != "" && m.Init.Pretrained != "" {
 		c.fail("model.init.pretrained", "Conflicting initialisation", "model.init sets both base_net and pretrained; use one (pretrained already contains a base net).")
+	}
+	for _, k := range m.Init.IgnoreKeys {
+		if _, err := path.Match(k, ""); err != nil || k == "" {
+			c.fail("model.init.ignore_keys", "Invalid key pattern", "model.init.ignore_keys entry %q is not a valid glob (path.Match syntax: *, ?, [a-z]).", k)
+		}
 	}
 	if m.Init.OnClassMismatch == "subsample" && m.Init.PretrainedLabels == "" {
 		c.fail("model.init.on_class_mismatch", "Missing pretrained_labels", "on_class_mismatch = \"subsample\" needs model.init.pretrained_labels to match classes by name.")

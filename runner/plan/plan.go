@@ -186,7 +186,8 @@ func Make(res *config.Result) (*Plan, error) {
 					labels = train.ClassNames()
 				}
 				rep, err := m.Init(model.InitConfig{BaseNet: in.BaseNet, Pretrained: in.Pretrained,
-					OnClassMismatch: in.OnClassMismatch, PretrainedLabels: in.PretrainedLabels, Labels: labels})
+					OnClassMismatch: in.OnClassMismatch, PretrainedLabels: in.PretrainedLabels, Labels: labels,
+					IgnoreKeys: in.IgnoreKeys})
 				if err != nil {
 					fail("model.init", err)
 				} else {
