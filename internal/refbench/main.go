@@ -38,6 +38,7 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "libtorch threads, for both sides")
 	only := flag.String("run", "", "regexp: run only the cases whose name matches")
 	quick := flag.Bool("quick", false, "one repetition per case (a smoke run)")
+	sameMalloc := flag.Bool("same-malloc", false, "run the reference with our malloc policy too (isolates the framework's own overhead)")
 	flag.Parse()
 	torch.SetThreads(*threads)
 
@@ -53,7 +54,19 @@ func main() {
 	if ref == "" {
 		fmt.Printf("reference timings skipped: %s\n\n", why)
 	}
-	fmt.Printf("refbench: %d thread(s), medians over repetitions (spread = max/min); ratio = ours / reference (< 1: we are faster)\n\n", *threads)
+	refEnv := []string{fmt.Sprintf("OMP_NUM_THREADS=%d", *threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", *threads)}
+	refMalloc := "glibc's defaults"
+	if *sameMalloc {
+		switch torch.MallocPolicy() {
+		case "hugepages":
+			// glibc's hugetlb tunable advises all of malloc's mappings, ours only blocks
+			// of 32 MiB or more: the reference gets at least as much.
+			refEnv = append(refEnv, "MALLOC_ARENA_MAX=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
+			refMalloc = "huge pages for malloc's mappings (-same-malloc)"
+		}
+	}
+	fmt.Printf("refbench: %d thread(s), medians over repetitions (spread = max/min); ratio = ours / reference (< 1: we are faster)\n", *threads)
+	fmt.Printf("malloc: ours %s (RUNNER_MALLOC), reference %s\n\n", torch.MallocPolicy(), refMalloc)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\ttarget\t")
 	defer tw.Flush() // the table prints once, aligned; progress goes to stderr
@@ -76,7 +89,7 @@ func main() {
 		om, os_ := median(ours), spread(ours)
 		refCol, refSpread, ratio := "-", "", "-"
 		if ref != "" && c.ref != "" {
-			rms, err := runReference(ref, c.ref, *threads, reps)
+			rms, err := runReference(ref, c.ref, *threads, reps, refEnv)
 			if err != nil {
 				refCol = "error: " + firstLine(err.Error())
 			} else {
@@ -121,12 +134,12 @@ func reference() (string, string) {
 	return dir, ""
 }
 
-func runReference(ref, name string, threads, reps int) ([]float64, error) {
+func runReference(ref, name string, threads, reps int, env []string) ([]float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	script := filepath.Join(sourceDir(), "reference.py")
 	cmd := exec.CommandContext(ctx, "/usr/bin/python3", script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", threads))
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {

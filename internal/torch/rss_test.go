@@ -2,6 +2,8 @@ package torch
 
 import (
 	"errors"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -135,5 +137,63 @@ func TestMeasureGrowth(t *testing.T) {
 	calls := 0
 	if g, err := MeasureGrowth(1, 3, func(int) error { calls++; return nil }); err != nil || calls != 4 || g.Steps != 3 {
 		t.Errorf("3 measured steps: %d calls, %+v, %v", calls, g, err)
+	}
+}
+
+// TestMallocPolicy checks the allocator set-up that the C constructor in arena.go makes
+// for each RUNNER_MALLOC value and malloc setting of the environment. Each case runs this
+// test binary again, since the constructor runs once, before main.
+func TestMallocPolicy(t *testing.T) {
+	if want := os.Getenv("SSD_WANT_MALLOC_POLICY"); want != "" {
+		if got := MallocPolicy(); got != want {
+			t.Fatalf("MallocPolicy() = %q, want %q (RUNNER_MALLOC=%q, GLIBC_TUNABLES=%q)", got, want, os.Getenv("RUNNER_MALLOC"), os.Getenv("GLIBC_TUNABLES"))
+		}
+		return
+	}
+	huge := "hugepages"
+	if thpOff() {
+		huge = "system"
+	}
+	for _, c := range []struct{ env, want string }{
+		{"", huge},
+		{"RUNNER_MALLOC=hugepages", huge},
+		{"RUNNER_MALLOC=system", "system"},
+		{"RUNNER_MALLOC=fast", "system"},
+		{"MALLOC_TRIM_THRESHOLD_=131072", "system"},
+		{"GLIBC_TUNABLES=glibc.malloc.mmap_max=65536", "system"},
+	} {
+		rerunWithEnv(t, "^TestMallocPolicy$", "SSD_WANT_MALLOC_POLICY="+c.want, c.env)
+	}
+}
+
+// thpOff reports whether transparent huge pages are switched off (or unknown).
+func thpOff() bool {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	return err != nil || strings.Contains(string(b), "[never]")
+}
+
+// rerunWithEnv runs the tests that match pattern in a new process of this test binary,
+// with the environment's malloc settings replaced by env (empty entries are skipped),
+// and fails t with its output if they fail.
+func rerunWithEnv(t *testing.T, pattern string, env ...string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-test.count=1", "-test.v")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MALLOC_") && !strings.HasPrefix(kv, "GLIBC_TUNABLES=") && !strings.HasPrefix(kv, "RUNNER_MALLOC=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for _, kv := range env {
+		if kv != "" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("%s with %q: %v\n%s", pattern, env, err, out)
+		return
+	}
+	if !strings.Contains(string(out), "--- PASS") {
+		t.Errorf("%s with %q ran no test:\n%s", pattern, env, out)
 	}
 }

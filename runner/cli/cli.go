@@ -68,6 +68,9 @@ Global flags (before the command):
   --log-format console|json   log format on stderr (default console; env RUNNER_LOG_FORMAT)
   --log-level LEVEL           debug, info, warn, error (default info; env RUNNER_LOG_LEVEL)
 
+Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensors of
+32 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
+
 Experiment flags (validate, plan, data check):
   -var NAME=VALUE             set a variable (repeatable)
   -var-file FILE              read variables from an HCL file (repeatable)
@@ -107,6 +110,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "runner: %v\n", err)
+		return exitUsage
+	}
+	if m := envOr(env, "RUNNER_MALLOC", "hugepages"); m != "hugepages" && m != "system" {
+		fmt.Fprintf(stderr, "runner: RUNNER_MALLOC=%q: want hugepages or system\n", m)
 		return exitUsage
 	}
 	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,6 +166,10 @@ func TestErrorsAndUsage(t *testing.T) {
 	_, errOut, code = run(t, "", "--log-level", "loud", "list")
 	if code != exitUsage || !strings.Contains(errOut, "unknown log level") {
 		t.Errorf("bad log level: %d %s", code, errOut)
+	}
+	var errb bytes.Buffer
+	if code := Run(context.Background(), []string{"list"}, io.Discard, &errb, []string{"RUNNER_MALLOC=fast"}); code != exitUsage || !strings.Contains(errb.String(), "want hugepages or system") {
+		t.Errorf("bad RUNNER_MALLOC: %d %s", code, errb.String())
 	}
 	out, _, code = run(t, "", "--help")
 	if code != 0 || !strings.Contains(out, "Commands:") {

@@ -92,7 +92,7 @@ const (
 )
 
 // envReserved are RUNNER_ variables that configure the program, not the experiment.
-var envReserved = map[string]bool{"RUNNER_LOG_LEVEL": true, "RUNNER_LOG_FORMAT": true}
+var envReserved = map[string]bool{"RUNNER_LOG_LEVEL": true, "RUNNER_LOG_FORMAT": true, "RUNNER_MALLOC": true}
 
 var fileSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "inherits"}},

@@ -210,6 +210,7 @@ func TestOverridePrecedence(t *testing.T) {
 			"RUNNER_DATA__BATCH_SIZE=8",
 			"RUNNER_MODEL__BACKBONE__WIDTH_MULT=0.75",
 			"RUNNER_LOG_LEVEL=debug", // reserved: not an override
+			"RUNNER_MALLOC=system",   // reserved too
 			"HOME=/root",
 		},
 		Set: []string{

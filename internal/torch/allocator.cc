@@ -1,0 +1,54 @@
+// A CPU allocator for libtorch that asks for transparent huge pages on large blocks: see
+// hugePageAllocator in allocator.go.
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <sys/mman.h>
+
+namespace {
+
+constexpr std::uintptr_t kHugePage = std::uintptr_t(2) << 20;
+// Blocks from this size on are advised. glibc serves blocks over its largest mmap
+// threshold (32 MiB) with a mapping of their own, so the advice covers memory that
+// nothing else uses and goes with it when the block is freed; smaller blocks may come from
+// the heap, whose mappings the advice would split.
+std::size_t g_min_advise = std::size_t(32) << 20;
+constexpr std::size_t kAlignment = 64;  // c10's gAlignment
+
+void free_block(void* p) { std::free(p); }
+
+class HugePageAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(std::size_t n) const override {
+    if (n == 0) {
+      return {nullptr, nullptr, &free_block, c10::Device(c10::DeviceType::CPU)};
+    }
+    void* p = nullptr;
+    if (posix_memalign(&p, kAlignment, n) != 0 || p == nullptr) {
+      TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
+    }
+    if (n >= g_min_advise) {
+      // Only the 2 MiB-aligned interior: advice applies to whole pages, before they are
+      // first touched (glibc has written only the block's header, in its first page).
+      auto a = reinterpret_cast<std::uintptr_t>(p);
+      auto start = (a + kHugePage - 1) & ~(kHugePage - 1);
+      auto end = (a + n) & ~(kHugePage - 1);
+      if (end > start) {
+        madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
+      }
+    }
+    return {p, p, &free_block, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &free_block; }
+};
+
+HugePageAllocator g_allocator;
+
+}  // namespace
+
+extern "C" void ssd_install_hugepage_allocator(std::size_t min_advise) {
+  g_min_advise = min_advise;
+  c10::SetCPUAllocator(&g_allocator, /*priority=*/1);
+}
