@@ -18,6 +18,8 @@ type COCOConfig struct {
 	SkipCrowd   bool     `hcl:"skip_crowd,optional" doc:"drop crowd annotations (iscrowd 1); when false they are kept as difficult objects: evaluation ignores them and training samples leave them out"`
 	MinArea     float64  `hcl:"min_area,optional" doc:"drop boxes whose area (width × height, in pixels) is below this; boxes of zero width or height are an error unless this drops them"`
 	SkipEmpty   bool     `hcl:"skip_empty,optional" doc:"drop images without any (non-crowd) object of the kept classes, as is usual for training; set it to false for evaluation, where images without objects still count"`
+	// ExifOrientation: see decodeImage.
+	ExifOrientation bool `hcl:"exif_orientation,optional" doc:"turn JPEGs upright as their EXIF orientation tag says; default false: COCO's boxes are drawn on the stored pixel grid (pycocotools and torchvision read images with PIL, which does not turn them)"`
 }
 
 // Validate checks the options (called after decoding).
@@ -69,6 +71,7 @@ type COCO struct {
 	names    []string
 	items    []cocoItem
 	dir      string
+	exif     bool
 	problems []Problem
 }
 
@@ -116,7 +119,7 @@ func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
 		}
 		items[i].bad = err
 	}
-	d := &COCO{names: names, dir: dir, problems: cocoProblems(items)}
+	d := &COCO{names: names, dir: dir, exif: cfg.ExifOrientation, problems: cocoProblems(items)}
 	for _, it := range items {
 		if it.bad == nil {
 			d.items = append(d.items, it)
@@ -156,7 +159,7 @@ func (d *COCO) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := d.items[i]
-	img, err := decodeImage(filepath.Join(d.dir, filepath.FromSlash(it.file)))
+	img, err := decodeImage(filepath.Join(d.dir, filepath.FromSlash(it.file)), d.exif)
 	if err != nil {
 		return Sample{}, fmt.Errorf("image id %d: %w", it.imageID, err)
 	}

@@ -20,6 +20,8 @@ type CSVConfig struct {
 	Relative bool     `hcl:"relative,optional" doc:"coordinates are fractions of the image's width and height (the size is read from the image file); default: pixels"`
 	Labels   string   `hcl:"labels,optional" doc:"labels file fixing the label order (comma-separated or one class per line, as for voc; spaces in names are removed); a row of another class is an error"`
 	Classes  []string `hcl:"classes,optional" doc:"class names in label order (label 1 is the first), an alternative to labels; a row of another class is an error. Default (neither): the classes in order of first appearance in the file"`
+	// ExifOrientation: see decodeImage.
+	ExifOrientation bool `hcl:"exif_orientation,optional" doc:"turn JPEGs upright as their EXIF orientation tag says (as cv2.imread); default: the stored pixel grid, as the Keras SSD project's PIL reading"`
 }
 
 // Validate checks the options (called after decoding).
@@ -73,6 +75,7 @@ type CSV struct {
 	items    []csvItem
 	paths    []string
 	relative bool
+	exif     bool
 	sizes    *imageSizes
 	problems []Problem
 }
@@ -118,7 +121,7 @@ func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
 		}
 		paths[i] = p
 	}
-	d := &CSV{names: names, file: file, relative: cfg.Relative}
+	d := &CSV{names: names, file: file, relative: cfg.Relative, exif: cfg.ExifOrientation}
 	for i, err := range statImages(paths) {
 		if err == nil || items[i].bad != nil {
 			continue
@@ -164,7 +167,7 @@ func (d *CSV) Annotation(i int) (string, []Object, error) {
 	if !d.relative {
 		return it.image, cloneObjects(it.objs), nil
 	}
-	w, h, err := d.sizes.get(i, d.paths[i])
+	w, h, err := d.sizes.get(i, d.paths[i], d.exif)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: line %d: %w", d.file, it.line, err)
 	}
@@ -177,7 +180,7 @@ func (d *CSV) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := &d.items[i]
-	img, err := decodeImage(d.paths[i])
+	img, err := decodeImage(d.paths[i], d.exif)
 	if err != nil {
 		return Sample{}, fmt.Errorf("%s: line %d: %w", d.file, it.line, err)
 	}

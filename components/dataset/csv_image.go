@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ssdrunner/ssdrunner/internal/jpeg"
 )
 
 // This file holds what the "csv" and "open_images" readers share about image files: their
@@ -23,12 +25,12 @@ type imageSizes struct {
 func newImageSizes(n int) *imageSizes { return &imageSizes{known: make([]atomic.Uint64, n)} }
 
 // get returns the size of image i, stored at path, reading only the file's header the first
-// time.
-func (s *imageSizes) get(i int, path string) (w, h int, err error) {
+// time; with exif, the size once turned upright (see decodeImage).
+func (s *imageSizes) get(i int, path string, exif bool) (w, h int, err error) {
 	if v := s.known[i].Load(); v != 0 {
 		return int(v >> 32), int(v & 0xffffffff), nil
 	}
-	if w, h, err = imageSize(path); err != nil {
+	if w, h, err = imageSize(path, exif); err != nil {
 		return 0, 0, err
 	}
 	s.set(i, w, h)
@@ -38,22 +40,34 @@ func (s *imageSizes) get(i int, path string) (w, h int, err error) {
 // set records the size of image i (known from a decoded image).
 func (s *imageSizes) set(i, w, h int) { s.known[i].Store(uint64(w)<<32 | uint64(h)) }
 
-// imageSize reads the header of a JPEG or PNG file and returns the image's size.
-func imageSize(path string) (int, int, error) {
+// imageSize reads the header of a JPEG or PNG file and returns the image's size; with
+// exif, the size of a JPEG once turned upright as its EXIF orientation says.
+func imageSize(path string, exif bool) (int, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("image: %w", err)
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	br := bufio.NewReaderSize(f, headerPeek)
+	orientation := 1
+	if exif {
+		// The EXIF segment comes first in the file (at most 64 KiB after SOI and APP0).
+		head, _ := br.Peek(headerPeek)
+		orientation = jpeg.Orientation(head)
+	}
+	cfg, _, err := image.DecodeConfig(br)
 	if err != nil {
 		return 0, 0, fmt.Errorf("image %s: cannot decode: %v", path, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
 		return 0, 0, fmt.Errorf("image %s: unsupported size %dx%d", path, cfg.Width, cfg.Height)
 	}
-	return cfg.Width, cfg.Height, nil
+	w, h := jpeg.Oriented(cfg.Width, cfg.Height, orientation)
+	return w, h, nil
 }
+
+// headerPeek is how much of an image file imageSize looks at for its EXIF segment.
+const headerPeek = 160 << 10
 
 // statImages checks, on a few goroutines, that every path is a regular file. It returns one
 // error (or nil) per path.

@@ -21,6 +21,7 @@ type OpenImagesConfig struct {
 	BalanceData       bool     `hcl:"balance_data,optional" doc:"down-sample frequent classes as the reference's --balance_data: each class keeps a random subset of as many images as the rarest class has"`
 	Seed              int      `hcl:"seed,optional" doc:"seed of balance_data's random draws (the same seed keeps the same images)"`
 	SkipMissingImages bool     `hcl:"skip_missing_images,optional" doc:"drop images whose file does not exist (the downloader skips images it cannot fetch); by default a missing image is an error"`
+	ExifOrientation   bool     `hcl:"exif_orientation,optional" doc:"turn images upright as their EXIF orientation tag says, as cv2.imread does for the reference (the relative boxes are scaled by the upright size)"`
 }
 
 // openImagesSplits are the splits the downloader writes.
@@ -45,7 +46,7 @@ func init() {
 	Registry.Register(registry.Spec{
 		Name:    "open_images",
 		Summary: "Open Images subsets as the reference's open_images_downloader.py writes them (sub-<split>-annotations-bbox.csv, <split>/<ImageID>.jpg), read like its OpenImagesDataset",
-		Config:  func() any { return &OpenImagesConfig{Split: "train"} },
+		Config:  func() any { return &OpenImagesConfig{Split: "train", ExifOrientation: true} },
 	}, func(cfg any, env Env) (Dataset, error) {
 		return NewOpenImages(*registry.As[OpenImagesConfig](cfg), env)
 	})
@@ -73,6 +74,7 @@ type OpenImages struct {
 	file      string // the annotation file
 	items     []oiImage
 	sizes     *imageSizes
+	exif      bool
 	minImages int
 	problems  []Problem
 }
@@ -139,7 +141,7 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 	if len(keep) == 0 {
 		return nil, fmt.Errorf("%s: none of the %d images exists in %s", file, len(p.images), filepath.Join(root, cfg.Split))
 	}
-	d := &OpenImages{names: p.names, file: file, items: keep, minImages: -1, problems: problems}
+	d := &OpenImages{names: p.names, file: file, items: keep, exif: cfg.ExifOrientation, minImages: -1, problems: problems}
 	if cfg.BalanceData {
 		if d.items, d.minImages, err = balanceImages(keep, p.names, int64(cfg.Seed)); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
@@ -211,7 +213,7 @@ func (d *OpenImages) Annotation(i int) (string, []Object, error) {
 		return "", nil, err
 	}
 	it := &d.items[i]
-	w, h, err := d.sizes.get(i, it.path)
+	w, h, err := d.sizes.get(i, it.path, d.exif)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: line %d: ImageID %s: %w", d.file, it.line, it.id, err)
 	}
@@ -224,7 +226,7 @@ func (d *OpenImages) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := &d.items[i]
-	img, err := decodeImage(it.path)
+	img, err := decodeImage(it.path, d.exif)
 	if err != nil {
 		return Sample{}, fmt.Errorf("%s: line %d: ImageID %s: %w", d.file, it.line, it.id, err)
 	}

@@ -25,6 +25,8 @@ type VOCConfig struct {
 	KeepDifficult bool     `hcl:"keep_difficult,optional" doc:"keep objects marked difficult in training samples; annotations for evaluation always include them, flagged"`
 	Labels        string   `hcl:"labels,optional" doc:"labels file (comma-separated or one class per line); default: each root's labels.txt if present, else the 20 VOC classes"`
 	StrictClasses bool     `hcl:"strict_classes,optional" doc:"an object whose class is not in the label set is an error (by default it is skipped, as the reference does)"`
+	// ExifOrientation: see decodeImage.
+	ExifOrientation bool `hcl:"exif_orientation,optional" doc:"turn images upright as their EXIF orientation tag says, as cv2.imread does for the reference"`
 }
 
 // Validate checks the options (called after decoding).
@@ -47,7 +49,7 @@ func init() {
 	Registry.Register(registry.Spec{
 		Name:    "voc",
 		Summary: "Pascal VOC folders (Annotations/*.xml, JPEGImages/*.jpg, ImageSets/Main/<split>.txt), read like the reference's VOCDataset",
-		Config:  func() any { return &VOCConfig{Split: "trainval"} },
+		Config:  func() any { return &VOCConfig{Split: "trainval", ExifOrientation: true} },
 	}, func(cfg any, env Env) (Dataset, error) {
 		return NewVOC(*registry.As[VOCConfig](cfg), env)
 	})
@@ -66,12 +68,14 @@ func init() {
 // grey ones, *image.NRGBA and others for PNGs): consumers convert to RGB, as the reference's
 // cv2.imread + cvtColor does (grey images become three equal channels). JPEGs are decoded by
 // libjpeg-turbo (internal/jpeg), as OpenCV decodes them, so the pixels equal the
-// reference's; EXIF orientation tags are ignored, and damaged JPEGs (truncated, corrupt
-// data) are errors where OpenCV only warns.
+// reference's; JPEGs are turned upright as their EXIF orientation says, as OpenCV does
+// (unless exif_orientation = false), and damaged JPEGs (truncated, corrupt data) are
+// errors where OpenCV only warns.
 type VOC struct {
 	names         []string
 	items         []vocItem
 	keepDifficult bool
+	exif          bool
 	problems      []Problem
 }
 
@@ -95,7 +99,7 @@ func NewVOC(cfg VOCConfig, env Env) (*VOC, error) {
 			return nil, err
 		}
 	}
-	d := &VOC{keepDifficult: cfg.KeepDifficult}
+	d := &VOC{keepDifficult: cfg.KeepDifficult, exif: cfg.ExifOrientation}
 	var namesFrom string
 	var files []string // annotation file of each item
 	for _, r := range cfg.Roots {
@@ -251,7 +255,7 @@ func (d *VOC) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := d.items[i]
-	img, err := decodeImage(it.image)
+	img, err := decodeImage(it.image, d.exif)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -264,14 +268,21 @@ func (d *VOC) Sample(i int) (Sample, error) {
 	return Sample{ID: it.id, Image: img, Objects: objs}, nil
 }
 
-// decodeImage reads a JPEG or PNG file.
-func decodeImage(path string) (image.Image, error) {
+// decodeImage reads a JPEG or PNG file. With exif, a JPEG is turned upright as its EXIF
+// orientation tag says, as cv2.imread does (the PyTorch SSD reference reads images so);
+// without, it keeps its stored pixel grid, as PIL's Image.open does (the Keras SSD
+// project, pycocotools and torchvision read images so, and COCO's boxes are drawn on it).
+func decodeImage(path string, exif bool) (image.Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
 	if jpeg.IsJPEG(data) {
-		return decodeJPEG(path, data)
+		img, err := decodeJPEG(path, data)
+		if err != nil || !exif {
+			return img, err
+		}
+		return jpeg.Orient(img, jpeg.Orientation(data)), nil
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {

@@ -5,8 +5,9 @@
 // own CMYK formula. It takes about a third of the CPU time of the standard library's
 // image/jpeg. It links libturbojpeg with cgo (third_party/gotch-compat/setup.sh installs it).
 //
-// Unlike cv2.imread, Decode ignores the EXIF orientation tag (it returns the stored pixel
-// grid, as image/jpeg does; OpenCV rotates or flips the image as the tag says), and it
+// Decode returns the stored pixel grid, as image/jpeg does; cv2.imread also turns the
+// image upright as its EXIF orientation tag says, which Orientation and Orient do (read
+// the way OpenCV reads them, checked against cv2.imread). Unlike cv2.imread, Decode
 // treats libjpeg's warnings (a truncated file, corrupt entropy-coded data, …) as errors,
 // where OpenCV prints the warning and returns what it could decode, grey where data is
 // missing. The one warning accepted is extraneous bytes before the end-of-image marker,
