@@ -60,7 +60,7 @@ func main() {
 		switch torch.MallocPolicy() {
 		case "hugepages":
 			// glibc's hugetlb tunable advises all of malloc's mappings, ours only blocks
-			// of 32 MiB or more: the reference gets at least as much.
+			// of 2 MiB or more: the reference gets at least as much.
 			refEnv = append(refEnv, "MALLOC_ARENA_MAX=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
 			refMalloc = "huge pages for malloc's mappings (-same-malloc)"
 		}

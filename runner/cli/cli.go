@@ -69,7 +69,7 @@ Global flags (before the command):
   --log-level LEVEL           debug, info, warn, error (default info; env RUNNER_LOG_LEVEL)
 
 Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensors of
-32 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
+2 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
 
 Experiment flags (validate, plan, data check):
   -var NAME=VALUE             set a variable (repeatable)
