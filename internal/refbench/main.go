@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -39,7 +40,11 @@ func main() {
 	only := flag.String("run", "", "regexp: run only the cases whose name matches")
 	quick := flag.Bool("quick", false, "one repetition per case (a smoke run)")
 	sameMalloc := flag.Bool("same-malloc", false, "run the reference with our malloc policy too (isolates the framework's own overhead)")
+	rounds := flag.Int("rounds", 3, "alternate ours and the reference this many times per case; the ratio is the median of the rounds' ratios")
 	flag.Parse()
+	if *quick || *rounds < 1 {
+		*rounds = 1
+	}
 	torch.SetThreads(*threads)
 
 	var re *regexp.Regexp
@@ -65,10 +70,11 @@ func main() {
 			refMalloc = "huge pages for malloc's mappings (-same-malloc)"
 		}
 	}
-	fmt.Printf("refbench: %d thread(s), medians over repetitions (spread = max/min); ratio = ours / reference (< 1: we are faster)\n", *threads)
+	fmt.Printf("refbench: %d thread(s), medians over repetitions (spread = max/min); ratio = ours / reference (< 1: we are faster),\n", *threads)
+	fmt.Printf("the median over %d round(s) that alternate ours and the reference (rounds: the lowest and highest round's ratio)\n", *rounds)
 	fmt.Printf("malloc: ours %s (RUNNER_MALLOC), reference %s\n\n", torch.MallocPolicy(), refMalloc)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\ttarget\t")
+	fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\trounds\ttarget\t")
 	defer tw.Flush() // the table prints once, aligned; progress goes to stderr
 	failed := false
 	for _, c := range cases() {
@@ -80,29 +86,67 @@ func main() {
 			reps = 1
 		}
 		fmt.Fprintf(os.Stderr, "refbench: %s…\n", c.name)
-		ours, err := c.ours(reps)
-		if err != nil {
-			fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\t\t\n", c.name, err)
+		res := runCase(c, ref, *threads, reps, *rounds, refEnv)
+		if res.err != nil {
+			fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\t\t\t\n", c.name, res.err)
 			failed = true
 			continue
 		}
-		om, os_ := median(ours), spread(ours)
-		refCol, refSpread, ratio := "-", "", "-"
-		if ref != "" && c.ref != "" {
-			rms, err := runReference(ref, c.ref, *threads, reps, refEnv)
-			if err != nil {
-				refCol = "error: " + firstLine(err.Error())
-			} else {
-				rm := median(rms)
-				refCol, refSpread, ratio = fmt.Sprintf("%.1f", rm), fmt.Sprintf("%.2f", spread(rms)), fmt.Sprintf("%.2f", om/rm)
-			}
+		refCol, refSpread, ratio, span := "-", "", "-", ""
+		switch {
+		case res.refErr != nil:
+			refCol = "error: " + firstLine(res.refErr.Error())
+		case len(res.ref) > 0:
+			refCol, refSpread = fmt.Sprintf("%.1f", median(res.ref)), fmt.Sprintf("%.2f", spread(res.ref))
+			ratio = fmt.Sprintf("%.2f", median(res.ratios))
+			lo, hi := slices.Min(res.ratios), slices.Max(res.ratios)
+			span = fmt.Sprintf("%.2f–%.2f", lo, hi)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t\n", c.name, om, os_, refCol, refSpread, ratio, c.target)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", c.name, median(res.ours), spread(res.ours), refCol, refSpread, ratio, span, c.target)
 	}
 	if failed {
 		tw.Flush()
 		os.Exit(1)
 	}
+}
+
+// caseResult is one case's timings: every repetition of ours and of the reference, and
+// each round's ratio of medians.
+type caseResult struct {
+	ours, ref []float64
+	ratios    []float64
+	err       error // ours failed
+	refErr    error // the reference failed (ours are still shown)
+}
+
+// runCase times a case in rounds that alternate ours and the reference, each round with
+// about reps/rounds repetitions (at least 1), so that a change in the machine's load
+// during the case weighs on both sides alike.
+func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string) caseResult {
+	var res caseResult
+	per := max(1, (reps+rounds-1)/rounds)
+	for r := 0; r < rounds; r++ {
+		ours, err := c.ours(per)
+		if err != nil {
+			res.err = err
+			return res
+		}
+		res.ours = append(res.ours, ours...)
+		if ref == "" || c.ref == "" || res.refErr != nil {
+			continue
+		}
+		rms, err := runReference(ref, c.ref, threads, per, refEnv)
+		if err != nil {
+			res.refErr = err
+			continue
+		}
+		res.ref = append(res.ref, rms...)
+		res.ratios = append(res.ratios, median(ours)/median(rms))
+	}
+	if res.refErr != nil {
+		res.ref, res.ratios = nil, nil
+	}
+	return res
 }
 
 // reference returns the path of a checkout of the reference, or why there is none.
