@@ -73,7 +73,21 @@ const headerPeek = 160 << 10
 // error (or nil) per path.
 func statImages(paths []string) []error {
 	errs := make([]error, len(paths))
-	workers := min(runtime.GOMAXPROCS(0), 8, len(paths))
+	forEachIndex(len(paths), func(i int) {
+		if st, err := os.Stat(paths[i]); err != nil {
+			errs[i] = fmt.Errorf("image: %w", err)
+		} else if !st.Mode().IsRegular() {
+			errs[i] = fmt.Errorf("image %s is not a regular file", paths[i])
+		}
+	})
+	return errs
+}
+
+// forEachIndex calls fn(i) for every i in [0, n) on up to 8 goroutines (no more than
+// GOMAXPROCS) and returns when all calls have. fn must be safe for concurrent use on
+// distinct indexes.
+func forEachIndex(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), 8, n)
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < workers; w++ {
@@ -81,20 +95,15 @@ func statImages(paths []string) []error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if st, err := os.Stat(paths[i]); err != nil {
-					errs[i] = fmt.Errorf("image: %w", err)
-				} else if !st.Mode().IsRegular() {
-					errs[i] = fmt.Errorf("image %s is not a regular file", paths[i])
-				}
+				fn(i)
 			}
 		}()
 	}
-	for i := range paths {
+	for i := 0; i < n; i++ {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	return errs
 }
 
 // everySampleBad is the error of a dataset built with Env.SkipBad whose samples are all bad

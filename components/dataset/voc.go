@@ -9,10 +9,8 @@ import (
 	_ "image/png"  // decoder for image.Decode
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/ssdrunner/ssdrunner/internal/jpeg"
 	"github.com/ssdrunner/ssdrunner/registry"
@@ -176,23 +174,7 @@ func readIDs(path string) ([]string, error) {
 func (d *VOC) loadAnnotations(files []string, strict, skipBad bool) error {
 	idx := classIndex(d.names)
 	errs := make([]error, len(files))
-	workers := min(runtime.GOMAXPROCS(0), 8, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = d.loadItem(i, files[i], idx, strict)
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	forEachIndex(len(files), func(i int) { errs[i] = d.loadItem(i, files[i], idx, strict) })
 	if !skipBad {
 		for _, err := range errs {
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -139,7 +140,7 @@ func Make(res *config.Result) (*Plan, error) {
 	if err != nil {
 		fail("model", err)
 	}
-	if p.Data.Validation != nil && p.Data.Train.Classes != nil && !equalStrings(p.Data.Validation.Classes, p.Data.Train.Classes) {
+	if p.Data.Validation != nil && p.Data.Train.Classes != nil && !slices.Equal(p.Data.Validation.Classes, p.Data.Train.Classes) {
 		p.Warnings = append(p.Warnings, "the validation dataset's classes differ from the training dataset's")
 	}
 
@@ -229,7 +230,7 @@ func checkFeatureMaps(m *model.SSD, gen anchors.Generator) error {
 	for _, fm := range gen.FeatureMaps() {
 		want = append(want, fm.Size)
 	}
-	if !equalInts(got, want) {
+	if !slices.Equal(got, want) {
 		return fmt.Errorf("the backbone gives feature maps of sizes %v for a %dx%d image, but the anchors are laid out for %v: change the anchors' feature_map_size values or image_size", got, gen.ImageSize(), gen.ImageSize(), want)
 	}
 	return nil
@@ -274,28 +275,4 @@ func sampleEpochs(n int) []int {
 		}
 	}
 	return out
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
