@@ -283,3 +283,21 @@ func Recover(err *error) {
 	}
 	panic(r)
 }
+
+// recoverForward is deferred by the backbones' Forward methods, whose results are named
+// feats and err: it turns a panic with an *OpError into *err, as Recover does, and on any
+// error frees the feature maps made so far and leaves *feats nil. recover only works in
+// a function deferred directly, so it does not call Recover.
+func recoverForward(feats *[]*ts.Tensor, err *error) {
+	if r := recover(); r != nil {
+		oe, ok := r.(*OpError)
+		if !ok {
+			panic(r)
+		}
+		*err = oe
+	}
+	if *err != nil {
+		dropAll(*feats)
+		*feats = nil
+	}
+}

@@ -116,13 +116,7 @@ func (m *MobileNetV1) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err
 	if err := CheckInput(x); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
+	defer recoverForward(&feats, &err)
 	cur, from := x, 0
 	for _, t := range mobileNetV1Taps {
 		cur = m.Base.ForwardRange(cur, train, from, t)

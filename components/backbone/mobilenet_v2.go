@@ -186,13 +186,7 @@ func (m *MobileNetV2) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err
 	}
 	s := torch.NewScope()
 	defer s.Close()
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
+	defer recoverForward(&feats, &err)
 	tapped := m.Base.Layers[mobileNetV2TapLayer].(*invertedResidual).Conv
 	pre := s.T(m.Base.ForwardRange(x, train, 0, mobileNetV2TapLayer))
 	expanded := tapped.ForwardRange(pre, train, 0, mobileNetV2TapSub)

@@ -149,13 +149,7 @@ func (m *MobileNetV3) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err
 	if b := x.MustSize()[0]; train && b < 2 {
 		return nil, fmt.Errorf("mobilenet_v3: training needs a batch of at least 2, got %d (the squeeze-and-excite batch norms see one value per channel and image)", b)
 	}
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
+	defer recoverForward(&feats, &err)
 	cur := m.Base.ForwardRange(x, train, 0, m.firstTap)
 	feats = append(make([]*ts.Tensor, 0, len(m.channels)), cur)
 	cur = m.Base.ForwardRange(cur, train, m.firstTap, m.Base.Len())

@@ -182,13 +182,7 @@ func (m *ResNet50) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err er
 			return nil, fmt.Errorf("resnet50: training needs a batch of at least 2 for a %dx%d input (the last feature map has one value per channel and batch norm needs more)", size[2], size[3])
 		}
 	}
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
+	defer recoverForward(&feats, &err)
 	cur := m.forwardBase(x, train)
 	feats = append(make([]*ts.Tensor, 0, 1+len(m.Extras)), cur)
 	for _, e := range m.Extras {

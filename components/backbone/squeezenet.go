@@ -106,13 +106,7 @@ func (m *SqueezeNet) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err 
 	}
 	s := torch.NewScope()
 	defer s.Close()
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
+	defer recoverForward(&feats, &err)
 	tap := m.Base.ForwardRange(x, train, 0, squeezeNetTap)
 	feats = append(make([]*ts.Tensor, 0, 1+len(m.Extras)), tap)
 	cur := s.T(m.Base.ForwardRange(tap, train, squeezeNetTap, m.Base.Len()))

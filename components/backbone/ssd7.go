@@ -132,13 +132,7 @@ func (m *SSD7) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error)
 	if train && size[0]*(size[2]>>6)*(size[3]>>6) < 2 {
 		return nil, fmt.Errorf("ssd7: training needs a batch of at least 2 for a %dx%d input (the last feature map has one value per channel and batch norm needs more)", size[2], size[3])
 	}
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
+	defer recoverForward(&feats, &err)
 	cur := m.Base.Forward(x, train)
 	feats = append(make([]*ts.Tensor, 0, 1+len(m.Extras)), cur)
 	for _, e := range m.Extras {

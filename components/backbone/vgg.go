@@ -147,13 +147,7 @@ func (m *VGG16) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error
 func vggFeatures(base *Seq, addOn Layer, extras []*Seq, x *ts.Tensor, train bool) (feats []*ts.Tensor, err error) {
 	s := torch.NewScope()
 	defer s.Close()
-	defer func() {
-		if err != nil {
-			dropAll(feats)
-			feats = nil
-		}
-	}()
-	defer Recover(&err)
+	defer recoverForward(&feats, &err)
 	conv43 := s.T(base.ForwardRange(x, train, 0, vgg16Tap))
 	feats = append(make([]*ts.Tensor, 0, 2+len(extras)), addOn.Forward(conv43, train))
 	cur := base.ForwardRange(conv43, train, vgg16Tap, base.Len())
