@@ -3,11 +3,9 @@ package model
 import (
 	"archive/zip"
 	"fmt"
-	"maps"
 	"os"
 	"path"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 
@@ -144,20 +142,23 @@ func (m *SSD) Init(cfg InitConfig) (LoadReport, error) {
 // patterns takes (see InitConfig.IgnoreKeys), returning them sorted and the entries that
 // take no key.
 func ignoreKeys(named map[string]*ts.Tensor, patterns []string) (ignored, unmatched []string) {
-	takes := func(p, k string) bool {
-		ok, _ := path.Match(p, k)
-		return ok || strings.HasPrefix(k, strings.TrimSuffix(p, ".")+".")
-	}
-	for _, p := range patterns {
-		if !slices.ContainsFunc(slices.Collect(maps.Keys(named)), func(k string) bool { return takes(p, k) }) {
-			unmatched = append(unmatched, p)
-		}
-	}
+	took := make([]bool, len(patterns))
 	for k, t := range named {
-		if slices.ContainsFunc(patterns, func(p string) bool { return takes(p, k) }) {
+		hit := false
+		for j, p := range patterns {
+			if ok, _ := path.Match(p, k); ok || inModule(k, p) {
+				took[j], hit = true, true
+			}
+		}
+		if hit {
 			t.MustDrop()
 			delete(named, k)
 			ignored = append(ignored, k)
+		}
+	}
+	for j, p := range patterns {
+		if !took[j] {
+			unmatched = append(unmatched, p)
 		}
 	}
 	sort.Strings(ignored)
@@ -166,7 +167,7 @@ func ignoreKeys(named map[string]*ts.Tensor, patterns []string) (ignored, unmatc
 
 // initFromBaseNet loads a base-net state_dict under "base_net." and xavier-initialises
 // the convolutions of the other modules.
-func (m *SSD) initFromBaseNet(path string, named map[string]*ts.Tensor) (LoadReport, error) {
+func (m *SSD) initFromBaseNet(file string, named map[string]*ts.Tensor) (LoadReport, error) {
 	const prefix = "base_net."
 	var ignored []string
 	if hasKeyPrefix(named, prefix) {
@@ -182,12 +183,12 @@ func (m *SSD) initFromBaseNet(path string, named map[string]*ts.Tensor) (LoadRep
 	}
 	rep, err := LoadStateDict(m.vs, named, LoadOptions{AddPrefix: prefix})
 	if err != nil {
-		return rep, fmt.Errorf("base_net %s: %w", path, err)
+		return rep, fmt.Errorf("base_net %s: %w", file, err)
 	}
 	rep.Ignored = append(rep.Ignored, ignored...)
 	sort.Strings(rep.Ignored)
 	if !rep.Complete() {
-		return rep, fmt.Errorf("base_net %s does not fit the model's base net: %s", path, rep.problems())
+		return rep, fmt.Errorf("base_net %s does not fit the model's base net: %s", file, rep.problems())
 	}
 	var others []string
 	for _, mod := range m.Modules() {
@@ -201,14 +202,14 @@ func (m *SSD) initFromBaseNet(path string, named map[string]*ts.Tensor) (LoadRep
 
 // initFromPretrained loads a whole SSD, handling a different class count as mode says.
 func (m *SSD) initFromPretrained(cfg InitConfig, mode string, named map[string]*ts.Tensor) (LoadReport, error) {
-	path := cfg.Pretrained
+	file := cfg.Pretrained
 	layers, err := m.classLayers()
 	if err != nil {
 		return LoadReport{}, err
 	}
 	fileClasses, err := detectClasses(named, layers, m.vs.Root())
 	if err != nil {
-		return LoadReport{}, fmt.Errorf("pretrained %s: %w", path, err)
+		return LoadReport{}, fmt.Errorf("pretrained %s: %w", file, err)
 	}
 	if fileClasses == 0 { // no readable classifier: the strict load reports why
 		fileClasses = m.NumClasses
@@ -220,11 +221,11 @@ func (m *SSD) initFromPretrained(cfg InitConfig, mode string, named map[string]*
 	if mode == Subsample && (fileClasses != m.NumClasses || cfg.PretrainedLabels != "") {
 		theirs, err := m.subsampleLabels(cfg, fileClasses)
 		if err != nil {
-			return LoadReport{}, fmt.Errorf("pretrained %s: %w", path, err)
+			return LoadReport{}, fmt.Errorf("pretrained %s: %w", file, err)
 		}
 		copies, fresh, err = matchClasses(cfg.Labels, theirs)
 		if err != nil {
-			return LoadReport{}, fmt.Errorf("pretrained %s: %w", path, err)
+			return LoadReport{}, fmt.Errorf("pretrained %s: %w", file, err)
 		}
 		remap = fileClasses != m.NumClasses || len(fresh) > 0 || !identity(copies)
 	}
@@ -249,14 +250,14 @@ func (m *SSD) initFromPretrained(cfg InitConfig, mode string, named map[string]*
 		}
 	}
 	if err != nil {
-		return rep, fmt.Errorf("pretrained %s: %w", path, err)
+		return rep, fmt.Errorf("pretrained %s: %w", file, err)
 	}
 	if !rep.Complete() {
 		hint := ""
 		if !hasKeyPrefix(named, "base_net.") {
 			hint = " (no key starts with \"base_net.\": is it a base net's state_dict? use base_net for those)"
 		}
-		return rep, fmt.Errorf("pretrained %s does not fit the model: %s%s", path, rep.problems(), hint)
+		return rep, fmt.Errorf("pretrained %s does not fit the model: %s%s", file, rep.problems(), hint)
 	}
 	return rep, nil
 }

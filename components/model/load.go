@@ -28,11 +28,17 @@ type LoadOptions struct {
 
 func (o LoadOptions) skipped(name string) bool {
 	for _, p := range o.Skip {
-		if name == p || strings.HasPrefix(name, strings.TrimSuffix(p, ".")+".") {
+		if inModule(name, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// inModule reports whether name is module itself or a name under it ("layer4" and
+// "layer4." both take "layer4.0.conv1.weight").
+func inModule(name, module string) bool {
+	return name == module || strings.HasPrefix(name, strings.TrimSuffix(module, ".")+".")
 }
 
 // ShapeMismatch is a key present on both sides with different shapes.
