@@ -1,5 +1,5 @@
 // A CPU allocator for libtorch that asks for transparent huge pages on large blocks: see
-// hugePageAllocator in allocator.go.
+// MallocPolicy in arena.go.
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
@@ -20,6 +20,17 @@ constexpr std::size_t kAlignment = 64;  // c10's gAlignment
 
 void free_block(void* p) { std::free(p); }
 
+// advise_huge asks for transparent huge pages on the 2 MiB-aligned interior of the n bytes
+// at p (advice applies to whole pages), best effort: it works for pages not yet touched.
+void advise_huge(void* p, std::size_t n) {
+  auto a = reinterpret_cast<std::uintptr_t>(p);
+  auto start = (a + kHugePage - 1) & ~(kHugePage - 1);
+  auto end = (a + n) & ~(kHugePage - 1);
+  if (end > start) {
+    madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
+  }
+}
+
 class HugePageAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(std::size_t n) const override {
@@ -31,14 +42,7 @@ class HugePageAllocator final : public c10::Allocator {
       TORCH_CHECK(false, "DefaultCPUAllocator: not enough memory: you tried to allocate ", n, " bytes.");
     }
     if (n >= g_min_advise) {
-      // Only the 2 MiB-aligned interior: advice applies to whole pages, before they are
-      // first touched (glibc has written only the block's header, in its first page).
-      auto a = reinterpret_cast<std::uintptr_t>(p);
-      auto start = (a + kHugePage - 1) & ~(kHugePage - 1);
-      auto end = (a + n) & ~(kHugePage - 1);
-      if (end > start) {
-        madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
-      }
+      advise_huge(p, n);  // before first touch: glibc has written only the block's header
     }
     return {p, p, &free_block, c10::Device(c10::DeviceType::CPU)};
   }
@@ -53,3 +57,5 @@ extern "C" void ssd_install_hugepage_allocator(std::size_t min_advise) {
   g_min_advise = min_advise;
   c10::SetCPUAllocator(&g_allocator, /*priority=*/1);
 }
+
+extern "C" void ssd_advise_huge(void* p, std::size_t n) { advise_huge(p, n); }

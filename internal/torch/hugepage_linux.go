@@ -1,16 +1,14 @@
 package torch
 
-import (
-	"syscall"
-	"unsafe"
-)
+// #include <stddef.h>
+// void ssd_advise_huge(void *p, size_t n);  // allocator.cc
+import "C"
 
-const (
-	hugePage = 2 << 20
-	// hugeAdviseMin is the smallest tensor FromSlices advises: below it the allocator
-	// usually hands out reused heap memory, already mapped.
-	hugeAdviseMin = 8 << 20
-)
+import "unsafe"
+
+// hugeAdviseMin is the smallest tensor FromSlices advises: below it the allocator usually
+// hands out reused heap memory, already mapped.
+const hugeAdviseMin = 8 << 20
 
 // adviseHugePages asks the kernel to back the 2 MB-aligned part of the n bytes at p with
 // transparent huge pages, before they are first written. libtorch gets a batch-sized
@@ -18,16 +16,12 @@ const (
 // from fresh anonymous memory every time, and filling it costs a page fault per 4 KB:
 // measured here, 17 ms for a 34.6 MB batch against 6 ms with huge pages (a copy into
 // memory already mapped takes 4 ms). The advice is best effort: with transparent huge
-// pages disabled, or on an error, nothing changes. (Under the default malloc policy,
-// "hugepages", glibc already advises all the memory it maps; this covers the others.)
+// pages disabled, or on an error, nothing changes. Under the default malloc policy,
+// "hugepages", the allocator has already advised the block (MallocPolicy); this covers
+// the other one.
 func adviseHugePages(p unsafe.Pointer, n uintptr) {
-	if n < hugeAdviseMin {
+	if n < hugeAdviseMin || MallocPolicy() == "hugepages" {
 		return
 	}
-	skip := (hugePage - uintptr(p)%hugePage) % hugePage
-	size := (n - skip) &^ (hugePage - 1)
-	if skip >= n || size == 0 {
-		return
-	}
-	_ = syscall.Madvise(unsafe.Slice((*byte)(unsafe.Add(p, skip)), size), syscall.MADV_HUGEPAGE)
+	C.ssd_advise_huge(p, C.size_t(n))
 }

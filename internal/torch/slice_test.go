@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"os"
 	"slices"
 	"testing"
 
@@ -112,5 +113,38 @@ func BenchmarkFromSlicesBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		x.MustDrop()
+	}
+}
+
+// TestFromSlicesHugePages checks that a batch-sized tensor filled by FromSlices faults in
+// 2 MiB at a time under both malloc policies: advised by the allocator under "hugepages",
+// by FromSlices itself under "system" (the other policy runs in a child process). Skipped
+// where transparent huge pages are off.
+func TestFromSlicesHugePages(t *testing.T) {
+	if thpOff() {
+		t.Skip("transparent huge pages are off")
+	}
+	if os.Getenv("SSD_RERUN") == "" {
+		other := "RUNNER_MALLOC=system"
+		if MallocPolicy() == "system" {
+			other = "RUNNER_MALLOC=hugepages"
+		}
+		rerunWithEnv(t, "^TestFromSlicesHugePages$", other, "SSD_RERUN=1")
+	}
+	const n = 64 << 20 // bytes
+	src := make([]float32, n/4)
+	for i := range src { // fault the source in first: only the tensor's faults count
+		src[i] = float32(i)
+	}
+	f0 := minorFaults(t)
+	x, err := FromSlices([]int64{n / 4}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults := minorFaults(t) - f0
+	x.MustDrop()
+	t.Logf("malloc %s: %d minor faults to fill %d bytes", MallocPolicy(), faults, n)
+	if faults > n/4096/4 {
+		t.Errorf("malloc %s: %d minor faults to fill %d bytes, want at most %d (4 KiB pages would take %d)", MallocPolicy(), faults, n, n/4096/4, n/4096)
 	}
 }
