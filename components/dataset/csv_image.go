@@ -48,10 +48,11 @@ func imageSize(path string, exif bool) (int, int, error) {
 		return 0, 0, fmt.Errorf("image: %w", err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, headerPeek)
+	br := bufio.NewReader(f)
 	orientation := 1
 	if exif {
 		// The EXIF segment comes first in the file (at most 64 KiB after SOI and APP0).
+		br = bufio.NewReaderSize(f, headerPeek)
 		head, _ := br.Peek(headerPeek)
 		orientation = jpeg.Orientation(head)
 	}
