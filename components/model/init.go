@@ -347,6 +347,12 @@ func readStateDict(path string) (map[string]*ts.Tensor, error) {
 		}
 		named = make(map[string]*ts.Tensor, len(list))
 		for _, nt := range list {
+			if strings.HasPrefix(nt.Name, "__") {
+				// a runner apply checkpoint's records besides the weights (optimizer
+				// state, random generator, meta): not part of the model
+				nt.Tensor.MustDrop()
+				continue
+			}
 			named[nt.Name] = nt.Tensor
 		}
 	} else {

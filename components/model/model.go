@@ -106,3 +106,30 @@ func (m *SSD) FeatureMapSizes(imageSize int) (sizes []int, err error) {
 	}
 	return sizes, nil
 }
+
+// Close frees every variable of the model (gotch v0.7.0 has no finalizers). The model is
+// unusable afterwards. It may be called more than once.
+func (m *SSD) Close() {
+	if m == nil || m.vs == nil {
+		return
+	}
+	for _, t := range m.vs.Variables() {
+		t.MustDrop()
+	}
+	m.vs = nil
+}
+
+// Freeze stops gradients for every parameter of the given top-level modules (torch's
+// requires_grad_(False), as the reference's freeze_net_layers): backward no longer
+// computes them and an optimizer skips them.
+func (m *SSD) Freeze(modules ...string) error {
+	for _, mod := range modules {
+		_, params := m.Parameters(mod)
+		for _, p := range params {
+			if err := torch.InPlace(p, func(t *ts.Tensor) error { return t.RequiresGrad_(false) }); err != nil {
+				return fmt.Errorf("freeze %s: %w", mod, err)
+			}
+		}
+	}
+	return nil
+}

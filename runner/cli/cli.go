@@ -37,6 +37,7 @@ func commandList() []command {
 	return []command{
 		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
 		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
+		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run", (*app).apply},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"data", "check FILE | gen-shapes", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder", (*app).data},
@@ -49,6 +50,8 @@ type app struct {
 	stdout, stderr io.Writer
 	env            []string
 	log            zerolog.Logger
+	logW           io.Writer // where log writes (apply adds the run's JSON log beside it)
+	logLevel       zerolog.Level
 	jsonOut        bool
 }
 
@@ -71,7 +74,7 @@ Global flags (before the command):
 Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensors of
 2 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
 
-Experiment flags (validate, plan, data check):
+Experiment flags (validate, plan, apply, data check):
   -var NAME=VALUE             set a variable (repeatable)
   -var-file FILE              read variables from an HCL file (repeatable)
   --set PATH=VALUE            override a key, e.g. --set training.epochs=10 (repeatable)
@@ -107,7 +110,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		}
 		return exitOK
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
+	log, logW, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "runner: %v\n", err)
 		return exitUsage
@@ -116,7 +119,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		fmt.Fprintf(stderr, "runner: RUNNER_MALLOC=%q: want hugepages or system\n", m)
 		return exitUsage
 	}
-	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log}
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log, logW: logW, logLevel: log.GetLevel()}
 	for _, c := range commandList() {
 		if c.name == rest[0] {
 			return c.run(a, rest[1:])
@@ -134,19 +137,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 	return exitUsage
 }
 
-// newLogger builds the stderr logger: human console output or JSON lines.
-func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
+// newLogger builds the stderr logger: human console output or JSON lines. It returns the
+// writer it writes to as well.
+func newLogger(w io.Writer, format, level string) (zerolog.Logger, io.Writer, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
-		return zerolog.Nop(), fmt.Errorf("unknown log level %q (debug, info, warn, error)", level)
+		return zerolog.Nop(), nil, fmt.Errorf("unknown log level %q (debug, info, warn, error)", level)
 	}
 	switch format {
 	case "json":
-		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), w, nil
 	case "console":
-		return zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w)}).Level(lvl).With().Timestamp().Logger(), nil
+		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !isTerminal(w)}
+		return zerolog.New(cw).Level(lvl).With().Timestamp().Logger(), cw, nil
 	}
-	return zerolog.Nop(), fmt.Errorf("unknown log format %q (console, json)", format)
+	return zerolog.Nop(), nil, fmt.Errorf("unknown log format %q (console, json)", format)
 }
 
 func isTerminal(w io.Writer) bool {

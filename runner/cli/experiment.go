@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 	"github.com/ssdrunner/ssdrunner/runner/plan"
 )
@@ -57,10 +58,13 @@ func newFlagSet(a *app, name, args, summary string) *flag.FlagSet {
 
 // loadExperiment parses the command line of validate/plan and loads the experiment,
 // printing diagnostics. ok is false when the command should stop with code.
-func (a *app) loadExperiment(name string, args []string) (res *config.Result, f *experimentFlags, code int, ok bool) {
+func (a *app) loadExperiment(name string, args []string, extra ...func(*flag.FlagSet)) (res *config.Result, f *experimentFlags, code int, ok bool) {
 	f = &experimentFlags{}
 	fs := newFlagSet(a, name, "FILE [flags]", commandSummary(name))
 	f.register(fs)
+	for _, x := range extra {
+		x(fs)
+	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -139,21 +143,43 @@ func (a *app) plan(args []string) int {
 	}
 	threads := torch.SetThreads(res.Experiment.Training.Threads)
 	a.log.Debug().Int("threads", threads).Msg("libtorch threads")
-	p, err := plan.Make(res)
+	run, err := build.Build(res, build.Options{Log: a.log, NoOptimizer: true})
 	if err != nil {
-		if f.json {
-			a.writeJSON(map[string]any{"valid": false, "error": err.Error()})
-		} else {
-			fmt.Fprintf(a.stderr, "%s: cannot resolve the experiment:\n", res.Path)
-			for _, line := range strings.Split(err.Error(), "\n") {
-				fmt.Fprintf(a.stderr, "  - %s\n", line)
-			}
-		}
+		a.printBuildError(res, err, f.json)
 		return exitError
 	}
+	defer run.Close()
+	p := plan.Summarize(res, run)
 	if f.json {
 		return a.writeJSON(p)
 	}
 	writePlan(a.stdout, p)
 	return exitOK
+}
+
+// printBuildError prints what Build found wrong: each problem as a diagnostic at the key
+// it comes from (its place in the experiment file, or the override that set it).
+func (a *app) printBuildError(res *config.Result, err error, asJSON bool) {
+	var diags hcl.Diagnostics
+	for _, e := range flattenErrors(err) {
+		var be *build.Error
+		if errors.As(e, &be) {
+			diags = append(diags, res.DiagAt(be.Path, "Cannot build "+be.Path, be.Err.Error()))
+		} else {
+			diags = append(diags, res.DiagAt("", "Cannot build the experiment", e.Error()))
+		}
+	}
+	a.printDiagnostics(diags, res, asJSON)
+}
+
+// flattenErrors lists the errors joined in err (errors.Join), recursively.
+func flattenErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/plan"
 )
 
@@ -56,6 +57,20 @@ func writePlan(w io.Writer, p *plan.Plan) {
 	if d.Validation != nil {
 		fmt.Fprintf(w, "  validation: %s, %s images\n", d.Validation.Type, thousands(int64(d.Validation.Images)))
 	}
+	fmt.Fprintf(w, "  training transform:   %s\n", transformLine(d.TrainTransform))
+	if d.ValTransform != nil {
+		fmt.Fprintf(w, "  validation transform: %s\n", transformLine(*d.ValTransform))
+	}
+	if len(d.Skipped) > 0 {
+		fmt.Fprintf(w, "  skipped %d bad sample(s) (on_bad_sample = \"skip\"):\n", len(d.Skipped))
+		for i, s := range d.Skipped {
+			if i == 10 {
+				fmt.Fprintf(w, "    … and %d more\n", len(d.Skipped)-10)
+				break
+			}
+			fmt.Fprintf(w, "    %s\n", s)
+		}
+	}
 
 	t := p.Training
 	fmt.Fprintf(w, "\nTraining: %d epochs, validate every %d, optimizer %s, freeze %s, device %s, seed %d\n",
@@ -98,4 +113,28 @@ func thousands(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// transformLine says what a transform gives the model: its output size and normalisation.
+func transformLine(t build.TransformInfo) string {
+	out := t.Name
+	if t.Size > 0 {
+		out += fmt.Sprintf(", output %dx%d", t.Size, t.Size)
+	} else {
+		out += ", no resize"
+	}
+	if t.Std != nil {
+		out += fmt.Sprintf(", normalised (x - %s) / %s", floatList(t.Mean), floatList(t.Std))
+	} else {
+		out += ", not normalised"
+	}
+	return out
+}
+
+func floatList(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = num(x)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -74,23 +74,25 @@ type ParamGroup struct {
 
 // Training is the loop's policy.
 type Training struct {
-	Epochs        int        `hcl:"epochs" doc:"number of epochs"`
-	ValidateEvery int        `hcl:"validate_every" doc:"validate every N epochs (and after the last one)"`
-	Freeze        string     `hcl:"freeze" doc:"none | base_net (the reference's --freeze_base_net) | all_but_heads (--freeze_net)"`
-	Seed          int64      `hcl:"seed" doc:"seed of weight init, shuffling and augmentation"`
-	Device        string     `hcl:"device" doc:"cpu | cuda | cuda:N"`
-	Threads       int        `hcl:"threads" doc:"libtorch intra-op threads; 0 = one per CPU core"`
-	LogEvery      int        `hcl:"log_every" doc:"log the running loss every N steps"`
-	Resume        string     `hcl:"resume" doc:"checkpoint to resume from: a path, or auto (the newest in the run folder)"`
-	Checkpoint    Checkpoint `hcl:"checkpoint,block"`
+	Epochs        int        `hcl:"epochs" json:"epochs" doc:"number of epochs"`
+	ValidateEvery int        `hcl:"validate_every" json:"validate_every" doc:"validate every N epochs (and after the last one)"`
+	Freeze        string     `hcl:"freeze" json:"freeze" doc:"none | base_net (the reference's --freeze_base_net) | all_but_heads (--freeze_net)"`
+	Seed          int64      `hcl:"seed" json:"seed" doc:"seed of weight init, shuffling and augmentation"`
+	Device        string     `hcl:"device" json:"device" doc:"cpu | cuda | cuda:N"`
+	Threads       int        `hcl:"threads" json:"threads" doc:"libtorch intra-op threads; 0 = one per CPU core"`
+	LogEvery      int        `hcl:"log_every" json:"log_every" doc:"log the running loss every N steps"`
+	Resume        string     `hcl:"resume" json:"resume" doc:"checkpoint to resume from: a path, or auto (the newest in the run folder)"`
+	Checkpoint    Checkpoint `hcl:"checkpoint,block" json:"checkpoint"`
+	OnNonFinite   string     `hcl:"on_nonfinite" json:"on_nonfinite" doc:"fail (stop the run, naming the batch's images, keeping the last good checkpoint) | skip (skip the batch, up to max_nonfinite times)"`
+	MaxNonFinite  int        `hcl:"max_nonfinite" json:"max_nonfinite" doc:"batches with a non-finite loss or gradient that on_nonfinite = \"skip\" may skip before the run stops"`
 }
 
 // Checkpoint is the checkpoint policy.
 type Checkpoint struct {
-	Every    int    `hcl:"every" doc:"save every N epochs; 0 = at each validation"`
-	KeepLast int    `hcl:"keep_last" doc:"keep the newest N periodic checkpoints; 0 = keep all"`
-	KeepBest bool   `hcl:"keep_best" doc:"also keep the best checkpoint by metric"`
-	Metric   string `hcl:"metric" doc:"val_loss (lower is better) | map (higher is better)"`
+	Every    int    `hcl:"every" json:"every" doc:"save every N epochs; 0 = at each validation"`
+	KeepLast int    `hcl:"keep_last" json:"keep_last" doc:"keep the newest N periodic checkpoints; 0 = keep all"`
+	KeepBest bool   `hcl:"keep_best" json:"keep_best" doc:"also keep the best checkpoint by metric"`
+	Metric   string `hcl:"metric" json:"metric" doc:"val_loss (lower is better) | map (higher is better)"`
 }
 
 // Evaluation configures validation metrics and post-processing.
@@ -137,6 +139,8 @@ func Defaults() Experiment {
 			Device:        "cpu",
 			LogEvery:      100,
 			Checkpoint:    Checkpoint{KeepLast: 3, KeepBest: true, Metric: "val_loss"},
+			OnNonFinite:   "fail",
+			MaxNonFinite:  10,
 		},
 		Evaluation: Evaluation{NMS: NMS{
 			Method:         "hard",

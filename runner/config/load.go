@@ -69,6 +69,26 @@ type Result struct {
 	Files map[string]*hcl.File
 }
 
+// DiagAt makes an error diagnostic pointing at where path's value came from: its place in
+// a file, the override that set it, or (for something missing, or path "") the enclosing
+// block or the top of the experiment file.
+func (r *Result) DiagAt(path, summary, detail string) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}
+	if o, ok := r.OriginOf(path); ok && path != "" {
+		switch o.Layer {
+		case "file":
+			d.Subject = o.Range.Ptr()
+		case "env", "set":
+			d.Detail += fmt.Sprintf(" (set by %s)", o)
+		}
+	}
+	if d.Subject == nil && len(r.Chain) > 0 {
+		root := r.Chain[len(r.Chain)-1]
+		d.Subject = &hcl.Range{Filename: root, Start: hcl.InitialPos, End: hcl.InitialPos}
+	}
+	return d
+}
+
 // OriginOf returns where a key's value came from, looking at its parents when the key
 // itself was not written anywhere.
 func (r *Result) OriginOf(path string) (Origin, bool) {

@@ -24,20 +24,7 @@ var (
 // file, the override that set it, or (for something missing) the enclosing block or the
 // top of the experiment file.
 func (l *loader) diagAt(path, summary, detail string) *hcl.Diagnostic {
-	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail}
-	if o, ok := l.res.OriginOf(path); ok {
-		switch o.Layer {
-		case "file":
-			d.Subject = o.Range.Ptr()
-		case "env", "set":
-			d.Detail += fmt.Sprintf(" (set by %s)", o)
-		}
-	}
-	if d.Subject == nil && len(l.res.Chain) > 0 {
-		root := l.res.Chain[len(l.res.Chain)-1]
-		d.Subject = &hcl.Range{Filename: root, Start: hcl.InitialPos, End: hcl.InitialPos}
-	}
-	return d
+	return l.res.DiagAt(path, summary, detail)
 }
 
 type checker struct {
@@ -198,9 +185,8 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	c.nonNegative("training.checkpoint.every", float64(t.Checkpoint.Every))
 	c.nonNegative("training.checkpoint.keep_last", float64(t.Checkpoint.KeepLast))
 	c.oneOf("training.checkpoint.metric", t.Checkpoint.Metric, checkpointBy)
-	if t.Checkpoint.Metric == "map" && len(e.Evaluation.Metrics) == 0 {
-		c.fail("training.checkpoint.metric", "No metric to select checkpoints by", "training.checkpoint.metric = \"map\" needs an evaluation metric block (e.g. metric \"voc\" {}).")
-	}
+	c.oneOf("training.on_nonfinite", t.OnNonFinite, []string{"fail", "skip"})
+	c.nonNegative("training.max_nonfinite", float64(t.MaxNonFinite))
 
 	for _, r := range e.Evaluation.Metrics {
 		c.component(join("evaluation.metric", r.Type), "metric", r, true)

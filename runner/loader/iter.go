@@ -41,9 +41,17 @@ var errClosed = errors.New("loader: Next on a closed iterator")
 // and returns its batches' iterator. Cancelling ctx stops the workers; the caller must
 // Close the iterator (after io.EOF it is already stopped, and Close is a no-op).
 func (l *Loader) Epoch(ctx context.Context, epoch int) *Iter {
+	return l.EpochFrom(ctx, epoch, 0)
+}
+
+// EpochFrom is Epoch without its first skip batches: it yields exactly the batches that
+// Epoch yields after its first skip ones (those are not loaded at all), which is how a
+// run interrupted in the middle of an epoch continues it.
+func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Iter {
 	ctx, cancel := context.WithCancel(ctx)
 	it := &Iter{l: l, epoch: epoch, ctx: ctx, cancel: cancel, out: make(chan item, l.cfg.Prefetch)}
 	order := epochOrder(l.n, l.cfg.Shuffle, l.cfg.Seed, epoch)[:l.samples()]
+	order = order[min(max(skip, 0)*l.cfg.BatchSize, len(order)):]
 	m := len(order)
 	workers := min(l.cfg.Workers, max(m, 1))
 	window := min(m, l.cfg.BatchSize+2*workers) // samples between dispatch and the collector

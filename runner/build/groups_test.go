@@ -1,4 +1,4 @@
-package plan
+package build
 
 import (
 	"reflect"
@@ -72,14 +72,5 @@ func TestUnknownModule(t *testing.T) {
 	}))
 	if err == nil || !strings.Contains(err.Error(), `param_group "x" lists module "source_layer_add_ons", which this model does not have (its modules: base_net, extras)`) {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestSampleEpochs(t *testing.T) {
-	if got := sampleEpochs(200); !reflect.DeepEqual(got, []int{0, 1, 50, 100, 150, 199}) {
-		t.Errorf("sampleEpochs(200) = %v", got)
-	}
-	if got := sampleEpochs(1); !reflect.DeepEqual(got, []int{0}) {
-		t.Errorf("sampleEpochs(1) = %v", got)
 	}
 }

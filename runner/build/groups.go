@@ -1,6 +1,4 @@
-// Package plan resolves a loaded experiment into everything a run would build — model,
-// anchors, datasets, parameter groups, schedule — and describes it without training.
-package plan
+package build
 
 import (
 	"fmt"

@@ -1,0 +1,385 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/ssdrunner/ssdrunner/components/metric"
+	"github.com/ssdrunner/ssdrunner/reports"
+	"github.com/ssdrunner/ssdrunner/runner/config"
+)
+
+// runFiles are the files of a run folder:
+//
+//	experiment.hcl, experiment.json  the resolved experiment
+//	metrics.jsonl                    one JSON line per logged step, epoch and validation
+//	results.csv                      one row per epoch
+//	log.jsonl                        the run's log, JSON lines
+//	checkpoints/                     epoch-NNNN.pt, last.pt, best.pt
+//	charts/                          PNG and SVG charts, train_batch0.jpg
+//	evals/epoch-NNNN.json            each validation's per-class AP with precision–recall curves
+//	summary.json                     written when the run ends (or stops)
+type runFiles struct {
+	dir, ckptDir, chartsDir, evalsDir string
+	metricsPath, resultsPath          string
+	metrics                           *os.File
+	log                               *os.File
+	lastPR                            metric.Result // the newest validation's first metric, with its curves
+}
+
+// openRunFiles creates the run folder's layout and files; on a resume it keeps
+// metrics.jsonl's lines up to the checkpoint and appends after them.
+func openRunFiles(dir string, e *config.Experiment, ck *checkpoint) (*runFiles, error) {
+	f := &runFiles{dir: dir, ckptDir: filepath.Join(dir, "checkpoints"), chartsDir: filepath.Join(dir, "charts"),
+		evalsDir: filepath.Join(dir, "evals"), metricsPath: filepath.Join(dir, "metrics.jsonl"),
+		resultsPath: filepath.Join(dir, "results.csv")}
+	for _, d := range []string{f.ckptDir, f.chartsDir, f.evalsDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	tree := e.Resolved()
+	js, err := json.MarshalIndent(tree, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("experiment.json: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, "experiment.json"), append(js, '\n')); err != nil {
+		return nil, err
+	}
+	hclText, err := config.WriteHCL(tree)
+	if err != nil {
+		return nil, fmt.Errorf("experiment.hcl: %w", err)
+	}
+	header := []byte("# The resolved experiment of this run (every default, inherited value and override applied).\n")
+	if err := writeAtomic(filepath.Join(dir, "experiment.hcl"), append(header, hclText...)); err != nil {
+		return nil, err
+	}
+	if ck != nil {
+		if err := truncateMetrics(f.metricsPath, ck.Meta.GlobalStep, ck.Meta.Epoch); err != nil {
+			return nil, err
+		}
+	}
+	if f.metrics, err = os.OpenFile(f.metricsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		return nil, err
+	}
+	if f.log, err = os.OpenFile(filepath.Join(dir, "log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		f.metrics.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *runFiles) Close() {
+	if f.metrics != nil {
+		f.metrics.Close()
+	}
+	if f.log != nil {
+		f.log.Close()
+	}
+}
+
+// line appends one JSON line to metrics.jsonl.
+func (f *runFiles) line(v any) error {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := f.metrics.Write(append(js, '\n')); err != nil {
+		return fmt.Errorf("%s: %w", f.metricsPath, err)
+	}
+	return nil
+}
+
+// stepLine records a logged training step.
+func (f *runFiles) stepLine(epoch, step, global int, lr map[string]float64, reg, cls, ips float64) error {
+	return f.line(map[string]any{"kind": "step", "epoch": epoch, "step": step, "global_step": global, "lr": lr,
+		"loss": reg + cls, "regression": reg, "classification": cls, "images_per_s": ips})
+}
+
+// epoch records a trained epoch in metrics.jsonl and rewrites results.csv.
+func (f *runFiles) epoch(r EpochRecord, h *History) error {
+	if err := f.line(struct {
+		Kind string `json:"kind"`
+		EpochRecord
+	}{"epoch", r}); err != nil {
+		return err
+	}
+	return f.results(h)
+}
+
+// validation records a validation: its metrics.jsonl line and its evals file (with the
+// precision–recall curves of the first metric).
+func (f *runFiles) validation(v Validation) error {
+	ap := map[string]float64{}
+	for _, c := range v.PerClass {
+		ap[c.Class] = c.AP
+	}
+	if err := f.line(map[string]any{"kind": "validation", "epoch": v.Epoch, "loss": v.Loss, "regression": v.Regression,
+		"classification": v.Classification, "metric": v.Metric, "map": v.MAP, "ap": ap, "metrics": v.Metrics,
+		"images": v.Images, "seconds": v.Seconds}); err != nil {
+		return err
+	}
+	type curve struct {
+		Class     string    `json:"class"`
+		AP        float64   `json:"ap"`
+		Precision []float64 `json:"precision"`
+		Recall    []float64 `json:"recall"`
+	}
+	out := struct {
+		Epoch   int                `json:"epoch"`
+		Metric  string             `json:"metric"`
+		MAP     float64            `json:"map"`
+		Metrics map[string]float64 `json:"metrics"`
+		Classes []curve            `json:"classes"`
+	}{Epoch: v.Epoch, Metric: v.Metric, MAP: v.MAP, Metrics: v.Metrics}
+	for _, c := range f.lastPR.PerClass {
+		out.Classes = append(out.Classes, curve{c.Class, c.AP, c.Precision, c.Recall})
+	}
+	js, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(f.evalsDir, fmt.Sprintf("epoch-%04d.json", v.Epoch)), append(js, '\n'))
+}
+
+// results rewrites results.csv: one row per epoch, validation columns empty for epochs
+// without a validation.
+func (f *runFiles) results(h *History) error {
+	groups := map[string]bool{}
+	for _, e := range h.Epochs {
+		for g := range e.LR {
+			groups[g] = true
+		}
+	}
+	names := make([]string, 0, len(groups))
+	for g := range groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	head := []string{"epoch", "train_loss", "train_regression", "train_classification", "val_loss", "val_regression",
+		"val_classification", "map", "images_per_s", "seconds"}
+	for _, g := range names {
+		head = append(head, "lr_"+g)
+	}
+	w.Write(head)
+	for _, e := range h.Epochs {
+		row := []string{strconv.Itoa(e.Epoch), num(e.Loss), num(e.Regression), num(e.Classification), "", "", "", "",
+			num(e.ImagesPerSec), num(e.Seconds)}
+		if v := h.validationAt(e.Epoch); v != nil {
+			row[4], row[5], row[6], row[7] = num(v.Loss), num(v.Regression), num(v.Classification), num(v.MAP)
+		}
+		for _, g := range names {
+			row = append(row, num(e.LR[g]))
+		}
+		w.Write(row)
+	}
+	w.Flush()
+	return writeAtomic(f.resultsPath, buf.Bytes())
+}
+
+// writeSummary writes summary.json.
+func (f *runFiles) writeSummary(s *Summary) error {
+	js, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(f.dir, "summary.json"), append(js, '\n'))
+}
+
+// charts redraws the run's charts from its history: the per-class AP of the latest and
+// of the best validation, the precision–recall curves of the latest, the losses, mAP and
+// each group's learning rate over epochs; PNG and SVG each.
+func (f *runFiles) charts(h *History, run string) error {
+	var draws []func(reports.Charts, io.Writer) error
+	var names []string
+	add := func(name string, fn func(reports.Charts, io.Writer) error) {
+		names = append(names, name)
+		draws = append(draws, fn)
+	}
+	if v := h.lastValidation(); v != nil {
+		ev := evalOf(run, v)
+		add("ap_latest", func(c reports.Charts, w io.Writer) error { return c.PerClassAP(w, ev) })
+		if len(f.lastPR.PerClass) > 0 && f.lastPR.Value == v.MAP {
+			pr := ev
+			pr.Classes = nil
+			for _, c := range f.lastPR.PerClass {
+				pr.Classes = append(pr.Classes, reports.ClassAP{Class: c.Class, AP: c.AP, Precision: c.Precision, Recall: c.Recall})
+			}
+			add("pr_latest", func(c reports.Charts, w io.Writer) error { return c.PRCurves(w, pr) })
+		}
+	}
+	if h.Best != nil {
+		if v := h.validationAt(h.Best.Epoch); v != nil {
+			ev := evalOf(run, v)
+			add("ap_best", func(c reports.Charts, w io.Writer) error { return c.PerClassAP(w, ev) })
+		}
+	}
+	loss := []reports.Series{{Run: run, Name: "train loss"}, {Run: run, Name: "train regression"}, {Run: run, Name: "train classification"}}
+	lrs := map[string]*reports.Series{}
+	var lrNames []string
+	for _, e := range h.Epochs {
+		loss[0].Points = append(loss[0].Points, reports.Point{Epoch: e.Epoch, Value: e.Loss})
+		loss[1].Points = append(loss[1].Points, reports.Point{Epoch: e.Epoch, Value: e.Regression})
+		loss[2].Points = append(loss[2].Points, reports.Point{Epoch: e.Epoch, Value: e.Classification})
+		for g, lr := range e.LR {
+			s, ok := lrs[g]
+			if !ok {
+				s = &reports.Series{Run: run, Name: "lr " + g}
+				lrs[g] = s
+				lrNames = append(lrNames, g)
+			}
+			s.Points = append(s.Points, reports.Point{Epoch: e.Epoch, Value: lr})
+		}
+	}
+	if len(h.Validations) > 0 {
+		vl := reports.Series{Run: run, Name: "validation loss"}
+		mp := reports.Series{Run: run, Name: h.Validations[0].Metric + " mAP"}
+		for _, v := range h.Validations {
+			vl.Points = append(vl.Points, reports.Point{Epoch: v.Epoch, Value: v.Loss})
+			mp.Points = append(mp.Points, reports.Point{Epoch: v.Epoch, Value: v.MAP})
+		}
+		loss = append(loss, vl)
+		add("map", func(c reports.Charts, w io.Writer) error {
+			return c.Curves(w, "mAP over epochs", "mAP", []reports.Series{mp})
+		})
+	}
+	if len(h.Epochs) > 0 && finiteSeries(loss) {
+		add("loss", func(c reports.Charts, w io.Writer) error { return c.Curves(w, "Losses over epochs", "loss", loss) })
+		sort.Strings(lrNames)
+		var lrSeries []reports.Series
+		for _, g := range lrNames {
+			lrSeries = append(lrSeries, *lrs[g])
+		}
+		add("lr", func(c reports.Charts, w io.Writer) error {
+			return c.Curves(w, "Learning rate per group", "learning rate", lrSeries)
+		})
+	}
+	var errs []error
+	for i, name := range names {
+		for _, format := range []reports.Format{reports.PNG, reports.SVG} {
+			c := reports.Charts{Format: format}
+			path := filepath.Join(f.chartsDir, name+format.Ext())
+			if err := writeAtomicFunc(path, func(w io.Writer) error { return draws[i](c, w) }); err != nil {
+				errs = append(errs, fmt.Errorf("chart %s: %w", path, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func evalOf(run string, v *Validation) reports.Eval {
+	ev := reports.Eval{Run: run, Epoch: v.Epoch, MAP: v.MAP}
+	for _, c := range v.PerClass {
+		ev.Classes = append(ev.Classes, reports.ClassAP{Class: c.Class, AP: c.AP})
+	}
+	return ev
+}
+
+func finiteSeries(ss []reports.Series) bool {
+	for _, s := range ss {
+		for _, p := range s.Points {
+			if !finite(p.Value) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// truncateMetrics keeps the lines of metrics.jsonl that a checkpoint at (globalStep,
+// epoch) already covers: steps up to globalStep, epochs and validations up to epoch.
+func truncateMetrics(path string, globalStep, epoch int) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		var l struct {
+			Kind       string `json:"kind"`
+			Epoch      int    `json:"epoch"`
+			GlobalStep int    `json:"global_step"`
+		}
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue // a line cut by a crash
+		}
+		keep := false
+		switch l.Kind {
+		case "step":
+			keep = l.GlobalStep <= globalStep
+		default:
+			keep = l.Epoch <= epoch
+		}
+		if keep {
+			out.Write(sc.Bytes())
+			out.WriteByte('\n')
+		}
+	}
+	return writeAtomic(path, out.Bytes())
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// writeAtomic writes data to path through a temporary file, synced and renamed.
+func writeAtomic(path string, data []byte) error {
+	return writeAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomicFunc writes path through write without ever leaving a partial file: a
+// temporary file in the same folder is written, synced and renamed over path, and the
+// folder synced; on error the old file stays.
+func writeAtomicFunc(path string, write func(io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriter(tmp)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}

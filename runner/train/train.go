@@ -1,0 +1,652 @@
+// Package train is `runner apply`: it trains a built run (runner/build), validates it
+// every N epochs, and keeps a run folder — the resolved experiment, metrics as files,
+// charts derived from them, checkpoints that resume a run exactly, and a summary.
+//
+// The learning rate of every group is a pure function of progress (the scheduler), the
+// loader's batches are a pure function of (seed, epoch, index), and a checkpoint holds the
+// model, the optimizer's state, libtorch's random generator, the position in the epoch
+// and the run's history: a resumed run computes the same losses as an uninterrupted one.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/ssdrunner/ssdrunner/components/model"
+	"github.com/ssdrunner/ssdrunner/components/scheduler"
+	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/build"
+	"github.com/ssdrunner/ssdrunner/runner/config"
+	"github.com/ssdrunner/ssdrunner/runner/loader"
+)
+
+// ErrInterrupted is returned when a run stopped on request (Ctrl-C, SIGTERM) after
+// writing a checkpoint it can resume from.
+var ErrInterrupted = errors.New("interrupted")
+
+// Options configure Apply.
+type Options struct {
+	// Log receives the run's log lines (the run folder's log.jsonl gets them too).
+	Log zerolog.Logger
+	// LogWriter is where Log writes and LogLevel its level: Apply adds the run folder's
+	// JSON log beside it.
+	LogWriter io.Writer
+	LogLevel  zerolog.Level
+	// Console receives progress, AP tables and the summary (stdout).
+	Console io.Writer
+	// Terminal draws a progress bar on Console instead of a log line every log_every steps.
+	Terminal bool
+	// RunName names the run folder (default: a UTC timestamp, which sorts by start time).
+	RunName string
+	// Resume continues a run: "auto" (the newest readable checkpoint of the experiment's
+	// newest run, or a fresh run when there is none), a run folder, or a checkpoint file.
+	Resume string
+	// Force resumes even when the experiment differs from the checkpoint's.
+	Force bool
+	// Now gives the time (tests may fix it); nil is time.Now.
+	Now func() time.Time
+}
+
+// Summary is what a finished (or interrupted) run reports; summary.json holds it.
+type Summary struct {
+	Experiment   string       `json:"experiment"`
+	RunDir       string       `json:"run_dir"`
+	Status       string       `json:"status"` // "finished", "interrupted", "failed"
+	Error        string       `json:"error,omitempty"`
+	Epochs       int          `json:"epochs"`
+	EpochsDone   int          `json:"epochs_done"`
+	Steps        int          `json:"steps"`
+	Best         *Best        `json:"best,omitempty"`
+	BestMAP      *Validation  `json:"best_map,omitempty"`
+	Last         *Validation  `json:"last,omitempty"`
+	WallSeconds  float64      `json:"wall_seconds"`
+	ImagesPerSec float64      `json:"images_per_s"`
+	Images       int64        `json:"images"`
+	Skipped      []string     `json:"skipped,omitempty"`
+	NonFinite    int          `json:"nonfinite_skipped,omitempty"`
+	Files        SummaryFiles `json:"files"`
+}
+
+// SummaryFiles points at the run folder's main files.
+type SummaryFiles struct {
+	Metrics     string `json:"metrics"`
+	Results     string `json:"results"`
+	Charts      string `json:"charts"`
+	Checkpoints string `json:"checkpoints"`
+	Last        string `json:"last_checkpoint,omitempty"`
+	BestCkpt    string `json:"best_checkpoint,omitempty"`
+}
+
+// trainer is one session of a run.
+type trainer struct {
+	ctx  context.Context
+	res  *config.Result
+	e    *config.Experiment
+	run  *build.Run
+	opts Options
+	log  zerolog.Logger
+	now  func() time.Time
+
+	dir     string // the run folder
+	files   *runFiles
+	train   *loader.Loader
+	val     *loader.Loader
+	steps   int // batches per epoch
+	hist    History
+	global  int // optimizer steps so far
+	skipped map[string]bool
+	vars    map[string]*ts.Tensor // the model's variables by name (for checkpoints)
+	started time.Time
+	prior   float64 // TrainSeconds of earlier sessions
+	console *console
+}
+
+// Apply trains run as its experiment says and returns the summary. On Ctrl-C (ctx
+// cancelled) it finishes the step in progress, writes a checkpoint and returns
+// ErrInterrupted (wrapped with how to resume).
+func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options) (*Summary, error) {
+	if run.Optimizer == nil {
+		return nil, errors.New("apply: the run was built without an optimizer")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Console == nil {
+		opts.Console = io.Discard
+	}
+	if opts.LogWriter == nil {
+		opts.LogWriter = io.Discard
+	}
+	t := &trainer{ctx: ctx, res: res, e: &res.Experiment, run: run, opts: opts, log: opts.Log, now: opts.Now,
+		skipped: map[string]bool{}}
+	t.vars = modelVars(run.Model)
+
+	ck, dir, err := t.resumePoint()
+	if err != nil {
+		return nil, err
+	}
+	if ck != nil {
+		defer ck.Close()
+	}
+	if dir == "" {
+		if dir, err = t.newRunDir(); err != nil {
+			return nil, err
+		}
+	}
+	t.dir = dir
+	startEpoch, startStep := 0, 0
+	if ck != nil {
+		if err := t.restore(ck); err != nil {
+			return nil, err
+		}
+		startEpoch, startStep = ck.Meta.Epoch, ck.Meta.Step
+	}
+	if t.files, err = openRunFiles(dir, t.e, ck); err != nil {
+		return nil, err
+	}
+	defer t.files.Close()
+	t.log = zerolog.New(zerolog.MultiLevelWriter(opts.LogWriter, t.files.log)).Level(opts.LogLevel).With().Timestamp().Logger()
+	t.console = newConsole(opts.Console, opts.Terminal)
+
+	if err := t.buildLoaders(); err != nil {
+		return nil, err
+	}
+	if ck != nil {
+		t.log.Info().Str("checkpoint", ck.Path).Int("epoch", startEpoch+1).Int("step", startStep).Msg("resuming")
+	} else {
+		t.log.Info().Str("run_dir", dir).Msg("new run")
+		if err := t.writeBatchPicture(); err != nil {
+			t.log.Warn().Err(err).Msg("cannot draw the first training batch")
+		}
+	}
+
+	t.started = t.now()
+	sum, runErr := t.loop(startEpoch, startStep)
+	if sum == nil {
+		sum = t.summary("failed", runErr)
+	}
+	if err := t.files.writeSummary(sum); err != nil && runErr == nil {
+		runErr = err
+	}
+	return sum, runErr
+}
+
+// loop trains from batch startStep of epoch startEpoch to the end.
+func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
+	epochs := t.e.Training.Epochs
+	for epoch := startEpoch; epoch < epochs; epoch++ {
+		skip := 0
+		if epoch == startEpoch {
+			skip = startStep
+		}
+		rec, stoppedAt, err := t.trainEpoch(epoch, skip)
+		if errors.Is(err, ErrInterrupted) {
+			path := filepath.Join(t.files.ckptDir, "last.pt")
+			if cerr := t.saveCheckpoint(path, epoch, stoppedAt, "interrupt"); cerr != nil {
+				return nil, fmt.Errorf("interrupted, and the checkpoint could not be written: %w", cerr)
+			}
+			t.console.line("")
+			return t.summary("interrupted", nil), fmt.Errorf("%w at epoch %d, step %d/%d: checkpoint %s; continue with: runner apply %s --resume %s",
+				ErrInterrupted, epoch+1, stoppedAt, t.steps, path, t.res.Path, t.dir)
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.hist.Epochs = append(t.hist.Epochs, rec)
+		if err := t.files.epoch(rec, &t.hist); err != nil {
+			return nil, err
+		}
+		if t.validationDue(epoch) {
+			v, err := t.validate(epoch + 1)
+			if err != nil {
+				return nil, err
+			}
+			if err := t.recordValidation(v); err != nil {
+				return nil, err
+			}
+		}
+		if t.checkpointDue(epoch) {
+			if err := t.periodicCheckpoint(epoch + 1); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := t.files.charts(&t.hist, t.e.Name); err != nil {
+		return nil, err
+	}
+	sum := t.summary("finished", nil)
+	t.console.summary(sum, t.run.Classes)
+	return sum, nil
+}
+
+// trainEpoch trains one epoch from batch skip on. It returns the epoch's record, or on
+// interruption ErrInterrupted and the number of the epoch's batches trained.
+func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
+	rec := EpochRecord{Epoch: epoch + 1, LR: map[string]float64{}}
+	for i, g := range t.run.OptimizerGroups {
+		rec.LR[g.Name] = t.run.Schedule.LR(g.LR, scheduler.Progress{Epoch: epoch, Step: skip, StepsPerEpoch: t.steps})
+		_ = i
+	}
+	// the loader's own context: stopping the run (ctx) must not abort the batch in flight
+	lctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	it := t.train.EpochFrom(lctx, epoch, skip)
+	defer it.Close()
+	start := t.now()
+	var sumReg, sumCls float64
+	step := skip
+	bar := t.console.startEpoch(epoch+1, t.e.Training.Epochs, t.steps, skip)
+	logEvery := max(t.e.Training.LogEvery, 1)
+	var winImages int
+	winStart := start
+	for {
+		if t.ctx.Err() != nil {
+			return rec, step, ErrInterrupted
+		}
+		b, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return rec, step, fmt.Errorf("epoch %d: %w", epoch+1, err)
+		}
+		t.noteSkipped()
+		lrs := t.setLR(epoch, step)
+		reg, cls, err := t.step(b)
+		n := b.Len()
+		ids := b.IDs
+		b.Close()
+		if errors.Is(err, errNonFinite) {
+			if t.e.Training.OnNonFinite != "skip" || t.hist.NonFiniteSkipped >= t.e.Training.MaxNonFinite {
+				return rec, step, fmt.Errorf("epoch %d, step %d: %w (images %s); the last good checkpoint is in %s%s",
+					epoch+1, step+1, err, strings.Join(ids, ", "), t.files.ckptDir, nonFiniteHint(t.e))
+			}
+			t.hist.NonFiniteSkipped++
+			t.log.Warn().Int("epoch", epoch+1).Int("step", step+1).Strs("images", ids).Msg("non-finite loss or gradient: batch skipped")
+			step++
+			continue
+		}
+		if err != nil {
+			return rec, step, fmt.Errorf("epoch %d, step %d: %w", epoch+1, step+1, err)
+		}
+		step++
+		t.global++
+		rec.Steps++
+		rec.Images += n
+		t.hist.Images += int64(n)
+		winImages += n
+		sumReg += reg
+		sumCls += cls
+		elapsed := t.now().Sub(start).Seconds()
+		ips := float64(rec.Images) / math.Max(elapsed, 1e-9)
+		bar.update(step, reg+cls, ips, lrs)
+		if step%logEvery == 0 || step == t.steps {
+			wips := float64(winImages) / math.Max(t.now().Sub(winStart).Seconds(), 1e-9)
+			winImages, winStart = 0, t.now()
+			if err := t.files.stepLine(epoch+1, step, t.global, lrs, reg, cls, wips); err != nil {
+				return rec, step, err
+			}
+			if !t.opts.Terminal {
+				ev := t.log.Info().Int("epoch", epoch+1).Str("step", fmt.Sprintf("%d/%d", step, t.steps)).
+					Float64("loss", round4(reg+cls)).Float64("regression", round4(reg)).Float64("classification", round4(cls)).
+					Float64("images_per_s", round1(wips))
+				for g, lr := range lrs {
+					ev = ev.Float64("lr_"+g, lr)
+				}
+				ev.Msg("train")
+			}
+		}
+	}
+	bar.done()
+	rec.Seconds = t.now().Sub(start).Seconds()
+	if rec.Steps > 0 {
+		rec.Regression = sumReg / float64(rec.Steps)
+		rec.Classification = sumCls / float64(rec.Steps)
+		rec.Loss = rec.Regression + rec.Classification
+	}
+	rec.ImagesPerSec = float64(rec.Images) / math.Max(rec.Seconds, 1e-9)
+	t.log.Info().Int("epoch", epoch+1).Float64("loss", round4(rec.Loss)).Float64("regression", round4(rec.Regression)).
+		Float64("classification", round4(rec.Classification)).Float64("images_per_s", round1(rec.ImagesPerSec)).
+		Float64("seconds", round1(rec.Seconds)).Msg("epoch done")
+	return rec, step, nil
+}
+
+// setLR gives every optimizer group its learning rate at (epoch, step) and returns them
+// by group name.
+func (t *trainer) setLR(epoch, step int) map[string]float64 {
+	out := make(map[string]float64, len(t.run.OptimizerGroups))
+	p := scheduler.Progress{Epoch: epoch, Step: step, StepsPerEpoch: t.steps}
+	for i, g := range t.run.OptimizerGroups {
+		lr := t.run.Schedule.LR(g.LR, p)
+		t.run.Optimizer.SetLR(i, lr)
+		out[g.Name] = lr
+	}
+	return out
+}
+
+var errNonFinite = errors.New("non-finite loss or gradient")
+
+// step runs one optimizer step on a batch: forward in training mode, MultiBox loss,
+// backward, a finiteness check of the loss and the gradients, and the update. It returns
+// the batch's regression and classification losses.
+func (t *trainer) step(b *loader.Batch) (reg, cls float64, err error) {
+	defer recoverOp(&err)
+	opt := t.run.Optimizer
+	opt.ZeroGrad()
+	s := torch.NewScope()
+	defer s.Close()
+	images, labels, locT, err := t.onDevice(s, b)
+	if err != nil {
+		return 0, 0, err
+	}
+	conf, loc, err := t.run.Model.Forward(images, true)
+	if err != nil {
+		return 0, 0, err
+	}
+	s.Ts(conf, loc)
+	r, c, err := t.run.Loss.Forward(conf, loc, labels, locT)
+	if err != nil {
+		return 0, 0, err
+	}
+	s.Ts(r, c)
+	if reg, err = r.Float64Value([]int64{}); err != nil {
+		return 0, 0, err
+	}
+	if cls, err = c.Float64Value([]int64{}); err != nil {
+		return 0, 0, err
+	}
+	if !finite(reg) || !finite(cls) {
+		return reg, cls, errNonFinite
+	}
+	total := s.T(r.MustAdd(c, false))
+	if err := total.Backward(); err != nil {
+		return 0, 0, err
+	}
+	if ok, err := t.gradsFinite(s); err != nil {
+		return 0, 0, err
+	} else if !ok {
+		return reg, cls, errNonFinite
+	}
+	return reg, cls, opt.Step()
+}
+
+// gradsFinite checks every trainable parameter's gradient for NaN and infinity, with one
+// reduction per parameter (the sum of a tensor holding a NaN or an infinity is not
+// finite, and finite float32 gradients do not overflow a float64 sum).
+func (t *trainer) gradsFinite(s *torch.Scope) (bool, error) {
+	for _, p := range t.vars {
+		g, err := p.Grad(false)
+		if err != nil {
+			return false, err
+		}
+		s.T(g)
+		if def, err := g.Defined(); err != nil || !def {
+			continue
+		}
+		sum := s.T(g.MustSum(gotch.Double, false))
+		v, err := sum.Float64Value([]int64{})
+		if err != nil {
+			return false, err
+		}
+		if !finite(v) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// onDevice returns the batch's tensors on the run's device (the batch's own on the CPU).
+func (t *trainer) onDevice(s *torch.Scope, b *loader.Batch) (images, labels, loc *ts.Tensor, err error) {
+	if t.run.Device == gotch.CPU {
+		return b.Images, b.Labels, b.Loc, nil
+	}
+	images = s.T(b.Images.MustTo(t.run.Device, false))
+	labels = s.T(b.Labels.MustTo(t.run.Device, false))
+	loc = s.T(b.Loc.MustTo(t.run.Device, false))
+	return images, labels, loc, nil
+}
+
+// noteSkipped records the bad samples the loaders skipped so far.
+func (t *trainer) noteSkipped() {
+	for _, l := range []*loader.Loader{t.train, t.val} {
+		if l == nil {
+			continue
+		}
+		for _, id := range l.Stats().SkippedIDs {
+			if !t.skipped[id] {
+				t.skipped[id] = true
+				t.hist.Skipped = append(t.hist.Skipped, id)
+			}
+		}
+	}
+}
+
+func (t *trainer) validationDue(epoch int) bool {
+	if t.run.Validation == nil {
+		return false
+	}
+	n := t.e.Training.ValidateEvery
+	last := epoch == t.e.Training.Epochs-1
+	return last || (n > 0 && (epoch+1)%n == 0)
+}
+
+func (t *trainer) checkpointDue(epoch int) bool {
+	last := epoch == t.e.Training.Epochs-1
+	if last {
+		return true
+	}
+	if every := t.e.Training.Checkpoint.Every; every > 0 {
+		return (epoch+1)%every == 0
+	}
+	return t.validationDue(epoch)
+}
+
+// recordValidation adds a validation to the history, files and charts, prints its table,
+// and keeps the best checkpoint.
+func (t *trainer) recordValidation(v Validation) error {
+	metric := t.e.Training.Checkpoint.Metric
+	better := t.hist.improves(v, metric)
+	t.hist.Validations = append(t.hist.Validations, v)
+	if better {
+		val, _ := score(v, metric)
+		t.hist.Best = &Best{Epoch: v.Epoch, Metric: metric, Value: val}
+	}
+	if err := t.files.validation(v); err != nil {
+		return err
+	}
+	if err := t.files.results(&t.hist); err != nil {
+		return err
+	}
+	if err := t.files.charts(&t.hist, t.e.Name); err != nil {
+		return err
+	}
+	t.console.validation(v, t.hist.Best)
+	t.log.Info().Int("epoch", v.Epoch).Float64("val_loss", round4(v.Loss)).Str("metric", v.Metric).
+		Float64("map", round4(v.MAP)).Bool("best", better).Msg("validation")
+	if better && t.e.Training.Checkpoint.KeepBest {
+		return t.saveCheckpoint(filepath.Join(t.files.ckptDir, "best.pt"), v.Epoch, 0, "best")
+	}
+	return nil
+}
+
+// periodicCheckpoint writes epoch-NNNN.pt and last.pt after epoch (1-based) and removes
+// periodic checkpoints beyond keep_last.
+func (t *trainer) periodicCheckpoint(epoch int) error {
+	path := filepath.Join(t.files.ckptDir, fmt.Sprintf("epoch-%04d.pt", epoch))
+	if err := t.saveCheckpoint(path, epoch, 0, "epoch"); err != nil {
+		return err
+	}
+	if err := linkAtomic(path, filepath.Join(t.files.ckptDir, "last.pt")); err != nil {
+		return err
+	}
+	if keep := t.e.Training.Checkpoint.KeepLast; keep > 0 {
+		old, _ := filepath.Glob(filepath.Join(t.files.ckptDir, "epoch-*.pt"))
+		slices.Sort(old)
+		for len(old) > keep {
+			if err := os.Remove(old[0]); err != nil {
+				return err
+			}
+			old = old[1:]
+		}
+	}
+	return nil
+}
+
+// saveCheckpoint writes a checkpoint of the run at batch step of epoch (0-based; step 0
+// of epoch e is the end of epoch e-1).
+func (t *trainer) saveCheckpoint(path string, epoch, step int, reason string) error {
+	opt := t.run.Optimizer.State()
+	defer func() {
+		for _, v := range opt {
+			v.MustDrop()
+		}
+	}()
+	t.hist.TrainSeconds = t.prior + t.now().Sub(t.started).Seconds()
+	meta := Meta{Epoch: epoch, Step: step, GlobalStep: t.global, Experiment: t.e.Resolved(), Classes: t.run.Classes,
+		History: t.hist, Reason: reason}
+	if err := saveCheckpoint(path, t.vars, opt, meta); err != nil {
+		return err
+	}
+	t.log.Debug().Str("path", path).Str("reason", reason).Msg("checkpoint written")
+	return nil
+}
+
+// restore loads a checkpoint into the run: weights, optimizer state, random generator,
+// history and position.
+func (t *trainer) restore(ck *checkpoint) error {
+	rep, err := model.LoadStateDict(t.run.Model.VarStore(), ck.Model, model.LoadOptions{})
+	if err != nil {
+		return fmt.Errorf("resume from %s: %w", ck.Path, err)
+	}
+	if err := rep.Err(); err != nil {
+		return fmt.Errorf("resume from %s: %w", ck.Path, err)
+	}
+	if err := t.run.Optimizer.LoadState(ck.Optim); err != nil {
+		return fmt.Errorf("resume from %s: optimizer state: %w", ck.Path, err)
+	}
+	if ck.RNG != nil {
+		if err := torch.SetRNGState(ck.RNG); err != nil {
+			return fmt.Errorf("resume from %s: %w", ck.Path, err)
+		}
+	}
+	t.hist = ck.Meta.History
+	// an interrupted epoch's record is rebuilt when it finishes
+	t.hist.upTo(ck.Meta.Epoch)
+	t.global = ck.Meta.GlobalStep
+	t.prior = ck.Meta.History.TrainSeconds
+	for _, id := range t.hist.Skipped {
+		t.skipped[id] = true
+	}
+	return nil
+}
+
+func (t *trainer) buildLoaders() error {
+	d := t.e.Data
+	cfg := loader.Config{BatchSize: d.BatchSize, Workers: d.Workers, Prefetch: max(d.Prefetch, 1), Shuffle: d.Shuffle,
+		Seed: t.e.Training.Seed, SkipBad: d.OnBadSample == "skip", ImageSize: t.run.ImageSize}
+	var err error
+	if t.train, err = loader.New(t.run.Train, t.run.TrainTransform, t.run.Matcher, cfg, t.log); err != nil {
+		return fmt.Errorf("data.train: %w", err)
+	}
+	t.steps = t.train.Len()
+	if t.run.Validation != nil {
+		vcfg := cfg
+		vcfg.Shuffle = false
+		if t.val, err = loader.New(t.run.Validation, t.run.ValTransform, t.run.Matcher, vcfg, t.log); err != nil {
+			return fmt.Errorf("data.validation: %w", err)
+		}
+	}
+	return nil
+}
+
+// summary describes the run so far.
+func (t *trainer) summary(status string, err error) *Summary {
+	t.noteSkipped()
+	wall := t.prior
+	if !t.started.IsZero() {
+		wall += t.now().Sub(t.started).Seconds()
+	}
+	s := &Summary{Experiment: t.e.Name, RunDir: t.dir, Status: status, Epochs: t.e.Training.Epochs,
+		EpochsDone: len(t.hist.Epochs), Steps: t.global, Best: t.hist.Best, Last: t.hist.lastValidation(),
+		WallSeconds: wall, Images: t.hist.Images, Skipped: t.hist.Skipped, NonFinite: t.hist.NonFiniteSkipped}
+	var trainSecs float64
+	for _, e := range t.hist.Epochs {
+		trainSecs += e.Seconds
+	}
+	if trainSecs > 0 {
+		s.ImagesPerSec = float64(t.hist.Images) / trainSecs
+	}
+	for i := range t.hist.Validations {
+		v := &t.hist.Validations[i]
+		if s.BestMAP == nil || v.MAP > s.BestMAP.MAP {
+			s.BestMAP = v
+		}
+	}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	if t.files != nil {
+		s.Files = SummaryFiles{Metrics: t.files.metricsPath, Results: t.files.resultsPath, Charts: t.files.chartsDir,
+			Checkpoints: t.files.ckptDir}
+		if p := filepath.Join(t.files.ckptDir, "last.pt"); exists(p) {
+			s.Files.Last = p
+		}
+		if p := filepath.Join(t.files.ckptDir, "best.pt"); exists(p) {
+			s.Files.BestCkpt = p
+		}
+	}
+	return s
+}
+
+// modelVars returns the model's variables by name, as tensors sharing the VarStore's.
+func modelVars(m *model.SSD) map[string]*ts.Tensor {
+	vars := m.VarStore().Variables()
+	out := make(map[string]*ts.Tensor, len(vars))
+	for name, v := range vars {
+		out[name] = &v
+	}
+	return out
+}
+
+func nonFiniteHint(e *config.Experiment) string {
+	if e.Training.OnNonFinite == "skip" {
+		return fmt.Sprintf(" (more than training.max_nonfinite = %d batches were skipped)", e.Training.MaxNonFinite)
+	}
+	return "; lower the learning rate, or set training.on_nonfinite = \"skip\""
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// linkAtomic makes dst another name of src's file, replacing dst atomically.
+func linkAtomic(src, dst string) error {
+	tmp := dst + ".tmp-link"
+	os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(dst))
+}

@@ -1,0 +1,163 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/ssdrunner/ssdrunner/components/metric"
+	"github.com/ssdrunner/ssdrunner/components/postprocess"
+	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/loader"
+)
+
+// validate evaluates the model on the validation set after epoch (1-based), as the
+// reference's eval_ssd.py does: the network in evaluation mode on the test transform's
+// images, the MultiBox loss against the matched targets, then the detections of the
+// post-processing, in pixels of the original images, scored by every configured metric
+// against every annotated object (difficult ones flagged).
+func (t *trainer) validate(epoch int) (Validation, error) {
+	v := Validation{Epoch: epoch, Metrics: map[string]float64{}}
+	start := t.now()
+	it := t.val.Epoch(context.Background(), 0)
+	defer it.Close()
+	var gts []metric.GroundTruth
+	var dets []metric.Detection
+	var sumReg, sumCls float64
+	batches := 0
+	for {
+		if t.ctx.Err() != nil {
+			return v, ErrInterrupted
+		}
+		b, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+		}
+		reg, cls, d, err := t.evalBatch(b)
+		if err == nil {
+			gts, err = t.appendGroundTruths(gts, b)
+		}
+		b.Close()
+		if err != nil {
+			return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+		}
+		dets = append(dets, d...)
+		sumReg += reg
+		sumCls += cls
+		batches++
+		v.Images += len(b.IDs)
+	}
+	t.noteSkipped()
+	if batches > 0 {
+		v.Regression, v.Classification = sumReg/float64(batches), sumCls/float64(batches)
+		v.Loss = v.Regression + v.Classification
+	}
+	for i, m := range t.run.Metrics {
+		res, err := m.Metric.Evaluate(t.run.Classes, gts, dets)
+		if err != nil {
+			return v, fmt.Errorf("validation after epoch %d: metric %s: %w", epoch, m.Name, err)
+		}
+		v.Metrics[m.Name] = res.Value
+		for k, x := range res.Extra {
+			v.Metrics[m.Name+"."+k] = x
+		}
+		if i == 0 {
+			v.Metric, v.MAP = m.Name, res.Value
+			for _, c := range res.PerClass {
+				v.PerClass = append(v.PerClass, ClassAP{Class: c.Class, AP: c.AP})
+			}
+			t.files.lastPR = res
+		}
+	}
+	v.Seconds = t.now().Sub(start).Seconds()
+	return v, nil
+}
+
+// evalBatch runs the network on a validation batch without gradients and returns the
+// batch's losses and its detections, boxes scaled to the original image sizes.
+func (t *trainer) evalBatch(b *loader.Batch) (reg, cls float64, dets []metric.Detection, err error) {
+	err = torch.NoGrad(func() (err error) {
+		defer recoverOp(&err)
+		s := torch.NewScope()
+		defer s.Close()
+		images, labels, locT, err := t.onDevice(s, b)
+		if err != nil {
+			return err
+		}
+		conf, loc, err := t.run.Model.Forward(images, false)
+		if err != nil {
+			return err
+		}
+		s.Ts(conf, loc)
+		r, c, err := t.run.Loss.Forward(conf, loc, labels, locT)
+		if err != nil {
+			return err
+		}
+		s.Ts(r, c)
+		if reg, err = r.Float64Value([]int64{}); err != nil {
+			return err
+		}
+		if cls, err = c.Float64Value([]int64{}); err != nil {
+			return err
+		}
+		if !finite(reg) || !finite(cls) {
+			return fmt.Errorf("the validation loss is not finite (regression %g, classification %g) on images %v", reg, cls, b.IDs)
+		}
+		if conf.MustDevice() != t.run.Priors.MustDevice() {
+			conf = s.T(conf.MustTo(t.run.Priors.MustDevice(), false))
+			loc = s.T(loc.MustTo(t.run.Priors.MustDevice(), false))
+		}
+		out, err := postprocess.Detect(conf, loc, t.run.Priors, t.run.Variances, t.run.NMS)
+		if err != nil {
+			return err
+		}
+		for i, d := range out {
+			w, h := float64(b.Sizes[i][0]), float64(b.Sizes[i][1])
+			for j := range d.Scores {
+				bx := d.Boxes[j]
+				dets = append(dets, metric.Detection{ImageID: b.IDs[i], Label: d.Labels[j], Score: float64(d.Scores[j]),
+					Box: [4]float64{float64(bx[0]) * w, float64(bx[1]) * h, float64(bx[2]) * w, float64(bx[3]) * h}})
+			}
+		}
+		return nil
+	})
+	return reg, cls, dets, err
+}
+
+// appendGroundTruths adds the annotated objects of a batch's images (every object of a
+// known class, difficult ones flagged).
+func (t *trainer) appendGroundTruths(gts []metric.GroundTruth, b *loader.Batch) ([]metric.GroundTruth, error) {
+	for i, idx := range b.Indices {
+		id, objs, err := t.run.Validation.Annotation(idx)
+		if err != nil {
+			return gts, err
+		}
+		if id != b.IDs[i] {
+			id = b.IDs[i]
+		}
+		g := metric.GroundTruth{ImageID: id}
+		for _, o := range objs {
+			g.Boxes = append(g.Boxes, o.Box)
+			g.Labels = append(g.Labels, o.Label)
+			g.Difficult = append(g.Difficult, o.Difficult)
+		}
+		gts = append(gts, g)
+	}
+	return gts, nil
+}
+
+// meanOrNaN averages values, NaN for none.
+func meanOrNaN(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
