@@ -22,6 +22,20 @@ type History struct {
 	// the run; Images the training images seen.
 	TrainSeconds float64 `json:"train_seconds"`
 	Images       int64   `json:"images"`
+	// Partial holds the sums of an epoch interrupted part-way (so that its record, once
+	// finished, covers all its steps); nil at epoch ends.
+	Partial *PartialEpoch `json:"partial,omitempty"`
+}
+
+// PartialEpoch is the running record of an epoch in progress.
+type PartialEpoch struct {
+	Epoch          int                `json:"epoch"`
+	Steps          int                `json:"steps"`
+	Images         int                `json:"images"`
+	Regression     float64            `json:"regression_sum"`
+	Classification float64            `json:"classification_sum"`
+	Seconds        float64            `json:"seconds"`
+	LR             map[string]float64 `json:"lr"`
 }
 
 // EpochRecord is one trained epoch (Epoch counts from 1).

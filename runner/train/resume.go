@@ -1,6 +1,7 @@
 package train
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -79,7 +80,7 @@ func (t *trainer) resumePoint() (*checkpoint, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if diff := config.Diff(ck.Meta.Experiment, t.e.Resolved()); len(diff) > 0 {
+	if diff := config.Diff(ck.Meta.Experiment, jsonTree(t.e.Resolved())); len(diff) > 0 {
 		diff = withoutResumeKeys(diff)
 		if len(diff) > 0 && !t.opts.Force {
 			ck.Close()
@@ -166,4 +167,18 @@ func (t *trainer) newestCheckpoint(dir string) (*checkpoint, error) {
 		}
 	}
 	return best, nil
+}
+
+// jsonTree is tree as a checkpoint's meta record holds it (through JSON), so that the two
+// compare value for value.
+func jsonTree(tree map[string]any) map[string]any {
+	js, err := json.Marshal(tree)
+	if err != nil {
+		return tree
+	}
+	var out map[string]any
+	if json.Unmarshal(js, &out) != nil {
+		return tree
+	}
+	return out
 }

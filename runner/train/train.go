@@ -235,17 +235,27 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 // interruption ErrInterrupted and the number of the epoch's batches trained.
 func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 	rec := EpochRecord{Epoch: epoch + 1, LR: map[string]float64{}}
-	for i, g := range t.run.OptimizerGroups {
-		rec.LR[g.Name] = t.run.Schedule.LR(g.LR, scheduler.Progress{Epoch: epoch, Step: skip, StepsPerEpoch: t.steps})
-		_ = i
+	for _, g := range t.run.OptimizerGroups {
+		rec.LR[g.Name] = t.run.Schedule.LR(g.LR, scheduler.Progress{Epoch: epoch, StepsPerEpoch: t.steps})
 	}
+	start := t.now()
+	var sumReg, sumCls, priorSecs float64
+	if p := t.hist.Partial; p != nil && p.Epoch == epoch+1 && skip > 0 {
+		// the part of this epoch trained before an interruption
+		rec.Steps, rec.Images, sumReg, sumCls, priorSecs = p.Steps, p.Images, p.Regression, p.Classification, p.Seconds
+	}
+	t.hist.Partial = nil
+	defer func() {
+		if rec.Steps > 0 && rec.Seconds == 0 { // interrupted: keep the sums for the resume
+			t.hist.Partial = &PartialEpoch{Epoch: epoch + 1, Steps: rec.Steps, Images: rec.Images, Regression: sumReg,
+				Classification: sumCls, Seconds: priorSecs + t.now().Sub(start).Seconds(), LR: rec.LR}
+		}
+	}()
 	// the loader's own context: stopping the run (ctx) must not abort the batch in flight
 	lctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	it := t.train.EpochFrom(lctx, epoch, skip)
 	defer it.Close()
-	start := t.now()
-	var sumReg, sumCls float64
 	step := skip
 	bar := t.console.startEpoch(epoch+1, t.e.Training.Epochs, t.steps, skip)
 	logEvery := max(t.e.Training.LogEvery, 1)
@@ -289,7 +299,7 @@ func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 		winImages += n
 		sumReg += reg
 		sumCls += cls
-		elapsed := t.now().Sub(start).Seconds()
+		elapsed := priorSecs + t.now().Sub(start).Seconds()
 		ips := float64(rec.Images) / math.Max(elapsed, 1e-9)
 		bar.update(step, reg+cls, ips, lrs)
 		if step%logEvery == 0 || step == t.steps {
@@ -310,7 +320,7 @@ func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 		}
 	}
 	bar.done()
-	rec.Seconds = t.now().Sub(start).Seconds()
+	rec.Seconds = priorSecs + t.now().Sub(start).Seconds()
 	if rec.Steps > 0 {
 		rec.Regression = sumReg / float64(rec.Steps)
 		rec.Classification = sumCls / float64(rec.Steps)
