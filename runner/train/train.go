@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -57,6 +58,9 @@ type Options struct {
 	Force bool
 	// Now gives the time (tests may fix it); nil is time.Now.
 	Now func() time.Time
+	// OnStep, when set, is called after every optimizer step with the epoch (1-based), the
+	// step within it and the global step (progress displays, sweeps, tests).
+	OnStep func(epoch, step, global int)
 }
 
 // Summary is what a finished (or interrupted) run reports; summary.json holds it.
@@ -120,6 +124,11 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	if run.Optimizer == nil {
 		return nil, errors.New("apply: the run was built without an optimizer")
 	}
+	// libtorch's thread count, OpenMP team and grad mode belong to the OS thread: the whole
+	// run stays on this one, with the experiment's thread count.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	torch.SetThreads(res.Experiment.Training.Threads)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -302,6 +311,9 @@ func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 		elapsed := priorSecs + t.now().Sub(start).Seconds()
 		ips := float64(rec.Images) / math.Max(elapsed, 1e-9)
 		bar.update(step, reg+cls, ips, lrs)
+		if t.opts.OnStep != nil {
+			t.opts.OnStep(epoch+1, step, t.global)
+		}
 		if step%logEvery == 0 || step == t.steps {
 			wips := float64(winImages) / math.Max(t.now().Sub(winStart).Seconds(), 1e-9)
 			winImages, winStart = 0, t.now()
