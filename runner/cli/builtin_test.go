@@ -69,32 +69,6 @@ variable "lr" {
 	}
 }
 
-// TestNamedModelsPlan builds every named model from its built-in base and checks that
-// its backbone's feature maps fit its anchors.
-func TestNamedModelsPlan(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds ten models")
-	}
-	want := map[string]string{
-		"mb1-ssd": "3,000 priors", "mb1-ssd-lite": "3,000 priors", "mb2-ssd-lite": "3,000 priors",
-		"mb3-large-ssd-lite": "3,000 priors", "mb3-small-ssd-lite": "3,000 priors",
-		"sq-ssd-lite": "2,568 priors", "vgg16-ssd": "8,732 priors",
-		"ssd-resnet50": "8,732 priors", "ssd7": "7,160 priors", "ssd512-vgg16": "24,564 priors",
-	}
-	dir := t.TempDir()
-	for name, priors := range want {
-		exp := dir + "/" + name + ".hcl"
-		src := "inherits = \"builtin:" + name + "\"\ndata {\n  train \"shapes\" {\n    count = 4\n  }\n  batch_size = 2\n}\n"
-		if err := os.WriteFile(exp, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, errOut, code := run(t, "", "plan", exp)
-		if code != 0 || !strings.Contains(out, priors) {
-			t.Errorf("plan %s: %d\n%s%s", name, code, out, errOut)
-		}
-	}
-}
-
 func TestPlanLoadsInitialWeights(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds models")

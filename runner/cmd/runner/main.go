@@ -13,6 +13,13 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first Ctrl-C (or SIGTERM) cancels ctx: commands stop at the next safe point
+		// (`runner apply` after the step in progress, with a checkpoint). Stopping the
+		// notification restores the default action, so a second Ctrl-C exits at once.
+		<-ctx.Done()
+		stop()
+	}()
 	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Environ())
 	stop()
 	os.Exit(code)
