@@ -437,3 +437,36 @@ func sameBits(t *testing.T, a, b *ts.Tensor) bool {
 	}
 	return true
 }
+
+// TestApplyMemoryFlat trains 12 short epochs (validating after each, checkpointing every
+// other) and requires the C heap in use to stay flat from the end of epoch 2 to the end:
+// gotch v0.7.0 has no finalizers, so a tensor that one step, validation or checkpoint
+// forgets to free grows the heap by at least its size every time. The bound, 4 MiB over 30
+// steps, is a tenth of one batch of this model's activations (a 4×3×300×300 float32 input
+// alone is 4.1 MiB), so any leaked activation fails it, while allocator bookkeeping
+// (free lists, arena trimming) stays well under it.
+func TestApplyMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 36 steps")
+	}
+	dir := t.TempDir()
+	res := load(t, dir, tinyExperiment, "training.epochs=12", "data.train.count=12", "data.validation.count=4",
+		"training.checkpoint.every=2", "data.workers=1")
+	var at6, atEnd int64
+	_, err := apply(t, context.Background(), res, Options{RunName: "mem", OnStep: func(epoch, step, global int) {
+		switch global {
+		case 6:
+			at6 = torch.MallocInUse()
+		case 36:
+			atEnd = torch.MallocInUse()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	growth := atEnd - at6
+	t.Logf("C heap in use: %.1f MiB after epoch 2, %.1f MiB after epoch 12 (%+.2f MiB)", float64(at6)/(1<<20), float64(atEnd)/(1<<20), float64(growth)/(1<<20))
+	if growth > 4<<20 {
+		t.Errorf("the C heap grew by %.2f MiB over 30 steps", float64(growth)/(1<<20))
+	}
+}
