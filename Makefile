@@ -15,6 +15,9 @@ PKGS    := ./...
 export CGO_CXXFLAGS := -include $(COMPAT)/gotch_compat.h -DGOTCH_COMPAT_SHA=$(shell sha256sum $(COMPAT)/gotch_compat.h | cut -c1-16) -I/usr/include/torch/csrc/api/include
 export CGO_LDFLAGS  := -L$(BUILD)/stubs
 export GOTCH_CACHE  ?= $(BUILD)/gotch-cache
+# The workspace setup writes (go.work: gotch => build/gotch), named explicitly so that a GOWORK
+# set in the caller's environment cannot make a target build the unpatched gotch.
+export GOWORK       := $(ROOT)/go.work
 
 # The experiment `make run` executes, and extra flags for it (e.g. RUN_FLAGS='--set training.epochs=1').
 RUN_EXPERIMENT ?= experiments/quickstart.hcl
@@ -66,5 +69,5 @@ fuzz: setup ## run every fuzz target for FUZZTIME each (default 60s)
 	  done; \
 	done
 
-clean: ## remove build outputs (build/, bin/)
-	rm -rf $(BUILD) $(ROOT)/bin
+clean: ## remove build outputs (build/, bin/, go.work)
+	rm -rf $(BUILD) $(ROOT)/bin $(ROOT)/go.work $(ROOT)/go.work.sum

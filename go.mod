@@ -32,5 +32,3 @@ require (
 	golang.org/x/text v0.31.0 // indirect
 	golang.org/x/tools v0.38.0 // indirect
 )
-
-replace github.com/sugarme/gotch => ./build/gotch

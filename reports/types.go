@@ -7,8 +7,10 @@
 // returns an error, never panics, on empty input, NaN/Inf or out-of-range values, or mismatched
 // curve lengths. Output is deterministic: the same input gives the same bytes.
 //
-// The package-level functions write PNG; use a Charts value to choose SVG.
-// WriteFileAtomic writes a chart to a file without ever leaving a half-written file behind.
+// The package-level functions write PNG; use a Charts value to choose SVG. They write to an
+// io.Writer: to write a chart file without ever leaving a half-written one behind, give them
+// the writer of the project's internal/fsutil.WriteFileAtomic (reports imports nothing of
+// the project itself).
 package reports
 
 // ClassAP is the evaluation result of one class.

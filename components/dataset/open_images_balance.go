@@ -2,7 +2,7 @@ package dataset
 
 import "fmt"
 
-// streamBalance is the rng stream of balance_data (see rng.go for the others).
+// streamBalance is the rng stream of balance_data (see streams.go for the others).
 const streamBalance uint64 = 0x62616c616e6365 // "balance"
 
 // balanceImages down-samples frequent classes as the reference's
@@ -40,7 +40,7 @@ func balanceImages(images []oiImage, names []string, seed int64) ([]oiImage, int
 		r := newRNG(seed, l, streamBalance)
 		// Partial Fisher-Yates: idx[:m] becomes a uniform random m-subset.
 		for k := 0; k < m; k++ {
-			j := k + r.intn(len(idx)-k)
+			j := k + r.IntN(len(idx)-k)
 			idx[k], idx[j] = idx[j], idx[k]
 			keep[idx[k]] = true
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 )
 
 // vocJPEGQuality is the JPEG quality of the images WriteVOC writes.
@@ -173,26 +175,11 @@ func writeVOCSample(ds Dataset, i int, dir string, names []string) (string, erro
 // vocCoord formats a 0-based coordinate as VOC's 1-based one, exactly.
 func vocCoord(v float64) string { return strconv.FormatFloat(v+1, 'f', -1, 64) }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it into place.
+// writeFileAtomic writes data to path (mode 0644) with fsutil.WriteBytesAtomic: never a half
+// written file, even when the export is interrupted.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := fsutil.WriteBytesAtomic(path, 0o644, data); err != nil {
 		return fmt.Errorf("write voc: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write voc: %s: %w", path, err)
 	}
 	return nil
 }

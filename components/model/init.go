@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"fmt"
 	"os"
-	"path"
 	"runtime"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/components/model/keypattern"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -101,10 +101,8 @@ func (m *SSD) Init(cfg InitConfig) (LoadReport, error) {
 	if cfg.BaseNet == "" && cfg.Pretrained == "" {
 		return LoadReport{}, nil
 	}
-	for _, p := range cfg.IgnoreKeys {
-		if _, err := path.Match(p, ""); err != nil || p == "" {
-			return LoadReport{}, fmt.Errorf("init: ignore_keys entry %q is not a valid pattern", p)
-		}
+	if err := keypattern.Check(cfg.IgnoreKeys); err != nil {
+		return LoadReport{}, fmt.Errorf("init: %w", err)
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -146,7 +144,7 @@ func ignoreKeys(named map[string]*ts.Tensor, patterns []string) (ignored, unmatc
 	for k, t := range named {
 		hit := false
 		for j, p := range patterns {
-			if ok, _ := path.Match(p, k); ok || inModule(k, p) {
+			if keypattern.Match(p, k) {
 				took[j], hit = true, true
 			}
 		}

@@ -531,9 +531,9 @@ func TestInitIgnoreKeys(t *testing.T) {
 		keys []string
 		want string
 	}{
-		{[]string{"fc", "layer4", "0"}, "missing"},     // takes keys the model needs
-		{[]string{"*"}, "leave out every one"},         // takes everything
-		{[]string{"fc", "[a-"}, "not a valid pattern"}, // bad glob
+		{[]string{"fc", "layer4", "0"}, "missing"},  // takes keys the model needs
+		{[]string{"*"}, "leave out every one"},      // takes everything
+		{[]string{"fc", "[a-"}, "not a valid glob"}, // bad glob
 	} {
 		m := buildVariant(t, "mb1_ssd_lite")
 		if _, err := m.Init(InitConfig{BaseNet: file, IgnoreKeys: c.keys}); err == nil || !strings.Contains(err.Error(), c.want) {

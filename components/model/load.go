@@ -10,6 +10,7 @@ import (
 	"github.com/sugarme/gotch/pickle"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/model/keypattern"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -28,17 +29,11 @@ type LoadOptions struct {
 
 func (o LoadOptions) skipped(name string) bool {
 	for _, p := range o.Skip {
-		if inModule(name, p) {
+		if keypattern.InModule(name, p) {
 			return true
 		}
 	}
 	return false
-}
-
-// inModule reports whether name is module itself or a name under it ("layer4" and
-// "layer4." both take "layer4.0.conv1.weight").
-func inModule(name, module string) bool {
-	return name == module || strings.HasPrefix(name, strings.TrimSuffix(module, ".")+".")
 }
 
 // ShapeMismatch is a key present on both sides with different shapes.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
 // rule is one optimizer's update formula; engine does the rest (groups, gradients, state
@@ -171,25 +173,26 @@ func (e *engine) Step() (err error) {
 			return fmt.Errorf("%s: group %d (%q): learning rate must be >= 0, got %g", e.kind, i, g.name, g.lr)
 		}
 	}
-	restore, err := noGrad()
-	if err != nil {
-		return fmt.Errorf("%s: %w", e.kind, err)
-	}
-	defer func() {
-		if rerr := restore(); rerr != nil && err == nil {
-			err = fmt.Errorf("%s: %w", e.kind, rerr)
-		}
-	}()
-	defer e.coefs.endStep()
-	for gi := range e.groups {
-		g := &e.groups[gi]
-		for pi, p := range g.params {
-			if err := e.stepParam(g, p, &g.state[pi]); err != nil {
-				return fmt.Errorf("%s: group %d (%q) parameter %d: %w", e.kind, gi, g.name, pi, err)
+	// torch.NoGrad keeps the goroutine on its OS thread while the mode is off (libtorch's
+	// grad mode is per thread) and restores the previous mode, also on a panic.
+	var stepErr error
+	err = torch.NoGrad(func() error {
+		defer e.coefs.endStep()
+		for gi := range e.groups {
+			g := &e.groups[gi]
+			for pi, p := range g.params {
+				if err := e.stepParam(g, p, &g.state[pi]); err != nil {
+					stepErr = fmt.Errorf("%s: group %d (%q) parameter %d: %w", e.kind, gi, g.name, pi, err)
+					return stepErr
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil && err != stepErr {
+		return fmt.Errorf("%s: %w", e.kind, err)
 	}
-	return nil
+	return err
 }
 
 func (e *engine) stepParam(g *group, p *ts.Tensor, st *paramState) error {

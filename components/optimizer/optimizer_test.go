@@ -11,6 +11,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -274,7 +275,7 @@ func TestHandlesAndGradMode(t *testing.T) {
 		if err := opt.Step(); err != nil {
 			t.Fatal(err)
 		}
-		on, err := setGradEnabled(true)
+		on, err := torch.SetGradEnabled(true)
 		runtime.UnlockOSThread()
 		if err != nil || !on {
 			t.Fatalf("gradient tracking after Step: %v, %v", on, err)

@@ -15,63 +15,18 @@
 // returns tensors owned by the caller.
 package postprocess
 
-import (
-	"fmt"
-	"math"
-)
+import "github.com/ssdrunner/ssdrunner/components/postprocess/nmsconfig"
 
 // Methods of non-maximum suppression accepted in Config.Method.
 const (
-	Hard = "hard" // greedy: a box overlapping a better kept box by more than IoUThreshold is dropped
-	Soft = "soft" // Gaussian: overlapping boxes have their score decayed by exp(-IoU²/Sigma)
+	Hard = nmsconfig.Hard // greedy: a box overlapping a better kept box by more than IoUThreshold is dropped
+	Soft = nmsconfig.Soft // Gaussian: overlapping boxes have their score decayed by exp(-IoU²/Sigma)
 )
 
-// Config configures Detect (the experiment's evaluation.nms block). The reference's
-// evaluation settings are Method "hard", IoUThreshold 0.45, ScoreThreshold 0.01,
-// CandidateSize 200, TopK 0 (all) and Sigma 0.5.
-type Config struct {
-	// Method is Hard or Soft.
-	Method string
-	// IoUThreshold: in hard NMS a box is kept only if its IoU with every better kept box
-	// of its class is <= IoUThreshold. Soft NMS does not use it (nor does the reference).
-	IoUThreshold float64
-	// ScoreThreshold: only class probabilities > ScoreThreshold become candidates; in
-	// soft NMS, boxes whose decayed score falls to ScoreThreshold or below are dropped.
-	ScoreThreshold float64
-	// CandidateSize: hard NMS considers only the CandidateSize best candidates of each
-	// class; <= 0 means all. Soft NMS ignores it (as the reference), except with
-	// ClassAgnostic, where it caps each class's share of the common candidate set.
-	CandidateSize int
-	// TopK: at most TopK detections per class, the best ones (the reference passes its
-	// top_k to each class's NMS); <= 0 means all. With ClassAgnostic, per image.
-	TopK int
-	// Sigma is the Gaussian parameter of soft NMS: a score is multiplied by
-	// exp(-IoU²/Sigma) for each better pick.
-	Sigma float64
-	// ClassAgnostic runs one NMS over the candidates of all classes together, so that
-	// boxes of different classes suppress each other (not in the reference).
-	ClassAgnostic bool
-}
-
-// Validate checks the settings that the chosen method uses.
-func (c Config) Validate() error {
-	switch c.Method {
-	case Hard:
-		if !(c.IoUThreshold >= 0 && c.IoUThreshold <= 1) {
-			return fmt.Errorf("postprocess: iou_threshold must be in [0, 1], got %g", c.IoUThreshold)
-		}
-	case Soft:
-		if !(c.Sigma > 0) || math.IsInf(c.Sigma, 1) {
-			return fmt.Errorf("postprocess: sigma must be a positive number, got %g", c.Sigma)
-		}
-	default:
-		return fmt.Errorf("postprocess: method %q: want %q or %q", c.Method, Hard, Soft)
-	}
-	if !(c.ScoreThreshold >= 0 && c.ScoreThreshold <= 1) {
-		return fmt.Errorf("postprocess: score_threshold must be in [0, 1], got %g", c.ScoreThreshold)
-	}
-	return nil
-}
+// Config configures Detect (the experiment's evaluation.nms block); it is defined, with its
+// Validate, in nmsconfig, which does not need libtorch, so that checking an experiment file
+// applies the same rules.
+type Config = nmsconfig.Config
 
 // Detections are the detections of one image.
 type Detections struct {

@@ -11,7 +11,9 @@ import (
 )
 
 // SetGradEnabled switches libtorch's gradient recording on or off for the calling OS
-// thread (torch.set_grad_enabled) and returns the previous setting.
+// thread (torch.set_grad_enabled) and returns the previous setting. It is the project's
+// only binding of the grad mode: packages outside internal/torch use it (or NoGrad) rather
+// than a cgo declaration of their own.
 //
 // Use it instead of gotch's ts.GradSetEnabled, whose cgo wrapper reads the 4-byte C result
 // as an 8-byte Go int: the upper half is stack garbage, so it often reports "was off"
@@ -24,8 +26,11 @@ func SetGradEnabled(on bool) (prev bool, err error) {
 		v = 1
 	}
 	r := C.at_grad_set_enabled(v)
-	if r < 0 {
-		return false, fmt.Errorf("torch: setting the grad mode: %w", ts.TorchErr())
+	if err := ts.TorchErr(); err != nil {
+		return false, fmt.Errorf("torch: setting the grad mode: %w", err)
+	}
+	if r != 0 && r != 1 { // libtch returns -1 on a failure; never leave err nil then
+		return false, fmt.Errorf("torch: setting the grad mode failed (code %d)", int(r))
 	}
 	return r == 1, nil
 }

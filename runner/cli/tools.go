@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/ssdrunner/ssdrunner/experiments"
+	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -98,28 +99,14 @@ func hclFiles(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// writeFileAtomic replaces path's content without a window where it is half written.
+// writeFileAtomic replaces path's content without a window where it is half written,
+// keeping the file's permissions.
 func writeFileAtomic(path string, data []byte) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".runner-fmt-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), st.Mode().Perm()); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return fsutil.WriteBytesAtomic(path, st.Mode().Perm(), data)
 }
 
 // list prints the registered components of every kind, or of one, with their options.

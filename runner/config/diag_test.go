@@ -62,6 +62,15 @@ func TestMalformedFiles(t *testing.T) {
 		{"variable without value", "variable \"root\" {}\n" + minimal, []string{"bad.hcl:1:1: error: No value for required variable", "-var root=VALUE"}},
 		{"locals cycle", "locals {\n  a = local.b\n  b = local.a\n}\n" + minimal, []string{"bad.hcl:2:7: error: Cycle in locals", "bad.hcl:3:7: error: Cycle in locals"}},
 		{"bad device", minimal + "training {\n  device = \"gpu\"\n}\n", []string{"bad.hcl:13:12: error: Invalid value for device", "expected cpu, cuda or cuda:N"}},
+		{"bad device index", minimal + "training {\n  device = \"cuda:x\"\n}\n", []string{"bad.hcl:13:12: error: Invalid value for device", `training.device = "cuda:x": the GPU index must be a number >= 0`}},
+		{"nms method typo", minimal + "evaluation {\n  nms {\n    method = \"sotf\"\n  }\n}\n",
+			[]string{"bad.hcl:14:14: error: Invalid value for method", `evaluation.nms.method "sotf": want "hard" or "soft". Did you mean "soft"?`}},
+		{"nms options, each at its own range", minimal + "evaluation {\n  nms {\n    iou_threshold   = 1.5\n    score_threshold = -1\n    candidate_size  = 0\n  }\n}\n",
+			[]string{"bad.hcl:14:23: error: Invalid value for iou_threshold", "evaluation.nms.iou_threshold must be in [0, 1], got 1.5.",
+				"bad.hcl:15:23: error: Invalid value for score_threshold", "evaluation.nms.score_threshold must be in [0, 1], got -1.",
+				"bad.hcl:16:23: error: Invalid value for candidate_size", "evaluation.nms.candidate_size must be greater than 0, got 0."}},
+		{"soft nms sigma", minimal + "evaluation {\n  nms {\n    method = \"soft\"\n    sigma  = 0\n  }\n}\n",
+			[]string{"bad.hcl:15:14: error: Invalid value for sigma", "evaluation.nms.sigma must be a positive number, got 0."}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -127,4 +136,20 @@ func FuzzLoad(f *testing.F) {
 			_ = ToJSON(diags)
 		}
 	})
+}
+
+// TestNMSFollowsPostprocess checks that evaluation.nms is held to postprocess's own rules:
+// a setting the chosen method does not use is not an error.
+func TestNMSFollowsPostprocess(t *testing.T) {
+	for name, nms := range map[string]string{
+		"hard ignores sigma":        "method = \"hard\"\n    sigma = 0",
+		"soft ignores iou":          "method = \"soft\"\n    iou_threshold = 7",
+		"top_k 0 keeps every box":   "top_k = 0",
+		"class agnostic, soft, big": "method = \"soft\"\n    class_agnostic = true\n    sigma = 3",
+	} {
+		src := minimal + "evaluation {\n  nms {\n    " + nms + "\n  }\n}\n"
+		if _, diags := load(t, memFS{"ok.hcl": src}, "ok.hcl", Options{}); diags.HasErrors() {
+			t.Errorf("%s: %s", name, diags.Error())
+		}
+	}
 }

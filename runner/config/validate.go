@@ -1,13 +1,16 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/ssdrunner/ssdrunner/components/model/keypattern"
+	"github.com/ssdrunner/ssdrunner/components/postprocess/nmsconfig"
+	"github.com/ssdrunner/ssdrunner/internal/device"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -16,7 +19,6 @@ var (
 	badSamplePolicy = []string{"fail", "skip"}
 	freezePolicies  = []string{"none", "base_net", "all_but_heads"}
 	checkpointBy    = []string{"val_loss", "map"}
-	nmsMethods      = []string{"hard", "soft"}
 	classMismatch   = []string{"reinit", "reinit_classifier", "subsample"}
 )
 
@@ -58,12 +60,6 @@ func (c *checker) positive(path string, v float64) {
 func (c *checker) nonNegative(path string, v float64) {
 	if !(v >= 0) {
 		c.fail(path, "Invalid value for "+lastSegment(path), "%s must be 0 or more, got %v.", path, v)
-	}
-}
-
-func (c *checker) unitInterval(path string, v float64) {
-	if !(v >= 0 && v <= 1) {
-		c.fail(path, "Invalid value for "+lastSegment(path), "%s must be between 0 and 1, got %v.", path, v)
 	}
 }
 
@@ -129,9 +125,9 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	if m.Init.BaseNet != "" && m.Init.Pretrained != "" {
 		c.fail("model.init.pretrained", "Conflicting initialisation", "model.init sets both base_net and pretrained; use one (pretrained already contains a base net).")
 	}
-	for _, k := range m.Init.IgnoreKeys {
-		if _, err := path.Match(k, ""); err != nil || k == "" {
-			c.fail("model.init.ignore_keys", "Invalid key pattern", "model.init.ignore_keys entry %q is not a valid glob (path.Match syntax: *, ?, [a-z]).", k)
+	for _, k := range m.Init.IgnoreKeys { // model.Init's rule, every bad entry reported
+		if err := keypattern.CheckOne(k); err != nil {
+			c.fail("model.init.ignore_keys", "Invalid key pattern", "model.init.%s.", err)
 		}
 	}
 	if m.Init.OnClassMismatch == "subsample" && m.Init.PretrainedLabels == "" {
@@ -179,8 +175,9 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	c.oneOf("training.freeze", t.Freeze, freezePolicies)
 	c.nonNegative("training.threads", float64(t.Threads))
 	c.positive("training.log_every", float64(t.LogEvery))
-	if !validDevice(t.Device) {
-		c.fail("training.device", "Invalid value for device", "training.device = %q; expected cpu, cuda or cuda:N.", t.Device)
+	// The syntax only: whether a CUDA device exists is for the machine that runs to say.
+	if _, err := device.Parse(t.Device); err != nil {
+		c.fail("training.device", "Invalid value for device", "training.device = %q: %s.", t.Device, err)
 	}
 	c.nonNegative("training.checkpoint.every", float64(t.Checkpoint.Every))
 	c.nonNegative("training.checkpoint.keep_last", float64(t.Checkpoint.KeepLast))
@@ -191,13 +188,7 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	for _, r := range e.Evaluation.Metrics {
 		c.component(join("evaluation.metric", r.Type), "metric", r, true)
 	}
-	n := e.Evaluation.NMS
-	c.oneOf("evaluation.nms.method", n.Method, nmsMethods)
-	c.unitInterval("evaluation.nms.iou_threshold", n.IoUThreshold)
-	c.unitInterval("evaluation.nms.score_threshold", n.ScoreThreshold)
-	c.positive("evaluation.nms.candidate_size", float64(n.CandidateSize))
-	c.nonNegative("evaluation.nms.top_k", float64(n.TopK))
-	c.positive("evaluation.nms.sigma", n.Sigma)
+	c.nms(e.Evaluation.NMS)
 	if e.Output.Dir == "" {
 		c.fail("output.dir", "Invalid value for dir", "output.dir must not be empty.")
 	}
@@ -228,18 +219,34 @@ func (c *checker) paramGroups(groups map[string]ParamGroup) {
 	}
 }
 
-func validDevice(d string) bool {
-	if d == "cpu" || d == "cuda" {
-		return true
+// nms checks the evaluation.nms block with postprocess's own rules (nmsconfig.Validate:
+// what the chosen method uses), each problem at its option, and adds the experiment file's
+// stricter ones for the counts: candidate_size > 0, top_k >= 0 (0 = all).
+func (c *checker) nms(n NMS) {
+	err := nmsconfig.Config{
+		Method: n.Method, IoUThreshold: n.IoUThreshold, ScoreThreshold: n.ScoreThreshold,
+		CandidateSize: n.CandidateSize, TopK: n.TopK, Sigma: n.Sigma, ClassAgnostic: n.ClassAgnostic,
+	}.Validate()
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
 	}
-	rest, ok := strings.CutPrefix(d, "cuda:")
-	if !ok || rest == "" {
-		return false
-	}
-	for _, r := range rest {
-		if r < '0' || r > '9' {
-			return false
+	for _, err := range errs {
+		var oe *nmsconfig.OptionError
+		switch {
+		case err == nil:
+		case errors.As(err, &oe):
+			detail := "evaluation.nms." + oe.Msg + "."
+			if oe.Option == "method" {
+				if s := registry.Suggest(n.Method, []string{nmsconfig.Hard, nmsconfig.Soft}); s != "" {
+					detail += fmt.Sprintf(" Did you mean %q?", s)
+				}
+			}
+			c.fail("evaluation.nms."+oe.Option, "Invalid value for "+oe.Option, "%s", detail)
+		default:
+			c.fail("evaluation.nms", "Invalid nms settings", "evaluation.nms: %s", sentence(err))
 		}
 	}
-	return true
+	c.positive("evaluation.nms.candidate_size", float64(n.CandidateSize))
+	c.nonNegative("evaluation.nms.top_k", float64(n.TopK))
 }

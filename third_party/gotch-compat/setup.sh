@@ -5,8 +5,12 @@
 #   2. build/stubs/lib*.so: comment-only GNU ld linker scripts for the CUDA libraries that gotch's
 #      libtch/lib.go hard-codes as -l flags; they satisfy the linker and add nothing to the binary.
 #   3. build/gotch: a copy of github.com/sugarme/gotch at the version pinned in go.mod with
-#      patch-free-outptr.sh applied (gotch leaks a C.malloc(0) per op call); go.mod points at it
-#      with a `replace`. The module cache is never modified.
+#      patch-free-outptr.sh applied (gotch leaks a C.malloc(0) per op call). The module cache is
+#      never modified.
+#   4. go.work (git-ignored) at the module root: `use .` and a `replace` of that gotch version
+#      by build/gotch, so every go command in the tree builds the patched copy. go.mod itself
+#      has no replace: before setup (a fresh clone) the module is a normal one whose `go list`,
+#      `go vet` and editors work with gotch from the module cache.
 # Usage: third_party/gotch-compat/setup.sh [module-root]
 set -euo pipefail
 root="$(cd "${1:-$(dirname "$0")/../..}" && pwd)"
@@ -53,7 +57,7 @@ gotch_ver="$(awk '$1=="github.com/sugarme/gotch"{print $2; exit} $2=="github.com
 stamp="$gotch_ver $(sha256sum "$here/patch-free-outptr.sh" | cut -c1-16)"
 if [ "$(cat "$build/gotch/.setup-stamp" 2>/dev/null)" != "$stamp" ]; then
   say "preparing build/gotch (gotch $gotch_ver + per-op leak fix)"
-  src="$(cd "$root" && GOFLAGS=-mod=mod go mod download -json "github.com/sugarme/gotch@$gotch_ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  src="$(cd "$root" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com/sugarme/gotch@$gotch_ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   [ -d "$src" ] || { echo "setup: go mod download of gotch $gotch_ver failed" >&2; exit 1; }
   rm -rf "$build/gotch.tmp" "$build/gotch"
   cp -r "$src" "$build/gotch.tmp"
@@ -64,5 +68,20 @@ if [ "$(cat "$build/gotch/.setup-stamp" 2>/dev/null)" != "$stamp" ]; then
   printf '%s\n' "$stamp" >"$build/gotch.tmp/.setup-stamp"
   mv "$build/gotch.tmp" "$build/gotch"
   say "patched $n op wrappers"
+fi
+
+# --- 4. go.work --------------------------------------------------------------------------------
+# Written after build/gotch is complete (a go.work pointing at a missing folder breaks every go
+# command), and only when its content changes. `make clean` removes it with build/.
+work="go 1.26.8
+
+use .
+
+// Written by third_party/gotch-compat/setup.sh (make setup): the patched copy of gotch.
+replace github.com/sugarme/gotch $gotch_ver => ./build/gotch"
+if [ "$(cat "$root/go.work" 2>/dev/null)" != "$work" ]; then
+  printf '%s\n' "$work" >"$root/go.work.tmp"
+  mv "$root/go.work.tmp" "$root/go.work"
+  say "wrote go.work (gotch $gotch_ver => ./build/gotch)"
 fi
 say "ready (libtorch-dev $ver, gotch $gotch_ver)"
