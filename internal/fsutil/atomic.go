@@ -77,7 +77,7 @@ func WriteFileAtomic(path string, perm fs.FileMode, write func(io.Writer) error)
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	renamed = true
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("writing %s: syncing the folder: %w", path, err)
 	}
 	return nil
@@ -91,8 +91,8 @@ func WriteBytesAtomic(path string, perm fs.FileMode, data []byte) error {
 	})
 }
 
-// syncDir fsyncs the folder dir, so that a rename in it is durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs the folder dir, so that a rename in it is durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package train
 import (
 	"archive/zip"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -99,7 +99,7 @@ func saveCheckpoint(path string, model map[string]*ts.Tensor, optState map[strin
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	ok = true
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 // checkpoint is a loaded checkpoint; Close frees its tensors.
@@ -194,18 +194,6 @@ func syncFile(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
 }
 
 // firstLine keeps the first line of a libtorch error (the rest is a C++ backtrace).

@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/ssdrunner/ssdrunner/components/metric"
+	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/reports"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
@@ -342,44 +343,11 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
-// writeAtomic writes data to path through a temporary file, synced and renamed.
-func writeAtomic(path string, data []byte) error {
-	return writeAtomicFunc(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
+// writeAtomic writes data to path atomically (internal/fsutil).
+func writeAtomic(path string, data []byte) error { return fsutil.WriteBytesAtomic(path, 0o644, data) }
 
-// writeAtomicFunc writes path through write without ever leaving a partial file: a
-// temporary file in the same folder is written, synced and renamed over path, and the
-// folder synced; on error the old file stays.
-func writeAtomicFunc(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriter(tmp)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
+// writeAtomicFunc writes path through write atomically (internal/fsutil): a crash at any
+// instant leaves the old file or the new one, whole.
+func writeAtomicFunc(path string, write func(io.Writer) error) error {
+	return fsutil.WriteFileAtomic(path, 0o644, write)
 }

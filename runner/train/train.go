@@ -27,6 +27,7 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/components/model"
 	"github.com/ssdrunner/ssdrunner/components/scheduler"
+	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
@@ -670,5 +671,5 @@ func linkAtomic(src, dst string) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
+	return fsutil.SyncDir(filepath.Dir(dst))
 }
