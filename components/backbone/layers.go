@@ -112,9 +112,18 @@ func pair(v int) []int64 { return []int64{int64(v), int64(v)} }
 // statistics) with variables "weight", "bias" (trainable) and "running_mean",
 // "running_var" (not trainable). torch's "num_batches_tracked" buffer only matters when
 // momentum is None, so it is not kept.
+//
+// Frozen keeps the layer in evaluation mode whatever Forward's train says: it normalises
+// with its running statistics and leaves them unchanged (a frozen module's batch norms,
+// see model.SSD.Freeze).
 type BatchNorm2d struct {
 	Weight, Bias, RunningMean, RunningVar *ts.Tensor
+	Frozen                                bool
 }
+
+// BatchNorm returns the layer itself: model.SSD.Freeze finds the batch norms of a module
+// through this method.
+func (b *BatchNorm2d) BatchNorm() *BatchNorm2d { return b }
 
 // BatchNorm eps and momentum, torch's defaults.
 const (
@@ -137,7 +146,7 @@ func NewBatchNorm2d(p *nn.Path, c int) *BatchNorm2d {
 // Forward normalises with the batch's statistics and updates the running ones when
 // train, and with the running statistics otherwise.
 func (b *BatchNorm2d) Forward(x *ts.Tensor, train bool) *ts.Tensor {
-	return must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train, BatchNormMomentum, BatchNormEps, true))
+	return must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train && !b.Frozen, BatchNormMomentum, BatchNormEps, true))
 }
 
 // ReLU is max(x, 0).

@@ -4,6 +4,8 @@ package model
 
 import (
 	"fmt"
+	"reflect"
+	"unsafe"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
@@ -121,15 +123,75 @@ func (m *SSD) Close() {
 
 // Freeze stops gradients for every parameter of the given top-level modules (torch's
 // requires_grad_(False), as the reference's freeze_net_layers): backward no longer
-// computes them and an optimizer skips them.
-func (m *SSD) Freeze(modules ...string) error {
+// computes them and an optimizer skips them. Their batch norms are put in evaluation mode
+// for good (they normalise with their running statistics and keep them), unless
+// bnDrift, which keeps them in training mode like the reference's --freeze_net and
+// --freeze_base_net: their running statistics then drift with the batches.
+func (m *SSD) Freeze(bnDrift bool, modules ...string) error {
+	frozen := map[unsafe.Pointer]bool{}
 	for _, mod := range modules {
 		_, params := m.Parameters(mod)
 		for _, p := range params {
 			if err := torch.InPlace(p, func(t *ts.Tensor) error { return t.RequiresGrad_(false) }); err != nil {
 				return fmt.Errorf("freeze %s: %w", mod, err)
 			}
+			frozen[p.Ctensor()] = true
+		}
+	}
+	if bnDrift || len(frozen) == 0 {
+		return nil
+	}
+	for _, bn := range batchNorms(m.Backbone, m.Head) {
+		if frozen[bn.Weight.Ctensor()] {
+			bn.Frozen = true
 		}
 	}
 	return nil
+}
+
+// batchNorms finds every batch norm layer reachable from roots (the backbone's and the
+// head's layers, however they are held: fields, embedded structs, slices, interfaces).
+func batchNorms(roots ...any) []*backbone.BatchNorm2d {
+	bnType := reflect.TypeOf((*backbone.BatchNorm2d)(nil))
+	seen := map[unsafe.Pointer]bool{}
+	var out []*backbone.BatchNorm2d
+	var visit func(v reflect.Value)
+	visit = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.UnsafePointer()] {
+				return
+			}
+			seen[v.UnsafePointer()] = true
+			if v.Type() == bnType {
+				out = append(out, (*backbone.BatchNorm2d)(v.UnsafePointer()))
+				return
+			}
+			visit(v.Elem())
+		case reflect.Interface:
+			if !v.IsNil() {
+				visit(v.Elem())
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeOf(ts.Tensor{}) {
+				return
+			}
+			for i := range v.NumField() {
+				visit(v.Field(i))
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				visit(v.Index(i))
+			}
+		case reflect.Map:
+			iter := v.MapRange()
+			for iter.Next() {
+				visit(iter.Value())
+			}
+		}
+	}
+	for _, r := range roots {
+		visit(reflect.ValueOf(r))
+	}
+	return out
 }

@@ -308,7 +308,7 @@ func (r *Run) buildModel(e *config.Experiment, gen anchors.Generator, opts Optio
 		}
 	}
 	slices.Sort(frozen)
-	if err := m.Freeze(frozen...); err != nil {
+	if err := m.Freeze(e.Training.FrozenBN == "train", frozen...); err != nil {
 		return &Error{"training.freeze", err}
 	}
 	return nil

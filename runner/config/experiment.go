@@ -83,6 +83,7 @@ type Training struct {
 	LogEvery      int        `hcl:"log_every" json:"log_every" doc:"log the running loss every N steps"`
 	Resume        string     `hcl:"resume" json:"resume" doc:"checkpoint to resume from: a path, or auto (the newest in the run folder)"`
 	Checkpoint    Checkpoint `hcl:"checkpoint,block" json:"checkpoint"`
+	FrozenBN      string     `hcl:"frozen_batch_norm" json:"frozen_batch_norm" doc:"eval (default): frozen modules' batch norms use their running statistics and keep them; train: they normalise with batch statistics and their running statistics drift, as the reference's --freeze_net and --freeze_base_net do"`
 	OnNonFinite   string     `hcl:"on_nonfinite" json:"on_nonfinite" doc:"fail (stop the run, naming the batch's images, keeping the last good checkpoint) | skip (skip the batch, up to max_nonfinite times)"`
 	MaxNonFinite  int        `hcl:"max_nonfinite" json:"max_nonfinite" doc:"batches with a non-finite loss or gradient that on_nonfinite = \"skip\" may skip before the run stops"`
 }
@@ -139,6 +140,7 @@ func Defaults() Experiment {
 			Device:        "cpu",
 			LogEvery:      100,
 			Checkpoint:    Checkpoint{KeepLast: 3, KeepBest: true, Metric: "val_loss"},
+			FrozenBN:      "eval",
 			OnNonFinite:   "fail",
 			MaxNonFinite:  10,
 		},

@@ -42,8 +42,8 @@ func TestDecodeEveryBlock(t *testing.T) {
 		Scheduler: registry.Ref{Type: "cosine", Options: map[string]any{"t_max": 200.0, "eta_min": 1e-5}},
 		Training: Training{
 			Epochs: 200, ValidateEvery: 5, Freeze: "none", Seed: 42, Device: "cpu", Threads: 2, LogEvery: 10, Resume: "auto",
-			Checkpoint:  Checkpoint{Every: 10, KeepLast: 2, KeepBest: false, Metric: "map"},
-			OnNonFinite: "fail", MaxNonFinite: 10,
+			Checkpoint: Checkpoint{Every: 10, KeepLast: 2, KeepBest: false, Metric: "map"},
+			FrozenBN:   "eval", OnNonFinite: "fail", MaxNonFinite: 10,
 		},
 		Evaluation: Evaluation{
 			Metrics: []registry.Ref{{Type: "voc", Options: map[string]any{"use_2007_metric": false}}},
@@ -265,7 +265,7 @@ func TestOverrideErrors(t *testing.T) {
 		set  string
 		want string
 	}{
-		{"training.epoch=3", `unknown key "training.epoch"; did you mean "epochs"? (valid keys here: checkpoint, device, epochs, freeze, log_every, max_nonfinite, on_nonfinite, resume, seed, threads, validate_every)`},
+		{"training.epoch=3", `unknown key "training.epoch"; did you mean "epochs"? (valid keys here: checkpoint, device, epochs, freeze, frozen_batch_norm, log_every, max_nonfinite, on_nonfinite, resume, seed, threads, validate_every)`},
 		{"trainig.epochs=3", `did you mean "training"?`},
 		{"training.epochs=abc", `expected a whole number`},
 		{"training.epochs=1.5", `expected a whole number, got 1.5`},

@@ -183,6 +183,7 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	c.nonNegative("training.checkpoint.keep_last", float64(t.Checkpoint.KeepLast))
 	c.oneOf("training.checkpoint.metric", t.Checkpoint.Metric, checkpointBy)
 	c.oneOf("training.on_nonfinite", t.OnNonFinite, []string{"fail", "skip"})
+	c.oneOf("training.frozen_batch_norm", t.FrozenBN, []string{"eval", "train"})
 	c.nonNegative("training.max_nonfinite", float64(t.MaxNonFinite))
 
 	for _, r := range e.Evaluation.Metrics {

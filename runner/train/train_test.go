@@ -172,6 +172,17 @@ func TestApplyRunFolder(t *testing.T) {
 	if len(steps) != 8 {
 		t.Errorf("%d step lines, want 8", len(steps))
 	}
+	// each group's lr is the cosine schedule's closed form at the step's progress
+	// (t_max 4 epochs of 4 steps, per step): base·(1+cos(π·t/4))/2, t = epoch + step/4
+	for _, l := range steps {
+		progress := float64(l.Epoch-1) + float64(l.Step-1)/4
+		for group, base := range map[string]float64{"default": 0.01, "base_net": 0.005} {
+			want := base * (1 + math.Cos(math.Pi*progress/4)) / 2
+			if got := l.LR[group]; math.Abs(got-want) > 1e-15*base {
+				t.Errorf("epoch %d step %d: lr %s = %.17g, want %.17g", l.Epoch, l.Step, group, got, want)
+			}
+		}
+	}
 	csv, _ := os.ReadFile(filepath.Join(run, "results.csv"))
 	if rows := strings.Split(strings.TrimSpace(string(csv)), "\n"); len(rows) != 3 || !strings.HasPrefix(rows[0], "epoch,train_loss") {
 		t.Errorf("results.csv:\n%s", csv)
@@ -468,5 +479,80 @@ func TestApplyMemoryFlat(t *testing.T) {
 	t.Logf("C heap in use: %.1f MiB after epoch 2, %.1f MiB after epoch 12 (%+.2f MiB)", float64(at6)/(1<<20), float64(atEnd)/(1<<20), float64(growth)/(1<<20))
 	if growth > 4<<20 {
 		t.Errorf("the C heap grew by %.2f MiB over 30 steps", float64(growth)/(1<<20))
+	}
+}
+
+// TestFreeze trains with training.freeze = "base_net": every variable of base_net
+// (weights and batch-norm running statistics) is bit for bit as it started, while the
+// other modules change; with frozen_batch_norm = "train" (the reference's behaviour) the
+// running statistics drift and the weights stay.
+func TestFreeze(t *testing.T) {
+	dir := t.TempDir()
+	for _, mode := range []string{"eval", "train"} {
+		res := load(t, dir, tinyExperiment, "training.freeze=base_net", "training.frozen_batch_norm="+mode, "training.epochs=1",
+			"data.validation.count=4")
+		torch.SetThreads(1)
+		run, err := build.Build(res, build.Options{Log: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := map[string][]float32{}
+		for name, v := range modelVars(run.Model) {
+			x := make([]float32, v.Numel())
+			if err := torch.CopyTo(v, x); err != nil {
+				t.Fatal(err)
+			}
+			before[name] = x
+		}
+		if _, err := Apply(context.Background(), res, run, Options{Log: zerolog.Nop(), RunName: "freeze-" + mode}); err != nil {
+			t.Fatal(err)
+		}
+		changed := map[string]bool{}
+		for name, v := range modelVars(run.Model) {
+			x := make([]float32, v.Numel())
+			if err := torch.CopyTo(v, x); err != nil {
+				t.Fatal(err)
+			}
+			for i := range x {
+				if math.Float32bits(x[i]) != math.Float32bits(before[name][i]) {
+					changed[name] = true
+					break
+				}
+			}
+		}
+		run.Close()
+		for name := range before {
+			base := strings.HasPrefix(name, "base_net.")
+			stat := strings.HasSuffix(name, ".running_mean") || strings.HasSuffix(name, ".running_var")
+			switch {
+			case base && !stat && changed[name]:
+				t.Errorf("%s: frozen weight %s changed", mode, name)
+			case base && stat && mode == "eval" && changed[name]:
+				t.Errorf("eval: running statistic %s of a frozen module changed", name)
+			case base && stat && mode == "train" && !changed[name]:
+				t.Errorf("train: running statistic %s of a frozen module did not drift", name)
+			case !base && !changed[name]:
+				t.Errorf("%s: trainable %s did not change", mode, name)
+			}
+		}
+	}
+}
+
+// TestLossDecreases: a few epochs on a handful of images lower the training loss well
+// below where it started (the MultiBox loss of a fresh SSD is dominated by the
+// classification of thousands of background priors, which the first steps learn).
+func TestLossDecreases(t *testing.T) {
+	dir := t.TempDir()
+	res := load(t, dir, tinyExperiment, "training.epochs=12", "data.train.count=8", "data.validation.count=4",
+		"training.validate_every=12", "scheduler.t_max=100")
+	if _, err := apply(t, context.Background(), res, Options{RunName: "fit"}); err != nil {
+		t.Fatal(err)
+	}
+	steps := readSteps(t, filepath.Join(dir, "runs", "tiny", "fit"))
+	first := (steps[0].Loss + steps[1].Loss) / 2
+	last := (steps[len(steps)-1].Loss + steps[len(steps)-2].Loss) / 2
+	t.Logf("loss %.3f over the first two steps, %.3f over the last two (%d steps)", first, last, len(steps))
+	if !(last < 0.7*first) {
+		t.Errorf("the loss went from %.3f to %.3f in %d steps", first, last, len(steps))
 	}
 }
