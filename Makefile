@@ -50,8 +50,8 @@ bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
 	go run ./internal/refbench $(REFBENCH_FLAGS)
 
-run: build ## run the main job on the built-in default experiment (no downloads)
-	$(BIN) plan $(RUN_EXPERIMENT) $(RUN_FLAGS)
+run: build ## train the built-in default experiment (quickstart: synthetic data, no downloads) into runs/
+	$(BIN) apply $(RUN_EXPERIMENT) $(RUN_FLAGS)
 
 lint: setup ## gofmt -l and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
