@@ -32,7 +32,8 @@ func New(vs *nn.VarStore, bb backbone.Backbone, hd head.Head, numClasses int) *S
 // Build creates the backbone named by backboneRef under vs.Root(), then the head named by
 // headRef for the backbone's feature-map channels, boxesPerLocation anchors per location
 // of each map and numClasses classes (background included).
-func Build(vs *nn.VarStore, backboneRef, headRef registry.Ref, boxesPerLocation []int, numClasses int) (*SSD, error) {
+func Build(vs *nn.VarStore, backboneRef, headRef registry.Ref, boxesPerLocation []int, numClasses int) (_ *SSD, err error) {
+	defer torch.Recover(&err)
 	bb, err := backbone.Build(backboneRef, vs.Root())
 	if err != nil {
 		return nil, err
@@ -65,7 +66,7 @@ func (m *SSD) Modules() []string {
 func (m *SSD) Forward(x *ts.Tensor, train bool) (conf, loc *ts.Tensor, err error) {
 	s := torch.NewScope()
 	defer s.Close()
-	defer backbone.Recover(&err)
+	defer torch.Recover(&err)
 	feats, err := m.Backbone.Forward(x, train)
 	if err != nil {
 		return nil, nil, err
@@ -85,7 +86,7 @@ func (m *SSD) FeatureMapSizes(imageSize int) (sizes []int, err error) {
 	err = torch.NoGrad(func() (err error) {
 		s := torch.NewScope()
 		defer s.Close()
-		defer backbone.Recover(&err)
+		defer torch.Recover(&err)
 		x := s.T(ts.MustZeros([]int64{1, 3, int64(imageSize), int64(imageSize)}, gotch.Float, m.vs.Device()))
 		feats, err := m.Backbone.Forward(x, false)
 		if err != nil {
