@@ -1,8 +1,12 @@
 package dataset
 
-import "fmt"
+import (
+	"fmt"
 
-// streamBalance is the rng stream of balance_data (see rng.go for the others).
+	"github.com/ssdrunner/ssdrunner/components/dataset/internal/splitmix"
+)
+
+// streamBalance is the splitmix stream of balance_data (the shapes package has the others).
 const streamBalance uint64 = 0x62616c616e6365 // "balance"
 
 // balanceImages down-samples frequent classes as the reference's
@@ -37,10 +41,10 @@ func balanceImages(images []oiImage, names []string, seed int64) ([]oiImage, int
 	keep := make([]bool, len(images))
 	for l := 1; l < len(names); l++ {
 		idx := append([]int(nil), perClass[l]...)
-		r := newRNG(seed, l, streamBalance)
+		r := splitmix.New(seed, l, streamBalance)
 		// Partial Fisher-Yates: idx[:m] becomes a uniform random m-subset.
 		for k := 0; k < m; k++ {
-			j := k + r.intn(len(idx)-k)
+			j := k + r.Intn(len(idx)-k)
 			idx[k], idx[j] = idx[j], idx[k]
 			keep[idx[k]] = true
 		}

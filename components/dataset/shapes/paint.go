@@ -1,8 +1,10 @@
-package dataset
+package shapes
 
 import (
 	"image"
 	"math"
+
+	"github.com/ssdrunner/ssdrunner/components/dataset/internal/splitmix"
 )
 
 // rgb is a colour with channels on the 0-255 scale.
@@ -76,19 +78,19 @@ func hsv(h, s, v float64) rgb {
 }
 
 // randomColour draws a colour with saturation and value in the given ranges.
-func randomColour(r *rng, sLo, sHi, vLo, vHi float64) rgb {
-	return hsv(r.float(), r.uniform(sLo, sHi), r.uniform(vLo, vHi))
+func randomColour(r *splitmix.RNG, sLo, sHi, vLo, vHi float64) rgb {
+	return hsv(r.Float(), r.Uniform(sLo, sHi), r.Uniform(vLo, vHi))
 }
 
 // nearColour draws a colour 18-40 units (Euclidean, 0-255 scale) away from c.
-func nearColour(c rgb, r *rng) rgb {
+func nearColour(c rgb, r *splitmix.RNG) rgb {
 	var v rgb
 	n := 0.0
 	for n < 1e-6 {
-		v = rgb{r.uniform(-1, 1), r.uniform(-1, 1), r.uniform(-1, 1)}
+		v = rgb{r.Uniform(-1, 1), r.Uniform(-1, 1), r.Uniform(-1, 1)}
 		n = math.Sqrt(v[0]*v[0] + v[1]*v[1] + v[2]*v[2])
 	}
-	d := r.uniform(18, 40) / n
+	d := r.Uniform(18, 40) / n
 	out := rgb{c[0] + d*v[0], c[1] + d*v[1], c[2] + d*v[2]}
 	for k := range out {
 		if out[k] < 0 || out[k] > 255 { // step the other way rather than lose contrast to clamping
@@ -100,37 +102,37 @@ func nearColour(c rgb, r *rng) rgb {
 
 // paint draws image i of layout l: a textured background, optional clutter, the objects in
 // layout order, then per-pixel noise. It draws only from the paint stream.
-func (d *Shapes) paint(i int, l layout) *image.RGBA {
+func (d *Dataset) paint(i int, l layout) *image.RGBA {
 	c := &d.cfg
-	r := newRNG(int64(c.Seed), i, streamPaint)
+	r := splitmix.New(int64(c.Seed), i, streamPaint)
 	img := image.NewRGBA(image.Rect(0, 0, l.w, l.h))
 	paintBackground(img, r)
 	var xs []float64
-	if r.chance(c.Clutter) {
+	if r.Chance(c.Clutter) {
 		xs = paintClutter(img, r, xs)
 	}
 	for _, s := range l.shapes {
 		col := randomColour(r, 0.15, 1, 0.12, 1)
-		if r.chance(c.LowContrast) {
+		if r.Chance(c.LowContrast) {
 			col = nearColour(meanUnder(img, s.m), r)
 		}
 		fillShape(img, s.m, col, r)
 	}
-	addNoise(img, r, r.uniform(0, c.Noise))
+	addNoise(img, r, r.Uniform(0, c.Noise))
 	return img
 }
 
 // paintBackground covers img with one of five textures.
-func paintBackground(img *image.RGBA, r *rng) {
+func paintBackground(img *image.RGBA, r *splitmix.RNG) {
 	c1 := randomColour(r, 0, 0.9, 0.1, 1)
 	c2 := randomColour(r, 0, 0.9, 0.1, 1)
-	switch r.intn(5) {
+	switch r.Intn(5) {
 	case 0:
 		valueNoise(img, r, c1, c2)
 	case 1:
 		gradient(img, r, c1, c2)
 	case 2:
-		stripes(img, r, c1, c2, r.uniform(6, 40))
+		stripes(img, r, c1, c2, r.Uniform(6, 40))
 	case 3:
 		checker(img, r, c1, c2)
 	default:
@@ -139,7 +141,7 @@ func paintBackground(img *image.RGBA, r *rng) {
 }
 
 // valueNoise paints two octaves of smooth random noise between colours a and b.
-func valueNoise(img *image.RGBA, r *rng, a, b rgb) {
+func valueNoise(img *image.RGBA, r *splitmix.RNG, a, b rgb) {
 	colours := ramp(a, b)
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	side := float64(min(w, h))
@@ -150,14 +152,14 @@ func valueNoise(img *image.RGBA, r *rng, a, b rgb) {
 		ix           []int
 		fx           []float64
 	}
-	cell := r.uniform(side/8, side/2.5)
+	cell := r.Uniform(side/8, side/2.5)
 	octs := []*octave{{cell: cell, weight: 0.65}, {cell: cell / 3.5, weight: 0.35}}
 	for _, o := range octs {
 		o.gw = int(float64(w)/o.cell) + 2
 		gh := int(float64(h)/o.cell) + 2
 		o.grid = make([]float64, o.gw*gh)
 		for k := range o.grid {
-			o.grid[k] = r.float()
+			o.grid[k] = r.Float()
 		}
 		o.ix, o.fx = make([]int, w), make([]float64, w)
 		for x := 0; x < w; x++ {
@@ -190,13 +192,13 @@ func bilerp(g []float64, stride int, fx, fy float64) float64 {
 func smooth(t float64) float64 { return t * t * (3 - 2*t) }
 
 // gradient paints a linear or radial gradient from a to b.
-func gradient(img *image.RGBA, r *rng, a, b rgb) {
+func gradient(img *image.RGBA, r *splitmix.RNG, a, b rgb) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	fw, fh := float64(w), float64(h)
 	colours := ramp(a, b)
-	radial := r.chance(0.35)
-	sin, cos := math.Sincos(r.uniform(0, 2*math.Pi))
-	cx, cy := r.uniform(0, fw), r.uniform(0, fh)
+	radial := r.Chance(0.35)
+	sin, cos := math.Sincos(r.Uniform(0, 2*math.Pi))
+	cx, cy := r.Uniform(0, fw), r.Uniform(0, fh)
 	span := math.Hypot(fw, fh)
 	for y := 0; y < h; y++ {
 		off := y * img.Stride
@@ -214,11 +216,11 @@ func gradient(img *image.RGBA, r *rng, a, b rgb) {
 }
 
 // stripes paints parallel bands of a and b with the given period at a random angle.
-func stripes(img *image.RGBA, r *rng, a, b rgb, period float64) {
+func stripes(img *image.RGBA, r *splitmix.RNG, a, b rgb, period float64) {
 	pa, pb := a.px(), b.px()
 	w, h := img.Rect.Dx(), img.Rect.Dy()
-	sin, cos := math.Sincos(r.uniform(0, math.Pi))
-	duty := r.uniform(0.3, 0.7)
+	sin, cos := math.Sincos(r.Uniform(0, math.Pi))
+	duty := r.Uniform(0.3, 0.7)
 	for y := 0; y < h; y++ {
 		off := y * img.Stride
 		for x := 0; x < w; x++ {
@@ -233,13 +235,13 @@ func stripes(img *image.RGBA, r *rng, a, b rgb, period float64) {
 }
 
 // checker paints a checkerboard of a and b, axis-aligned or rotated.
-func checker(img *image.RGBA, r *rng, a, b rgb) {
+func checker(img *image.RGBA, r *splitmix.RNG, a, b rgb) {
 	pa, pb := a.px(), b.px()
 	w, h := img.Rect.Dx(), img.Rect.Dy()
-	s := r.uniform(8, 50)
+	s := r.Uniform(8, 50)
 	angle := 0.0
-	if r.chance(0.5) {
-		angle = r.uniform(0, math.Pi/2)
+	if r.Chance(0.5) {
+		angle = r.Uniform(0, math.Pi/2)
 	}
 	sin, cos := math.Sincos(angle)
 	for y := 0; y < h; y++ {
@@ -258,14 +260,14 @@ func checker(img *image.RGBA, r *rng, a, b rgb) {
 }
 
 // blobs fills img with base and scatters many muted irregular blobs over it.
-func blobs(img *image.RGBA, r *rng, base rgb) {
+func blobs(img *image.RGBA, r *splitmix.RNG, base rgb) {
 	fillRect(img, base)
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	side := float64(min(w, h))
 	var xs []float64
-	for n := r.between(12, 40); n > 0; n-- {
-		c := pt{r.uniform(0, float64(w)), r.uniform(0, float64(h))}
-		contour := blobContour(c, side*r.uniform(0.03, 0.18), r)
+	for n := r.Between(12, 40); n > 0; n-- {
+		c := pt{r.Uniform(0, float64(w)), r.Uniform(0, float64(h))}
+		contour := blobContour(c, side*r.Uniform(0.03, 0.18), r)
 		var m mask
 		m, xs = rasterize([][]pt{contour}, w, h, xs)
 		fillSolid(img, m, randomColour(r, 0, 0.5, 0.15, 0.95))
@@ -273,18 +275,18 @@ func blobs(img *image.RGBA, r *rng, base rgb) {
 }
 
 // paintClutter draws a few unlabelled blobs and thick lines of random colours.
-func paintClutter(img *image.RGBA, r *rng, xs []float64) []float64 {
+func paintClutter(img *image.RGBA, r *splitmix.RNG, xs []float64) []float64 {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	fw, fh := float64(w), float64(h)
 	side := math.Min(fw, fh)
-	for n := r.between(2, 8); n > 0; n-- {
+	for n := r.Between(2, 8); n > 0; n-- {
 		var contour []pt
-		if r.chance(0.6) {
-			contour = blobContour(pt{r.uniform(0, fw), r.uniform(0, fh)}, side*r.uniform(0.03, 0.12), r)
+		if r.Chance(0.6) {
+			contour = blobContour(pt{r.Uniform(0, fw), r.Uniform(0, fh)}, side*r.Uniform(0.03, 0.12), r)
 		} else {
-			a := pt{r.uniform(0, fw), r.uniform(0, fh)}
-			l, ang := side*r.uniform(0.1, 0.5), r.uniform(0, 2*math.Pi)
-			contour = segmentContour(a, pt{a.x + l*math.Cos(ang), a.y + l*math.Sin(ang)}, r.uniform(1.5, 6))
+			a := pt{r.Uniform(0, fw), r.Uniform(0, fh)}
+			l, ang := side*r.Uniform(0.1, 0.5), r.Uniform(0, 2*math.Pi)
+			contour = segmentContour(a, pt{a.x + l*math.Cos(ang), a.y + l*math.Sin(ang)}, r.Uniform(1.5, 6))
 		}
 		var m mask
 		m, xs = rasterize([][]pt{contour}, w, h, xs)
@@ -316,17 +318,17 @@ func fillSolid(img *image.RGBA, m mask, col rgb) {
 
 // fillShape fills an object's mask with c: flat, as a gradient towards a shade of c, or as
 // fine stripes of c and another colour.
-func fillShape(img *image.RGBA, m mask, c rgb, r *rng) {
-	switch u := r.float(); {
+func fillShape(img *image.RGBA, m mask, c rgb, r *splitmix.RNG) {
+	switch u := r.Float(); {
 	case u < 0.55:
 		fillSolid(img, m, c)
 	case u < 0.85:
-		shade := lerp(c, rgb{}, r.uniform(0.3, 0.6))
-		if r.chance(0.5) {
-			shade = lerp(c, rgb{255, 255, 255}, r.uniform(0.3, 0.6))
+		shade := lerp(c, rgb{}, r.Uniform(0.3, 0.6))
+		if r.Chance(0.5) {
+			shade = lerp(c, rgb{255, 255, 255}, r.Uniform(0.3, 0.6))
 		}
 		colours := ramp(c, shade)
-		sin, cos := math.Sincos(r.uniform(0, 2*math.Pi))
+		sin, cos := math.Sincos(r.Uniform(0, 2*math.Pi))
 		b := m.box
 		cx, cy := float64(b[0]+b[2])/2, float64(b[1]+b[3])/2
 		span := math.Max(math.Hypot(float64(b[2]-b[0]), float64(b[3]-b[1])), 1)
@@ -340,8 +342,8 @@ func fillShape(img *image.RGBA, m mask, c rgb, r *rng) {
 		}
 	default:
 		pc, po := c.px(), randomColour(r, 0, 1, 0.1, 1).px()
-		period := r.uniform(3, 10)
-		sin, cos := math.Sincos(r.uniform(0, math.Pi))
+		period := r.Uniform(3, 10)
+		sin, cos := math.Sincos(r.Uniform(0, math.Pi))
 		for _, rn := range m.runs {
 			off := int(rn.y) * img.Stride
 			for x := int(rn.x0); x < int(rn.x1); x++ {
@@ -377,7 +379,7 @@ func meanUnder(img *image.RGBA, m mask) rgb {
 }
 
 // addNoise adds uniform noise in [-amp, amp] to every channel of every pixel.
-func addNoise(img *image.RGBA, r *rng, amp float64) {
+func addNoise(img *image.RGBA, r *splitmix.RNG, amp float64) {
 	a := int(amp)
 	if a <= 0 {
 		return
@@ -387,7 +389,7 @@ func addNoise(img *image.RGBA, r *rng, amp float64) {
 	for y := 0; y < h; y++ {
 		p := img.Pix[y*img.Stride : y*img.Stride+4*w]
 		for x := 0; x < len(p); x += 4 {
-			v := r.next()
+			v := r.Next()
 			for ch := 0; ch < 3; ch++ {
 				n := int((v>>(16*ch))&0xffff*span>>16) - a
 				q := int(p[x+ch]) + n

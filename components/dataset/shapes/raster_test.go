@@ -1,8 +1,10 @@
-package dataset
+package shapes
 
 import (
 	"math"
 	"testing"
+
+	"github.com/ssdrunner/ssdrunner/components/dataset/internal/splitmix"
 )
 
 // insideEvenOdd is a brute-force point-in-polygon test (even-odd over all contours), an
@@ -25,14 +27,14 @@ func insideEvenOdd(contours [][]pt, p pt) bool {
 // with a per-pixel test of the pixel centres.
 func TestRasterizeMatchesBruteForce(t *testing.T) {
 	const w, h = 64, 48
-	r := &rng{s: 42}
+	r := splitmix.FromState(42)
 	var xs []float64
 	for trial := 0; trial < 400; trial++ {
-		c := pt{r.uniform(-20, w+20), r.uniform(-20, h+20)}
-		rad := r.uniform(1, 40)
+		c := pt{r.Uniform(-20, w+20), r.Uniform(-20, h+20)}
+		rad := r.Uniform(1, 40)
 		var contours [][]pt
 		if kind := trial % (len(shapeNames) + 1); kind < len(shapeNames) {
-			contours = shapeContours(kind, c, rad, r.uniform(0, 2*math.Pi), r)
+			contours = shapeContours(kind, c, rad, r.Uniform(0, 2*math.Pi), r)
 		} else {
 			contours = [][]pt{blobContour(c, rad, r)}
 		}

@@ -1,9 +1,13 @@
-package dataset
+package shapes
 
-import "math"
+import (
+	"math"
 
-// ShapeNames lists the classes that the "shapes" dataset can draw, in their default order.
-func ShapeNames() []string { return append([]string(nil), shapeNames...) }
+	"github.com/ssdrunner/ssdrunner/components/dataset/internal/splitmix"
+)
+
+// Names lists the classes that the "shapes" dataset can draw, in their default order.
+func Names() []string { return append([]string(nil), shapeNames...) }
 
 var shapeNames = []string{"circle", "ellipse", "square", "triangle", "hexagon", "star", "cross", "ring"}
 
@@ -26,12 +30,12 @@ const circleSides = 64
 // shapeContours returns the outline(s) of a shape of the given kind whose circumscribed
 // circle has radius rad around c, rotated by angle. Proportions that vary between instances
 // (an ellipse's aspect, a star's inner radius …) are drawn from r.
-func shapeContours(kind int, c pt, rad, angle float64, r *rng) [][]pt {
+func shapeContours(kind int, c pt, rad, angle float64, r *splitmix.RNG) [][]pt {
 	switch kind {
 	case shapeCircle:
 		return [][]pt{regularPolygon(c, rad, circleSides, 0)}
 	case shapeEllipse:
-		aspect := r.uniform(0.42, 0.68)
+		aspect := r.Uniform(0.42, 0.68)
 		unit := make([]pt, circleSides)
 		for k := range unit {
 			a := 2 * math.Pi * float64(k) / circleSides
@@ -45,7 +49,7 @@ func shapeContours(kind int, c pt, rad, angle float64, r *rng) [][]pt {
 	case shapeHexagon:
 		return [][]pt{regularPolygon(c, rad, 6, angle)}
 	case shapeStar:
-		inner := r.uniform(0.36, 0.5)
+		inner := r.Uniform(0.36, 0.5)
 		unit := make([]pt, 10)
 		for k := range unit {
 			rr := 1.0
@@ -57,25 +61,25 @@ func shapeContours(kind int, c pt, rad, angle float64, r *rng) [][]pt {
 		}
 		return [][]pt{transform(unit, c, rad, angle)}
 	case shapeCross:
-		w := r.uniform(0.2, 0.34)
+		w := r.Uniform(0.2, 0.34)
 		unit := []pt{{w, 1}, {w, w}, {1, w}, {1, -w}, {w, -w}, {w, -1},
 			{-w, -1}, {-w, -w}, {-1, -w}, {-1, w}, {-w, w}, {-w, 1}}
 		return [][]pt{transform(unit, c, rad/math.Hypot(1, w), angle)}
 	case shapeRing:
-		inner := r.uniform(0.42, 0.66)
+		inner := r.Uniform(0.42, 0.66)
 		return [][]pt{regularPolygon(c, rad, circleSides, 0), regularPolygon(c, rad*inner, circleSides, 0)}
 	}
 	panic("dataset: unknown shape kind") // kinds are validated when the config is decoded
 }
 
 // blobContour returns an irregular polygon (for unlabelled clutter) of mean radius about rad.
-func blobContour(c pt, rad float64, r *rng) []pt {
-	n := r.between(6, 10)
+func blobContour(c pt, rad float64, r *splitmix.RNG) []pt {
+	n := r.Between(6, 10)
 	out := make([]pt, n)
-	phase := r.uniform(0, 2*math.Pi)
+	phase := r.Uniform(0, 2*math.Pi)
 	for k := range out {
-		a := phase + 2*math.Pi*(float64(k)+r.uniform(-0.4, 0.4))/float64(n)
-		rr := rad * r.uniform(0.5, 1)
+		a := phase + 2*math.Pi*(float64(k)+r.Uniform(-0.4, 0.4))/float64(n)
+		rr := rad * r.Uniform(0.5, 1)
 		out[k] = pt{c.x + rr*math.Cos(a), c.y + rr*math.Sin(a)}
 	}
 	return out

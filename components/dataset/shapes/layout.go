@@ -1,6 +1,11 @@
-package dataset
+package shapes
 
-import "math"
+import (
+	"math"
+
+	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/components/dataset/internal/splitmix"
+)
 
 // Placement limits of the synthetic layout.
 const (
@@ -22,28 +27,28 @@ type layout struct {
 	shapes []placedShape
 }
 
-func (l layout) objects() []Object {
-	out := make([]Object, len(l.shapes))
+func (l layout) objects() []dataset.Object {
+	out := make([]dataset.Object, len(l.shapes))
 	for k, s := range l.shapes {
 		b := s.m.box
-		out[k] = Object{Box: [4]float64{float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])}, Label: s.label}
+		out[k] = dataset.Object{Box: [4]float64{float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])}, Label: s.label}
 	}
 	return out
 }
 
 // layout places the objects of image i. It draws only from the layout stream, so boxes can
 // be computed without painting.
-func (d *Shapes) layout(i int) layout {
+func (d *Dataset) layout(i int) layout {
 	c := &d.cfg
-	r := newRNG(int64(c.Seed), i, streamLayout)
+	r := splitmix.New(int64(c.Seed), i, streamLayout)
 	l := layout{w: c.ImageWidth, h: c.ImageHeight}
 	if l.w == 0 {
-		l.w = r.between(c.MinSize, c.MaxSize)
+		l.w = r.Between(c.MinSize, c.MaxSize)
 	}
 	if l.h == 0 {
-		l.h = r.between(c.MinSize, c.MaxSize)
+		l.h = r.Between(c.MinSize, c.MaxSize)
 	}
-	want := r.between(c.MinObjects, c.MaxObjects)
+	want := r.Between(c.MinObjects, c.MaxObjects)
 	side := float64(min(l.w, l.h))
 	owner := make([]int16, l.w*l.h) // which object shows at each pixel, -1 for none
 	for k := range owner {
@@ -55,11 +60,11 @@ func (d *Shapes) layout(i int) layout {
 	for len(l.shapes) < want {
 		// The class is drawn once per object (not per attempt), so that classes that are
 		// harder to place are not under-represented.
-		kindIdx := r.intn(len(d.kinds))
+		kindIdx := r.Intn(len(d.kinds))
 		placed := false
 		for attempt := 0; attempt < placeAttempts && !placed; attempt++ {
-			rad := side * r.logUniform(c.MinObjectSize, c.MaxObjectSize) / 2
-			angle := r.uniform(0, 2*math.Pi)
+			rad := side * r.LogUniform(c.MinObjectSize, c.MaxObjectSize) / 2
+			angle := r.Uniform(0, 2*math.Pi)
 			centre := placeCentre(r, l.w, l.h, rad, c.Border)
 			contours := shapeContours(d.kinds[kindIdx], centre, rad, angle, r)
 			var m mask
@@ -116,28 +121,28 @@ func (d *Shapes) layout(i int) layout {
 // placeCentre draws the centre of an object of circumscribed radius rad: inside the image
 // (the whole circle inside where it fits) or, with probability border, near an edge so that
 // the border may cut the object.
-func placeCentre(r *rng, w, h int, rad, border float64) pt {
+func placeCentre(r *splitmix.RNG, w, h int, rad, border float64) pt {
 	fw, fh := float64(w), float64(h)
 	inside := func(size float64) float64 {
 		if size <= 2*rad {
 			return size / 2
 		}
-		return r.uniform(rad, size-rad)
+		return r.Uniform(rad, size-rad)
 	}
-	if !r.chance(border) {
+	if !r.Chance(border) {
 		return pt{inside(fw), inside(fh)}
 	}
 	// Distance of the centre from the chosen edge, negative outside the image.
-	off := rad * r.uniform(-0.2, 0.8)
-	switch r.intn(4) {
+	off := rad * r.Uniform(-0.2, 0.8)
+	switch r.Intn(4) {
 	case 0:
-		return pt{off, r.uniform(0, fh)}
+		return pt{off, r.Uniform(0, fh)}
 	case 1:
-		return pt{fw - off, r.uniform(0, fh)}
+		return pt{fw - off, r.Uniform(0, fh)}
 	case 2:
-		return pt{r.uniform(0, fw), off}
+		return pt{r.Uniform(0, fw), off}
 	default:
-		return pt{r.uniform(0, fw), fh - off}
+		return pt{r.Uniform(0, fw), fh - off}
 	}
 }
 
