@@ -186,9 +186,21 @@ func Make(res *config.Result) (*Plan, error) {
 				if train != nil {
 					labels = train.ClassNames()
 				}
-				rep, err := m.Init(model.InitConfig{BaseNet: in.BaseNet, Pretrained: in.Pretrained,
-					OnClassMismatch: in.OnClassMismatch, PretrainedLabels: in.PretrainedLabels, Labels: labels,
-					IgnoreKeys: in.IgnoreKeys})
+				// model.Init reads no files but the weights: the pretrained model's labels
+				// are read here, when sub-sampling needs them.
+				var theirs []string
+				var err error
+				if in.Pretrained != "" && in.OnClassMismatch == model.Subsample && in.PretrainedLabels != "" {
+					if theirs, err = dataset.ReadLabels(in.PretrainedLabels); err != nil {
+						err = fmt.Errorf("pretrained %s: %w", in.Pretrained, err)
+					}
+				}
+				var rep model.LoadReport
+				if err == nil {
+					rep, err = m.Init(model.InitConfig{BaseNet: in.BaseNet, Pretrained: in.Pretrained,
+						OnClassMismatch: in.OnClassMismatch, PretrainedLabels: theirs, Labels: labels,
+						IgnoreKeys: in.IgnoreKeys})
+				}
 				if err != nil {
 					fail("model.init", err)
 				} else {
