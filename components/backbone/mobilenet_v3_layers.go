@@ -19,7 +19,7 @@ func (HardSwish) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
 	return nn.Must("hardswish")(x.Hardswish(false))
 }
 
-// forwardInPlace is valid for autograd too: libtorch's hardswish_ keeps what its backward
+// ForwardInPlace is valid for autograd too: libtorch's hardswish_ keeps what its backward
 // needs.
 func (HardSwish) ForwardInPlace(x *ts.Tensor) {
 	nn.MustInPlace("hardswish_", x, (*ts.Tensor).Hardswish_)
