@@ -6,6 +6,7 @@ import (
 	_ "github.com/ssdrunner/ssdrunner/components/anchors"
 	_ "github.com/ssdrunner/ssdrunner/components/backbone"
 	_ "github.com/ssdrunner/ssdrunner/components/dataset"
+	_ "github.com/ssdrunner/ssdrunner/components/dataset/shapes" // registers "shapes"
 	_ "github.com/ssdrunner/ssdrunner/components/head"
 	_ "github.com/ssdrunner/ssdrunner/components/loss"
 	_ "github.com/ssdrunner/ssdrunner/components/metric"

@@ -3,9 +3,9 @@
 // ("base_net.…", "source_layer_add_ons.…", "extras.…").
 //
 // Each backbone registers itself in Registry from an init function in its own file.
-// layers.go provides the building blocks shared by the backbones (and the heads):
-// Conv2d, BatchNorm2d, ReLU, ReLU6, MaxPool2d and Seq, a torch nn.Sequential look-alike
-// whose element i lives under the sub-path "i".
+// They are built from the layer kit of components/nn (Conv2d, BatchNorm2d, ReLU, ReLU6,
+// MaxPool2d and Seq, a torch nn.Sequential look-alike whose element i lives under the
+// sub-path "i"), which the heads use too.
 package backbone
 
 import (
@@ -14,6 +14,7 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -64,9 +65,32 @@ func CheckInput(x *ts.Tensor) error {
 	return nil
 }
 
+// one returns v, or 1 for 0 (a stride, dilation or group count left out).
+func one(v int) int {
+	if v == 0 {
+		return 1
+	}
+	return v
+}
+
 // dropAll frees tensors (after a failed forward pass).
 func dropAll(xs []*ts.Tensor) {
 	for _, t := range xs {
 		t.MustDrop()
+	}
+}
+
+// recoverForward is deferred by the backbones' Forward methods, whose results are named
+// feats and err: it turns a panic carrying a libtorch or layer error into *err, as
+// torch.Recover does (other panics go on), and on any error frees the feature maps made so
+// far and leaves *feats nil. recover only works in a function deferred directly, so it
+// calls torch.PanicError rather than torch.Recover.
+func recoverForward(feats *[]*ts.Tensor, err *error) {
+	if r := recover(); r != nil {
+		*err = torch.PanicError(r)
+	}
+	if *err != nil {
+		dropAll(*feats)
+		*feats = nil
 	}
 }

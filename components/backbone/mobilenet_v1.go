@@ -3,9 +3,10 @@ package backbone
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -31,7 +32,7 @@ func init() {
 		Name:    "mobilenet_v1",
 		Summary: "MobileNetV1 base net (feature maps after layers 12 and 14: 512 and 1024 channels) with the mb1-ssd or mb1-ssd-lite extra layers",
 		Config:  func() any { return &MobileNetV1Config{WidthMult: 1, Extras: "ssd"} },
-	}, func(cfg any, root *nn.Path) (Backbone, error) {
+	}, func(cfg any, root *gnn.Path) (Backbone, error) {
 		return NewMobileNetV1(root, *registry.As[MobileNetV1Config](cfg))
 	})
 }
@@ -54,28 +55,28 @@ var mobileNetV1Taps = []int{12, 14}
 // channels), base_net[12:14] (1024), then each extra stage (512, 256, 256, 256); for a
 // 300×300 input their sizes are 19, 10, 5, 3, 2, 1.
 type MobileNetV1 struct {
-	Base     *Seq
-	Extras   []*Seq
+	Base     *nn.Seq
+	Extras   []*nn.Seq
 	channels []int
 }
 
 // NewMobileNetV1 creates the backbone's variables under root.Sub("base_net") and
 // root.Sub("extras").
-func NewMobileNetV1(root *nn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
+func NewMobileNetV1(root *gnn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	scale := func(ch int) int { return max(1, int(float64(ch)*c.WidthMult)) }
 	base := root.Sub("base_net")
-	m := &MobileNetV1{Base: NewSeq(base)}
+	m := &MobileNetV1{Base: nn.NewSeq(base)}
 	in := scale(32)
-	m.Base.Sub().Conv(ConvSpec{In: 3, Out: in, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}).BatchNorm(in).ReLU()
+	m.Base.Sub().Conv(nn.ConvSpec{In: 3, Out: in, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}).BatchNorm(in).ReLU()
 	var tapChannels []int
 	for i, b := range mobileNetV1Plan {
 		out := scale(b[0])
 		m.Base.Sub().
-			Conv(ConvSpec{In: in, Out: in, Kernel: 3, Stride: b[1], Padding: 1, Groups: in, NoBias: true}).BatchNorm(in).ReLU().
-			Conv(ConvSpec{In: in, Out: out, Kernel: 1, NoBias: true}).BatchNorm(out).ReLU()
+			Conv(nn.ConvSpec{In: in, Out: in, Kernel: 3, Stride: b[1], Padding: 1, Groups: in, NoBias: true}).BatchNorm(in).ReLU().
+			Conv(nn.ConvSpec{In: in, Out: out, Kernel: 1, NoBias: true}).BatchNorm(out).ReLU()
 		in = out
 		for _, t := range mobileNetV1Taps {
 			if i+2 == t {
@@ -87,16 +88,16 @@ func NewMobileNetV1(root *nn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
 	extras := root.Sub("extras")
 	for i, st := range [][2]int{{256, 512}, {128, 256}, {128, 256}, {128, 256}} {
 		mid, out := st[0], st[1]
-		s := NewSeq(extras.Sub(fmt.Sprint(i)))
-		s.Conv(ConvSpec{In: in, Out: mid, Kernel: 1}).ReLU()
+		s := nn.NewSeq(extras.Sub(fmt.Sprint(i)))
+		s.Conv(nn.ConvSpec{In: in, Out: mid, Kernel: 1}).ReLU()
 		if c.Extras == "ssd" {
-			s.Conv(ConvSpec{In: mid, Out: out, Kernel: 3, Stride: 2, Padding: 1}).ReLU()
+			s.Conv(nn.ConvSpec{In: mid, Out: out, Kernel: 3, Stride: 2, Padding: 1}).ReLU()
 		} else {
 			// Separable: depthwise 3x3 (with bias), ReLU, pointwise 1x1; no batch norm
 			// and no activation after it, as in the reference's mb1-ssd-lite.
 			s.Sub().
-				Conv(ConvSpec{In: mid, Out: mid, Kernel: 3, Stride: 2, Padding: 1, Groups: mid}).ReLU().
-				Conv(ConvSpec{In: mid, Out: out, Kernel: 1})
+				Conv(nn.ConvSpec{In: mid, Out: mid, Kernel: 3, Stride: 2, Padding: 1, Groups: mid}).ReLU().
+				Conv(nn.ConvSpec{In: mid, Out: out, Kernel: 1})
 		}
 		m.Extras = append(m.Extras, s)
 		m.channels = append(m.channels, out)

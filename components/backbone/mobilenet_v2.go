@@ -3,9 +3,10 @@ package backbone
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
@@ -14,7 +15,7 @@ import (
 type MobileNetV2Config struct {
 	WidthMult    float64 `hcl:"width_mult,optional" doc:"channel multiplier of the base net; the first feature map has 6·int(96·width_mult) channels (576 at 1), the second 1280 (int(1280·width_mult) above 1, which the reference cannot run)"`
 	UseBatchNorm bool    `hcl:"use_batch_norm,optional" doc:"batch norm after the base net's convolutions (as in the reference, the first convolution and the extra layers keep theirs, and without it the first feature map is taken after layer 14's stride-2 depthwise convolution, halving its size)"`
-	Activation   string  `hcl:"activation,optional" doc:"activation of the base net: \"relu6\" or \"relu\" (the reference's onnx_compatible; the extra layers keep ReLU6, as in the reference)"`
+	Activation   string  `hcl:"activation,optional" doc:"activation of the base net: \"relu6\" or \"relu\" (the reference's onnx_compatible; the extra layers keep nn.ReLU6, as in the reference)"`
 	Extras       string  `hcl:"extras,optional" doc:"extra layers: \"ssd_lite\" (mb2-ssd-lite: four inverted residual blocks of stride 2 giving 512, 256, 256 and 64 channels)"`
 }
 
@@ -43,7 +44,7 @@ func init() {
 		Config: func() any {
 			return &MobileNetV2Config{WidthMult: 1, UseBatchNorm: true, Activation: "relu6", Extras: "ssd_lite"}
 		},
-	}, func(cfg any, root *nn.Path) (Backbone, error) {
+	}, func(cfg any, root *gnn.Path) (Backbone, error) {
 		return NewMobileNetV2(root, *registry.As[MobileNetV2Config](cfg))
 	})
 }
@@ -88,7 +89,7 @@ const (
 // as in the reference, which counts layers, the first map becomes the activated output
 // of layer 14's depthwise convolution: same channels, but 10×10 for a 300×300 input.
 type MobileNetV2 struct {
-	Base     *Seq
+	Base     *nn.Seq
 	Extras   []*invertedResidual
 	channels []int
 	halvings int // stride-2 layers between the input and the last feature map
@@ -98,22 +99,22 @@ type MobileNetV2 struct {
 // root.Sub("extras"). Base-net convolutions are initialised as the reference's
 // MobileNetV2 does (N(0, 2/(K·K·Out)), batch norms 1 and 0); the extra layers keep
 // torch's defaults.
-func NewMobileNetV2(root *nn.Path, c MobileNetV2Config) (*MobileNetV2, error) {
+func NewMobileNetV2(root *gnn.Path, c MobileNetV2Config) (*MobileNetV2, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	var act Layer = ReLU6{}
+	var act nn.Layer = nn.ReLU6{}
 	if c.Activation == "relu" {
-		act = ReLU{}
+		act = nn.ReLU{}
 	}
 	baseOpts := irOptions{batchNorm: c.UseBatchNorm, act: act, init: mobileNetV2Init}
 	scale := func(ch int) int { return int(float64(ch) * c.WidthMult) }
 
-	m := &MobileNetV2{Base: NewSeq(root.Sub("base_net")), halvings: 1}
+	m := &MobileNetV2{Base: nn.NewSeq(root.Sub("base_net")), halvings: 1}
 	in := scale(32)
 	// The reference builds the first layer with batch norm whatever use_batch_norm says.
 	first := m.Base.Sub()
-	stem := ConvSpec{In: 3, Out: in, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}
+	stem := nn.ConvSpec{In: 3, Out: in, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}
 	first.Add(newConv2dInit(first.Next(), stem, mobileNetV2Init(stem))).BatchNorm(in).Add(act)
 	for _, st := range mobileNetV2Plan {
 		t, out, n, s := st[0], scale(st[1]), st[2], st[3]
@@ -144,7 +145,7 @@ func NewMobileNetV2(root *nn.Path, c MobileNetV2Config) (*MobileNetV2, error) {
 		last = scale(mobileNetV2LastChannel)
 	}
 	head := m.Base.Sub()
-	proj := ConvSpec{In: in, Out: last, Kernel: 1, NoBias: true}
+	proj := nn.ConvSpec{In: in, Out: last, Kernel: 1, NoBias: true}
 	head.Add(newConv2dInit(head.Next(), proj, mobileNetV2Init(proj)))
 	if c.UseBatchNorm {
 		head.BatchNorm(last)
@@ -155,7 +156,7 @@ func NewMobileNetV2(root *nn.Path, c MobileNetV2Config) (*MobileNetV2, error) {
 	extras := root.Sub("extras")
 	in = last
 	for i, e := range mobileNetV2Extras {
-		b, err := newInvertedResidual(extras.Sub(fmt.Sprint(i)), in, e.out, 2, e.expand, irOptions{batchNorm: true, act: ReLU6{}})
+		b, err := newInvertedResidual(extras.Sub(fmt.Sprint(i)), in, e.out, 2, e.expand, irOptions{batchNorm: true, act: nn.ReLU6{}})
 		if err != nil {
 			return nil, fmt.Errorf("mobilenet_v2: extras.%d: %w", i, err)
 		}
@@ -196,11 +197,11 @@ func (m *MobileNetV2) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err
 	// changes the feature map it hands to the heads.
 	next := mobileNetV2TapSub
 	for ; next < tapped.Len(); next++ {
-		a, ok := tapped.Layers[next].(inPlacer)
+		a, ok := tapped.Layers[next].(nn.InPlacer)
 		if !ok {
 			break
 		}
-		a.forwardInPlace(expanded)
+		a.ForwardInPlace(expanded)
 	}
 	rest := s.T(tapped.ForwardRange(expanded, train, next, tapped.Len()))
 	cur := m.Base.ForwardRange(rest, train, mobileNetV2TapLayer+1, m.Base.Len())

@@ -3,9 +3,10 @@ package backbone
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -65,7 +66,7 @@ func init() {
 			Summary: fmt.Sprintf("MobileNetV3-%s base net of the reference's mb3-%s-ssd-lite (feature maps after %d bottleneck blocks: "+
 				"%d channels, and after the last layer: %d) with its Block extra layers (512, 256, 256, 64 channels)",
 				v.title, v.name[len("mobilenet_v3_"):], v.firstTap-3, v.blocks[v.firstTap-4].out, v.last),
-		}, func(_ any, root *nn.Path) (Backbone, error) {
+		}, func(_ any, root *gnn.Path) (Backbone, error) {
 			return NewMobileNetV3(root, v.name)
 		})
 	}
@@ -86,7 +87,7 @@ func init() {
 // its base net (width_mult only resizes the first headers, which then no longer fit), so
 // the backbone has no options.
 type MobileNetV3 struct {
-	Base     *Seq
+	Base     *nn.Seq
 	Extras   []*mb3Block
 	firstTap int
 	channels []int
@@ -96,7 +97,7 @@ type MobileNetV3 struct {
 // with its variables under root.Sub("base_net") and root.Sub("extras"). Base-net
 // convolutions are initialised as the reference's MobileNetV3 does (kaiming normal, fan
 // out: N(0, 2/(K·K·Out)); batch norms 1 and 0); the extra Blocks keep torch's defaults.
-func NewMobileNetV3(root *nn.Path, name string) (*MobileNetV3, error) {
+func NewMobileNetV3(root *gnn.Path, name string) (*MobileNetV3, error) {
 	var v mb3Variant
 	switch name {
 	case mb3Large.name:
@@ -107,8 +108,8 @@ func NewMobileNetV3(root *nn.Path, name string) (*MobileNetV3, error) {
 		return nil, fmt.Errorf("mobilenet_v3: unknown variant %q (want %q or %q)", name, mb3Large.name, mb3Small.name)
 	}
 	init := mobileNetV2Init // the same N(0, 2/(K·K·Out))
-	m := &MobileNetV3{Base: NewSeq(root.Sub("base_net")), firstTap: v.firstTap}
-	addConv(m.Base, ConvSpec{In: 3, Out: mb3Stem, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}, init)
+	m := &MobileNetV3{Base: nn.NewSeq(root.Sub("base_net")), firstTap: v.firstTap}
+	addConv(m.Base, nn.ConvSpec{In: 3, Out: mb3Stem, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}, init)
 	m.Base.BatchNorm(mb3Stem).Add(HardSwish{})
 	in := mb3Stem
 	for _, b := range v.blocks {
@@ -118,7 +119,7 @@ func NewMobileNetV3(root *nn.Path, name string) (*MobileNetV3, error) {
 			m.channels = append(m.channels, in)
 		}
 	}
-	addConv(m.Base, ConvSpec{In: in, Out: v.last, Kernel: 1, NoBias: true}, init)
+	addConv(m.Base, nn.ConvSpec{In: in, Out: v.last, Kernel: 1, NoBias: true}, init)
 	m.Base.BatchNorm(v.last).Add(HardSwish{})
 	m.channels = append(m.channels, v.last)
 

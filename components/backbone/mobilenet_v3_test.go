@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/backbone"
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -75,7 +76,7 @@ func TestMobileNetV3ForwardBackward(t *testing.T) {
 func TestHardActivationsV3(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		act  backbone.Layer
+		act  nn.Layer
 		ref  func(x *ts.Tensor) *ts.Tensor
 	}{
 		{"hardswish", backbone.HardSwish{}, func(x *ts.Tensor) *ts.Tensor {
@@ -115,7 +116,7 @@ func TestHardActivationsV3(t *testing.T) {
 				}
 				// A 1x1 max pooling copies its input, so that the activation after it runs
 				// in place on an intermediate that the Seq owns.
-				seq := backbone.NewSeq(nn.NewVarStore(gotch.CPU).Root()).MaxPool(backbone.MaxPool2d{Kernel: 1, Stride: 1}).Add(c.act)
+				seq := nn.NewSeq(gnn.NewVarStore(gotch.CPU).Root()).MaxPool(nn.MaxPool2d{Kernel: 1, Stride: 1}).Add(c.act)
 				wantOut, wantGrad := grads(c.ref)
 				defer wantOut.MustDrop()
 				defer wantGrad.MustDrop()
@@ -143,7 +144,7 @@ func TestHardActivationsV3(t *testing.T) {
 
 // TestMobileNetV3Errors checks that options are refused and the inputs Forward refuses.
 func TestMobileNetV3Errors(t *testing.T) {
-	root := nn.NewVarStore(gotch.CPU).Root()
+	root := gnn.NewVarStore(gotch.CPU).Root()
 	for _, name := range []string{"mobilenet_v3_large", "mobilenet_v3_small"} {
 		checkBuildError(t, root, name, map[string]any{"width_mult": 0.5}, "takes no options")
 	}

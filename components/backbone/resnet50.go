@@ -4,15 +4,16 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
 // ResNet50Config holds the options of the resnet50 backbone.
 type ResNet50Config struct {
-	ExtrasInit string `hcl:"extras_init,optional" doc:"weight init of the extra layers' convolutions: \"xavier_uniform\" (NVIDIA's SSD300 v1.1, which also xavier-initialises its heads) or \"torch\" (nn.Conv2d's default, kaiming_uniform with a=sqrt(5)); batch norms start at weight 1, bias 0 either way"`
+	ExtrasInit string `hcl:"extras_init,optional" doc:"weight init of the extra layers' convolutions: \"xavier_uniform\" (NVIDIA's SSD300 v1.1, which also xavier-initialises its heads) or \"torch\" (gnn.Conv2d's default, kaiming_uniform with a=sqrt(5)); batch norms start at weight 1, bias 0 either way"`
 }
 
 // Validate checks the options.
@@ -27,9 +28,9 @@ func init() {
 	Registry.Register(registry.Spec{
 		Name: "resnet50",
 		Summary: "ResNet-50 through layer3 with layer3's stride set to 1 (feature map: 1024 channels, 38x38 at 300) and " +
-			"NVIDIA SSD300 v1.1's conv+BN+ReLU extra layers (512, 512, 256, 256, 256); torchvision's parameter names under base_net",
+			"NVIDIA SSD300 v1.1's conv+BN+nn.ReLU extra layers (512, 512, 256, 256, 256); torchvision's parameter names under base_net",
 		Config: func() any { return &ResNet50Config{ExtrasInit: "xavier_uniform"} },
-	}, func(cfg any, root *nn.Path) (Backbone, error) {
+	}, func(cfg any, root *gnn.Path) (Backbone, error) {
 		return NewResNet50(root, *registry.As[ResNet50Config](cfg))
 	})
 }
@@ -69,24 +70,24 @@ const (
 // 300×300 input) and each extra block (512, 512, 256, 256, 256 channels; 19, 10, 5, 3,
 // 1). Inputs must be at least 257×257.
 type ResNet50 struct {
-	Conv1  *Conv2d
-	BN1    *BatchNorm2d
+	Conv1  *nn.Conv2d
+	BN1    *nn.BatchNorm2d
 	Layers [][]*bottleneck // layer1…layer3
-	Extras []*Seq
+	Extras []*nn.Seq
 }
 
 // NewResNet50 creates the backbone's variables under root.Sub("base_net") and
 // root.Sub("extras"). Base-net convolutions are initialised as torchvision's ResNet does
 // (kaiming_normal_, fan_out: N(0, 2/(K·K·Out))), batch norms at weight 1, bias 0.
-func NewResNet50(root *nn.Path, c ResNet50Config) (*ResNet50, error) {
+func NewResNet50(root *gnn.Path, c ResNet50Config) (*ResNet50, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	base := root.Sub("base_net")
-	stem := ConvSpec{In: 3, Out: 64, Kernel: 7, Stride: 2, Padding: 3, NoBias: true}
+	stem := nn.ConvSpec{In: 3, Out: 64, Kernel: 7, Stride: 2, Padding: 3, NoBias: true}
 	m := &ResNet50{
 		Conv1: newConv2dInit(base.Sub("conv1"), stem, kaimingFanOut(stem)),
-		BN1:   NewBatchNorm2d(base.Sub("bn1"), 64),
+		BN1:   nn.NewBatchNorm2d(base.Sub("bn1"), 64),
 	}
 	in := 64
 	for i, st := range resNet50Stages {
@@ -106,12 +107,12 @@ func NewResNet50(root *nn.Path, c ResNet50Config) (*ResNet50, error) {
 
 	extras := root.Sub("extras")
 	for i, e := range resNet50Extras {
-		s := NewSeq(extras.Sub(fmt.Sprint(i)))
-		down := ConvSpec{In: e.mid, Out: e.out, Kernel: 3, NoBias: true}
+		s := nn.NewSeq(extras.Sub(fmt.Sprint(i)))
+		down := nn.ConvSpec{In: e.mid, Out: e.out, Kernel: 3, NoBias: true}
 		if e.down {
 			down.Stride, down.Padding = 2, 1
 		}
-		for _, spec := range []ConvSpec{{In: in, Out: e.mid, Kernel: 1, NoBias: true}, down} {
+		for _, spec := range []nn.ConvSpec{{In: in, Out: e.mid, Kernel: 1, NoBias: true}, down} {
 			if c.ExtrasInit == "xavier_uniform" {
 				s.Add(newConv2dInit(s.Next(), spec, xavierUniform(spec)))
 			} else {
@@ -127,22 +128,22 @@ func NewResNet50(root *nn.Path, c ResNet50Config) (*ResNet50, error) {
 
 // kaimingFanOut is torchvision's ResNet convolution init: N(0, 2/fan_out), fan_out =
 // K·K·Out.
-func kaimingFanOut(s ConvSpec) nn.Init {
+func kaimingFanOut(s nn.ConvSpec) gnn.Init {
 	return normalInit{std: math.Sqrt(2 / float64(s.Kernel*s.Kernel*s.Out))}
 }
 
 // xavierUniform is torch's xavier_uniform_ for a convolution weight: U(±sqrt(6/(fan_in +
 // fan_out))), fan_in = In/Groups·K·K, fan_out = Out·K·K.
-func xavierUniform(s ConvSpec) nn.Init {
+func xavierUniform(s nn.ConvSpec) gnn.Init {
 	k2 := s.Kernel * s.Kernel
 	b := math.Sqrt(6 / float64(s.In/one(s.Groups)*k2+s.Out*k2))
-	return redraw{Uniform{-b, b}}
+	return redraw{nn.Uniform{Lo: -b, Up: b}}
 }
 
 // redraw is an nn.Init whose Set also works on a variable that requires grad (a leaf,
 // which libtorch refuses to modify in place while recording): it draws a fresh tensor
 // and copies it into a detached alias, as normalInit does.
-type redraw struct{ nn.Init }
+type redraw struct{ gnn.Init }
 
 // Set overwrites t with fresh values.
 func (r redraw) Set(t *ts.Tensor) {
@@ -196,8 +197,8 @@ func (m *ResNet50) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err er
 func (m *ResNet50) forwardBase(x *ts.Tensor, train bool) *ts.Tensor {
 	h := m.Conv1.Forward(x, train)
 	h = forwardDrop(h, m.BN1, train)
-	ReLU{}.forwardInPlace(h)
-	h = forwardDrop(h, MaxPool2d{Kernel: 3, Stride: 2, Padding: 1}, train)
+	nn.ReLU{}.ForwardInPlace(h)
+	h = forwardDrop(h, nn.MaxPool2d{Kernel: 3, Stride: 2, Padding: 1}, train)
 	for _, layer := range m.Layers {
 		for _, b := range layer {
 			h = forwardDrop(h, b, train)
@@ -207,7 +208,7 @@ func (m *ResNet50) forwardBase(x *ts.Tensor, train bool) *ts.Tensor {
 }
 
 // forwardDrop runs l on x and frees x; the caller owns the result.
-func forwardDrop(x *ts.Tensor, l Layer, train bool) *ts.Tensor {
+func forwardDrop(x *ts.Tensor, l nn.Layer, train bool) *ts.Tensor {
 	y := l.Forward(x, train)
 	x.MustDrop()
 	return y
@@ -234,28 +235,28 @@ func resNet50LastSize(n int64) int64 {
 // stride and a batch norm, under "downsample.0" and "downsample.1") when the shape
 // changes, then a ReLU. Convolutions have no bias.
 type bottleneck struct {
-	Conv1, Conv2, Conv3 *Conv2d
-	BN1, BN2, BN3       *BatchNorm2d
-	Downsample          *Seq // nil for an identity shortcut
+	Conv1, Conv2, Conv3 *nn.Conv2d
+	BN1, BN2, BN3       *nn.BatchNorm2d
+	Downsample          *nn.Seq // nil for an identity shortcut
 }
 
-func newBottleneck(p *nn.Path, in, width, stride int) *bottleneck {
+func newBottleneck(p *gnn.Path, in, width, stride int) *bottleneck {
 	out := width * bottleneckExpansion
-	conv := func(name string, s ConvSpec) *Conv2d {
+	conv := func(name string, s nn.ConvSpec) *nn.Conv2d {
 		s.NoBias = true
 		return newConv2dInit(p.Sub(name), s, kaimingFanOut(s))
 	}
 	b := &bottleneck{
-		Conv1: conv("conv1", ConvSpec{In: in, Out: width, Kernel: 1}),
-		BN1:   NewBatchNorm2d(p.Sub("bn1"), width),
-		Conv2: conv("conv2", ConvSpec{In: width, Out: width, Kernel: 3, Stride: stride, Padding: 1}),
-		BN2:   NewBatchNorm2d(p.Sub("bn2"), width),
-		Conv3: conv("conv3", ConvSpec{In: width, Out: out, Kernel: 1}),
-		BN3:   NewBatchNorm2d(p.Sub("bn3"), out),
+		Conv1: conv("conv1", nn.ConvSpec{In: in, Out: width, Kernel: 1}),
+		BN1:   nn.NewBatchNorm2d(p.Sub("bn1"), width),
+		Conv2: conv("conv2", nn.ConvSpec{In: width, Out: width, Kernel: 3, Stride: stride, Padding: 1}),
+		BN2:   nn.NewBatchNorm2d(p.Sub("bn2"), width),
+		Conv3: conv("conv3", nn.ConvSpec{In: width, Out: out, Kernel: 1}),
+		BN3:   nn.NewBatchNorm2d(p.Sub("bn3"), out),
 	}
 	if stride != 1 || in != out {
-		b.Downsample = NewSeq(p.Sub("downsample"))
-		spec := ConvSpec{In: in, Out: out, Kernel: 1, Stride: stride, NoBias: true}
+		b.Downsample = nn.NewSeq(p.Sub("downsample"))
+		spec := nn.ConvSpec{In: in, Out: out, Kernel: 1, Stride: stride, NoBias: true}
 		b.Downsample.Add(newConv2dInit(b.Downsample.Next(), spec, kaimingFanOut(spec))).BatchNorm(out)
 	}
 	return b
@@ -265,23 +266,23 @@ func newBottleneck(p *nn.Path, in, width, stride int) *bottleneck {
 func (b *bottleneck) Forward(x *ts.Tensor, train bool) *ts.Tensor {
 	h := b.Conv1.Forward(x, train)
 	h = forwardDrop(h, b.BN1, train)
-	ReLU{}.forwardInPlace(h)
+	nn.ReLU{}.ForwardInPlace(h)
 	h = forwardDrop(h, b.Conv2, train)
 	h = forwardDrop(h, b.BN2, train)
-	ReLU{}.forwardInPlace(h)
+	nn.ReLU{}.ForwardInPlace(h)
 	h = forwardDrop(h, b.Conv3, train)
 	h = forwardDrop(h, b.BN3, train)
 	// h is a batch norm's output, which its backward does not need: the sum and the
 	// final ReLU may overwrite it, as torchvision's `out += identity; relu(out)` does.
 	if b.Downsample != nil {
 		identity := b.Downsample.Forward(x, train)
-		mustInPlace("add_", h, func(t *ts.Tensor) error { return t.Add_(identity) })
+		nn.MustInPlace("add_", h, func(t *ts.Tensor) error { return t.Add_(identity) })
 		identity.MustDrop()
 	} else {
-		mustInPlace("add_", h, func(t *ts.Tensor) error { return t.Add_(x) })
+		nn.MustInPlace("add_", h, func(t *ts.Tensor) error { return t.Add_(x) })
 	}
-	ReLU{}.forwardInPlace(h)
+	nn.ReLU{}.ForwardInPlace(h)
 	return h
 }
 
-var _ Layer = (*bottleneck)(nil)
+var _ nn.Layer = (*bottleneck)(nil)

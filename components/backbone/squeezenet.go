@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
@@ -16,7 +17,7 @@ func init() {
 		Name: "squeezenet",
 		Summary: "SqueezeNet 1.1 base net of the reference's sq-ssd-lite (feature maps after fire module 11: 512 channels) " +
 			"with its separable extra layers (512, 512, 256, 256, 256 channels)",
-	}, func(_ any, root *nn.Path) (Backbone, error) {
+	}, func(_ any, root *gnn.Path) (Backbone, error) {
 		return NewSqueezeNet(root), nil
 	})
 }
@@ -54,21 +55,21 @@ var squeezeNetExtras = []struct{ mid, out, pad int }{
 // then extras.i.2.0 (depthwise 3x3, stride 2, padding 2 for the first stage and 1 for the
 // others), a ReLU and extras.i.2.2 (pointwise 1x1); all with bias, no batch norm.
 type SqueezeNet struct {
-	Base   *Seq
-	Extras []*Seq
+	Base   *nn.Seq
+	Extras []*nn.Seq
 }
 
 // NewSqueezeNet creates the backbone's variables under root.Sub("base_net") and
 // root.Sub("extras"). Base-net convolutions are initialised as the reference's SqueezeNet
 // does (kaiming uniform, fan in: U(±√(6/fan_in)), biases 0); the extra layers keep torch's
 // defaults.
-func NewSqueezeNet(root *nn.Path) *SqueezeNet {
-	m := &SqueezeNet{Base: NewSeq(root.Sub("base_net"))}
-	m.Base.Add(newSqueezeNetConv(m.Base.Next(), ConvSpec{In: 3, Out: 64, Kernel: 3, Stride: 2})).ReLU()
+func NewSqueezeNet(root *gnn.Path) *SqueezeNet {
+	m := &SqueezeNet{Base: nn.NewSeq(root.Sub("base_net"))}
+	m.Base.Add(newSqueezeNetConv(m.Base.Next(), nn.ConvSpec{In: 3, Out: 64, Kernel: 3, Stride: 2})).ReLU()
 	in := 64
 	for _, f := range squeezeNetPlan {
 		if f == squeezeNetPool {
-			m.Base.MaxPool(MaxPool2d{Kernel: 3, Stride: 2})
+			m.Base.MaxPool(nn.MaxPool2d{Kernel: 3, Stride: 2})
 			continue
 		}
 		m.Base.Add(newFire(m.Base.Next(), in, f[0], f[1], f[2]))
@@ -76,10 +77,10 @@ func NewSqueezeNet(root *nn.Path) *SqueezeNet {
 	}
 	extras := root.Sub("extras")
 	for i, e := range squeezeNetExtras {
-		s := NewSeq(extras.Sub(fmt.Sprint(i)))
-		s.Conv(ConvSpec{In: in, Out: e.mid, Kernel: 1}).ReLU().Sub().
-			Conv(ConvSpec{In: e.mid, Out: e.mid, Kernel: 3, Stride: 2, Padding: e.pad, Groups: e.mid}).ReLU().
-			Conv(ConvSpec{In: e.mid, Out: e.out, Kernel: 1})
+		s := nn.NewSeq(extras.Sub(fmt.Sprint(i)))
+		s.Conv(nn.ConvSpec{In: in, Out: e.mid, Kernel: 1}).ReLU().Sub().
+			Conv(nn.ConvSpec{In: e.mid, Out: e.mid, Kernel: 3, Stride: 2, Padding: e.pad, Groups: e.mid}).ReLU().
+			Conv(nn.ConvSpec{In: e.mid, Out: e.out, Kernel: 1})
 		m.Extras = append(m.Extras, s)
 		in = e.out
 	}
@@ -119,11 +120,11 @@ func (m *SqueezeNet) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err 
 
 // newSqueezeNetConv creates a convolution (with bias) initialised as the reference's
 // SqueezeNet does: weight kaiming uniform (a=0, fan in), bias 0.
-func newSqueezeNetConv(p *nn.Path, s ConvSpec) *Conv2d {
-	c := NewConv2d(p, s)
+func newSqueezeNetConv(p *gnn.Path, s nn.ConvSpec) *nn.Conv2d {
+	c := nn.NewConv2d(p, s)
 	bound := math.Sqrt(6 / float64(s.In/one(s.Groups)*s.Kernel*s.Kernel))
-	reinit(c.Weight, Uniform{-bound, bound})
-	reinit(c.Bias, nn.NewConstInit(0))
+	reinit(c.Weight, nn.Uniform{Lo: -bound, Up: bound})
+	reinit(c.Bias, gnn.NewConstInit(0))
 	return c
 }
 
@@ -131,14 +132,14 @@ func newSqueezeNetConv(p *nn.Path, s ConvSpec) *Conv2d {
 // concatenation over channels of a 1x1 "expand1x1" and a 3x3 "expand3x3" (padding 1)
 // convolution, each followed by a ReLU.
 type fire struct {
-	Squeeze, Expand1x1, Expand3x3 *Conv2d
+	Squeeze, Expand1x1, Expand3x3 *nn.Conv2d
 }
 
-func newFire(p *nn.Path, in, squeeze, e1, e3 int) *fire {
+func newFire(p *gnn.Path, in, squeeze, e1, e3 int) *fire {
 	return &fire{
-		Squeeze:   newSqueezeNetConv(p.Sub("squeeze"), ConvSpec{In: in, Out: squeeze, Kernel: 1}),
-		Expand1x1: newSqueezeNetConv(p.Sub("expand1x1"), ConvSpec{In: squeeze, Out: e1, Kernel: 1}),
-		Expand3x3: newSqueezeNetConv(p.Sub("expand3x3"), ConvSpec{In: squeeze, Out: e3, Kernel: 3, Padding: 1}),
+		Squeeze:   newSqueezeNetConv(p.Sub("squeeze"), nn.ConvSpec{In: in, Out: squeeze, Kernel: 1}),
+		Expand1x1: newSqueezeNetConv(p.Sub("expand1x1"), nn.ConvSpec{In: squeeze, Out: e1, Kernel: 1}),
+		Expand3x3: newSqueezeNetConv(p.Sub("expand3x3"), nn.ConvSpec{In: squeeze, Out: e3, Kernel: 3, Padding: 1}),
 	}
 }
 
@@ -148,10 +149,10 @@ func (f *fire) Forward(x *ts.Tensor, train bool) *ts.Tensor {
 	s := torch.NewScope()
 	defer s.Close()
 	sq := s.T(f.Squeeze.Forward(x, train))
-	ReLU{}.forwardInPlace(sq)
+	nn.ReLU{}.ForwardInPlace(sq)
 	a := s.T(f.Expand1x1.Forward(sq, train))
-	ReLU{}.forwardInPlace(a)
+	nn.ReLU{}.ForwardInPlace(a)
 	b := s.T(f.Expand3x3.Forward(sq, train))
-	ReLU{}.forwardInPlace(b)
-	return must("cat")(ts.Cat([]ts.Tensor{*a, *b}, 1))
+	nn.ReLU{}.ForwardInPlace(b)
+	return nn.Must("cat")(ts.Cat([]ts.Tensor{*a, *b}, 1))
 }

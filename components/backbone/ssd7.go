@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -29,7 +30,7 @@ func init() {
 		Summary: "the Keras SSD project's small SSD7: seven 5x5/3x3 conv+BN+ELU layers with 2x2 max pooling between them; " +
 			"feature maps after layers 4…7 (64, 48, 48, 32 channels; 37, 18, 9, 4 at 300)",
 		Config: func() any { return &SSD7Config{BatchNorm: "keras"} },
-	}, func(cfg any, root *nn.Path) (Backbone, error) {
+	}, func(cfg any, root *gnn.Path) (Backbone, error) {
 		return NewSSD7(root, *registry.As[SSD7Config](cfg))
 	})
 }
@@ -63,33 +64,33 @@ const ssd7MinInput = 64
 // Convolutions are initialised as Keras' he_normal, but from an untruncated normal
 // N(0, 2/fan_in) (torch's kaiming_normal_, fan_in), with zero biases.
 type SSD7 struct {
-	Base   *Seq
-	Extras []*Seq
+	Base   *nn.Seq
+	Extras []*nn.Seq
 }
 
 // NewSSD7 creates the backbone's variables under root.Sub("base_net") and
 // root.Sub("extras").
-func NewSSD7(root *nn.Path, c SSD7Config) (*SSD7, error) {
+func NewSSD7(root *gnn.Path, c SSD7Config) (*SSD7, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	eps, momentum := 1e-3, 0.01
 	if c.BatchNorm == "torch" {
-		eps, momentum = BatchNormEps, BatchNormMomentum
+		eps, momentum = nn.BatchNormEps, nn.BatchNormMomentum
 	}
-	layer := func(s *Seq, in, out, kernel int) {
-		spec := ConvSpec{In: in, Out: out, Kernel: kernel, Padding: kernel / 2}
+	layer := func(s *nn.Seq, in, out, kernel int) {
+		spec := nn.ConvSpec{In: in, Out: out, Kernel: kernel, Padding: kernel / 2}
 		conv := newConv2dInit(s.Next(), spec, normalInit{std: math.Sqrt(2 / float64(in*kernel*kernel))})
-		redraw{Uniform{0, 0}}.Set(conv.Bias)
+		redraw{nn.Uniform{Lo: 0, Up: 0}}.Set(conv.Bias)
 		s.Add(conv)
-		s.Add(&epsBatchNorm{BatchNorm2d: NewBatchNorm2d(s.Next(), out), eps: eps, momentum: momentum})
+		s.Add(&epsBatchNorm{BatchNorm2d: nn.NewBatchNorm2d(s.Next(), out), eps: eps, momentum: momentum})
 		s.Add(ELU{})
 	}
-	pool := MaxPool2d{Kernel: 2, Stride: 2}
-	m := &SSD7{Base: NewSeq(root.Sub("base_net"))}
+	pool := nn.MaxPool2d{Kernel: 2, Stride: 2}
+	m := &SSD7{Base: nn.NewSeq(root.Sub("base_net"))}
 	in := 3
 	for i, out := range ssd7Channels {
-		var s *Seq
+		var s *nn.Seq
 		switch {
 		case i < ssd7BaseLayers:
 			if i > 0 {
@@ -97,7 +98,7 @@ func NewSSD7(root *nn.Path, c SSD7Config) (*SSD7, error) {
 			}
 			s = m.Base.Sub()
 		default:
-			s = NewSeq(root.Sub("extras").Sub(fmt.Sprint(len(m.Extras))))
+			s = nn.NewSeq(root.Sub("extras").Sub(fmt.Sprint(len(m.Extras))))
 			s.MaxPool(pool)
 			m.Extras = append(m.Extras, s)
 		}
@@ -145,17 +146,17 @@ func (m *SSD7) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error)
 // epsBatchNorm is a BatchNorm2d with its own eps and momentum (torch's meaning: the
 // weight of the batch statistics in the running ones).
 type epsBatchNorm struct {
-	*BatchNorm2d
+	*nn.BatchNorm2d
 	eps, momentum float64
 }
 
 // Forward normalises as BatchNorm2d.Forward does, with the layer's constants.
 func (b *epsBatchNorm) Forward(x *ts.Tensor, train bool) *ts.Tensor {
-	return must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train && !b.Frozen, b.momentum, b.eps, true))
+	return nn.Must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train && !b.Frozen, b.momentum, b.eps, true))
 }
 
 // ELU is the exponential linear unit with alpha 1: x for x > 0, exp(x) - 1 otherwise.
 type ELU struct{}
 
 // Forward applies the activation.
-func (ELU) Forward(x *ts.Tensor, _ bool) *ts.Tensor { return must("elu")(x.Elu(false)) }
+func (ELU) Forward(x *ts.Tensor, _ bool) *ts.Tensor { return nn.Must("elu")(x.Elu(false)) }

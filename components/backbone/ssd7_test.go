@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/anchors"
@@ -18,11 +18,13 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/components/loss"
 	"github.com/ssdrunner/ssdrunner/components/model"
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/components/optimizer"
 	"github.com/ssdrunner/ssdrunner/components/target"
 	"github.com/ssdrunner/ssdrunner/components/transform"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
+	"github.com/ssdrunner/ssdrunner/runner/loader"
 )
 
 // TestSSD7Structure checks the variables (names and shapes) against the Keras SSD7's
@@ -102,7 +104,7 @@ func TestSSD7BatchNormConstants(t *testing.T) {
 		momentum, eps float64
 	}{{"keras", 0.01, 1e-3}, {"torch", 0.1, 1e-5}} {
 		bb, vs := build(t, "ssd7", map[string]any{"batch_norm": c.opt})
-		seq := bb.(*backbone.SSD7).Base.Layers[0].(*backbone.Seq)
+		seq := bb.(*backbone.SSD7).Base.Layers[0].(*nn.Seq)
 		x := ts.MustRandn([]int64{2, 3, 64, 64}, gotch.Float, gotch.CPU)
 		gradMode(t, false, func() {
 			conv := seq.Layers[0].Forward(x, false)
@@ -148,7 +150,7 @@ func TestSSD7ForwardBackward(t *testing.T) {
 
 // TestSSD7Errors checks option validation and the inputs Forward refuses.
 func TestSSD7Errors(t *testing.T) {
-	root := nn.NewVarStore(gotch.CPU).Root()
+	root := gnn.NewVarStore(gotch.CPU).Root()
 	checkBuildError(t, root, "ssd7", map[string]any{"batch_norm": "caffe"}, `batch_norm must be "keras" or "torch"`)
 	bb, _ := build(t, "ssd7", nil)
 	checkForwardError(t, bb, []int64{1, 3, 63, 300}, false, "at least 64x64")
@@ -266,7 +268,7 @@ func shapesBatch(t *testing.T, ref registry.Ref, n int, gen anchors.Generator, m
 		if err != nil {
 			t.Fatal(err)
 		}
-		x := transform.FromImage(s.ID, s.Image, s.Objects)
+		x := loader.FromImage(s.ID, s.Image, s.Objects)
 		if err := tf.Apply(x, rand.New(rand.NewPCG(1, uint64(i)))); err != nil {
 			t.Fatal(err)
 		}

@@ -3,16 +3,17 @@ package backbone
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
 // VGG16Config holds the options of the vgg16 backbone.
 type VGG16Config struct {
-	Norm string `hcl:"norm,optional" doc:"normalisation of the conv4_3 feature map: \"batch_norm\" (the reference's vgg16-ssd: BatchNorm2d(512)) or \"l2\" (the SSD paper's channel-wise L2 norm with a learned per-channel scale starting at 20, variable source_layer_add_ons.0.weight)"`
+	Norm string `hcl:"norm,optional" doc:"normalisation of the conv4_3 feature map: \"batch_norm\" (the reference's vgg16-ssd: nn.BatchNorm2d(512)) or \"l2\" (the SSD paper's channel-wise L2 norm with a learned per-channel scale starting at 20, variable source_layer_add_ons.0.weight)"`
 }
 
 // Validate checks the options.
@@ -29,7 +30,7 @@ func init() {
 		Summary: "VGG16 base net with reduced fc6/fc7 (dilated 3x3 and 1x1 convolutions; feature maps after " +
 			"a normalised conv4_3: 512 channels, and fc7: 1024) with the vgg16-ssd extra layers",
 		Config: func() any { return &VGG16Config{Norm: "batch_norm"} },
-	}, func(cfg any, root *nn.Path) (Backbone, error) {
+	}, func(cfg any, root *gnn.Path) (Backbone, error) {
 		return NewVGG16(root, *registry.As[VGG16Config](cfg))
 	})
 }
@@ -66,49 +67,49 @@ var vgg16Extras = []struct {
 // (1024, 19×19) and the four extra stages (512, 256, 256, 256; 10, 5, 3, 1). The
 // two 3x3 extra convolutions without padding need an input of at least 268×268.
 type VGG16 struct {
-	Base   *Seq
-	AddOn  Layer // batch norm or L2 norm of conv4_3, under source_layer_add_ons.0
-	Extras []*Seq
+	Base   *nn.Seq
+	AddOn  nn.Layer // batch norm or L2 norm of conv4_3, under source_layer_add_ons.0
+	Extras []*nn.Seq
 }
 
 // NewVGG16 creates the backbone's variables under root.Sub("base_net"),
 // root.Sub("source_layer_add_ons") and root.Sub("extras"), initialised as torch does by
 // default (the reference applies no init of its own).
-func NewVGG16(root *nn.Path, c VGG16Config) (*VGG16, error) {
+func NewVGG16(root *gnn.Path, c VGG16Config) (*VGG16, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	m := &VGG16{Base: NewSeq(root.Sub("base_net"))}
+	m := &VGG16{Base: nn.NewSeq(root.Sub("base_net"))}
 	in := 3
 	for _, v := range vgg16Plan {
 		switch v {
 		case vggPool, vggCeilPool:
-			m.Base.MaxPool(MaxPool2d{Kernel: 2, Stride: 2, CeilMode: v == vggCeilPool})
+			m.Base.MaxPool(nn.MaxPool2d{Kernel: 2, Stride: 2, CeilMode: v == vggCeilPool})
 		default:
-			m.Base.Conv(ConvSpec{In: in, Out: v, Kernel: 3, Padding: 1}).ReLU()
+			m.Base.Conv(nn.ConvSpec{In: in, Out: v, Kernel: 3, Padding: 1}).ReLU()
 			in = v
 		}
 	}
-	m.Base.MaxPool(MaxPool2d{Kernel: 3, Stride: 1, Padding: 1}).
-		Conv(ConvSpec{In: 512, Out: 1024, Kernel: 3, Padding: 6, Dilation: 6}).ReLU().
-		Conv(ConvSpec{In: 1024, Out: 1024, Kernel: 1}).ReLU()
+	m.Base.MaxPool(nn.MaxPool2d{Kernel: 3, Stride: 1, Padding: 1}).
+		Conv(nn.ConvSpec{In: 512, Out: 1024, Kernel: 3, Padding: 6, Dilation: 6}).ReLU().
+		Conv(nn.ConvSpec{In: 1024, Out: 1024, Kernel: 1}).ReLU()
 
 	addOn := root.Sub("source_layer_add_ons").Sub("0")
 	if c.Norm == "l2" {
 		m.AddOn = newL2Norm(addOn, 512, 20)
 	} else {
-		m.AddOn = NewBatchNorm2d(addOn, 512)
+		m.AddOn = nn.NewBatchNorm2d(addOn, 512)
 	}
 
 	extras := root.Sub("extras")
 	in = 1024
 	for i, e := range vgg16Extras {
-		s := NewSeq(extras.Sub(fmt.Sprint(i)))
-		down := ConvSpec{In: e.mid, Out: e.out, Kernel: 3}
+		s := nn.NewSeq(extras.Sub(fmt.Sprint(i)))
+		down := nn.ConvSpec{In: e.mid, Out: e.out, Kernel: 3}
 		if e.down {
 			down.Stride, down.Padding = 2, 1
 		}
-		s.Conv(ConvSpec{In: in, Out: e.mid, Kernel: 1}).ReLU().Conv(down).ReLU()
+		s.Conv(nn.ConvSpec{In: in, Out: e.mid, Kernel: 1}).ReLU().Conv(down).ReLU()
 		m.Extras = append(m.Extras, s)
 		in = e.out
 	}
@@ -144,7 +145,7 @@ func (m *VGG16) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error
 
 // vggFeatures runs a VGG16 base net and its extras (vgg16 and vgg16_512 share it): the
 // normalised conv4_3 map, fc7, then each extra layer's output.
-func vggFeatures(base *Seq, addOn Layer, extras []*Seq, x *ts.Tensor, train bool) (feats []*ts.Tensor, err error) {
+func vggFeatures(base *nn.Seq, addOn nn.Layer, extras []*nn.Seq, x *ts.Tensor, train bool) (feats []*ts.Tensor, err error) {
 	s := torch.NewScope()
 	defer s.Close()
 	defer recoverForward(&feats, &err)
@@ -184,8 +185,8 @@ type l2Norm struct {
 	Weight *ts.Tensor
 }
 
-func newL2Norm(p *nn.Path, channels int, scale float64) *l2Norm {
-	return &l2Norm{Weight: p.MustNewVar("weight", []int64{int64(channels)}, nn.NewConstInit(scale))}
+func newL2Norm(p *gnn.Path, channels int, scale float64) *l2Norm {
+	return &l2Norm{Weight: p.MustNewVar("weight", []int64{int64(channels)}, gnn.NewConstInit(scale))}
 }
 
 // Forward normalises x [B,C,H,W]; the caller owns the result.
@@ -195,9 +196,9 @@ func (l *l2Norm) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
 	two, eps := ts.FloatScalar(2), ts.FloatScalar(1e-12)
 	defer two.MustDrop()
 	defer eps.MustDrop()
-	norm := s.T(must("norm")(x.NormScalaroptDim(two, []int64{1}, true, false)))
-	norm = s.T(must("clamp_min")(norm.ClampMin(eps, false)))
-	unit := s.T(must("div")(x.Div(norm, false)))
-	w := s.T(must("view")(l.Weight.View([]int64{1, -1, 1, 1}, false)))
-	return must("mul")(unit.Mul(w, false))
+	norm := s.T(nn.Must("norm")(x.NormScalaroptDim(two, []int64{1}, true, false)))
+	norm = s.T(nn.Must("clamp_min")(norm.ClampMin(eps, false)))
+	unit := s.T(nn.Must("div")(x.Div(norm, false)))
+	w := s.T(nn.Must("view")(l.Weight.View([]int64{1, -1, 1, 1}, false)))
+	return nn.Must("mul")(unit.Mul(w, false))
 }

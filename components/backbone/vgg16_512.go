@@ -3,9 +3,10 @@ package backbone
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -15,7 +16,7 @@ func init() {
 		Summary: "SSD512's VGG16: the vgg16 base net (normalised conv4_3: 512 channels, fc7: 1024) with five extra layers " +
 			"(512, 256, 256, 256, 256; 64, 32, 16, 8, 4, 2, 1 at 512)",
 		Config: func() any { return &VGG16Config{Norm: "l2"} },
-	}, func(cfg any, root *nn.Path) (Backbone, error) {
+	}, func(cfg any, root *gnn.Path) (Backbone, error) {
 		return NewVGG16x512(root, *registry.As[VGG16Config](cfg))
 	})
 }
@@ -35,16 +36,16 @@ var vgg512Extra5 = struct{ mid, out, kernel int }{128, 256, 4}
 // sides are not multiples of 16, pools 1, 2 and 4 round down as in vgg16, where Keras'
 // "same" pooling rounds up (no difference at 512×512).
 type VGG16x512 struct {
-	Base   *Seq
-	AddOn  Layer
-	Extras []*Seq
+	Base   *nn.Seq
+	AddOn  nn.Layer
+	Extras []*nn.Seq
 }
 
 // NewVGG16x512 creates the backbone's variables under root.Sub("base_net"),
 // root.Sub("source_layer_add_ons") and root.Sub("extras"): NewVGG16's, with the last two
 // of its extra stages switched to stride 2 and padding 1 (same variables), plus the fifth
 // stage, all initialised as torch does by default.
-func NewVGG16x512(root *nn.Path, c VGG16Config) (*VGG16x512, error) {
+func NewVGG16x512(root *gnn.Path, c VGG16Config) (*VGG16x512, error) {
 	v, err := NewVGG16(root, c)
 	if err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func NewVGG16x512(root *nn.Path, c VGG16Config) (*VGG16x512, error) {
 		if e.down {
 			continue
 		}
-		conv, ok := m.Extras[i].Layers[2].(*Conv2d)
+		conv, ok := m.Extras[i].Layers[2].(*nn.Conv2d)
 		if !ok || conv.Spec.Kernel != 3 || conv.Spec.Stride != 1 {
 			return nil, fmt.Errorf("vgg16_512: extras.%d.2 is not vgg16's unpadded 3x3 convolution", i)
 		}
@@ -62,9 +63,9 @@ func NewVGG16x512(root *nn.Path, c VGG16Config) (*VGG16x512, error) {
 	}
 	in := vgg16Extras[len(vgg16Extras)-1].out
 	e := vgg512Extra5
-	s := NewSeq(root.Sub("extras").Sub(fmt.Sprint(len(m.Extras))))
-	s.Conv(ConvSpec{In: in, Out: e.mid, Kernel: 1}).ReLU().
-		Conv(ConvSpec{In: e.mid, Out: e.out, Kernel: e.kernel, Padding: 1}).ReLU()
+	s := nn.NewSeq(root.Sub("extras").Sub(fmt.Sprint(len(m.Extras))))
+	s.Conv(nn.ConvSpec{In: in, Out: e.mid, Kernel: 1}).ReLU().
+		Conv(nn.ConvSpec{In: e.mid, Out: e.out, Kernel: e.kernel, Padding: 1}).ReLU()
 	m.Extras = append(m.Extras, s)
 	return m, nil
 }

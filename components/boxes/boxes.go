@@ -34,7 +34,8 @@ func (v Variances) check() error {
 }
 
 // CenterToCorner converts [..., 4] center-form boxes to corner form.
-func CenterToCorner(b *ts.Tensor) (*ts.Tensor, error) {
+func CenterToCorner(b *ts.Tensor) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	if err := checkBoxes("boxes", b); err != nil {
 		return nil, err
 	}
@@ -48,7 +49,8 @@ func CenterToCorner(b *ts.Tensor) (*ts.Tensor, error) {
 }
 
 // CornerToCenter converts [..., 4] corner-form boxes to center form.
-func CornerToCenter(b *ts.Tensor) (*ts.Tensor, error) {
+func CornerToCenter(b *ts.Tensor) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	if err := checkBoxes("boxes", b); err != nil {
 		return nil, err
 	}
@@ -61,7 +63,8 @@ func CornerToCenter(b *ts.Tensor) (*ts.Tensor, error) {
 }
 
 // Area returns the [...] areas of [..., 4] corner-form boxes; inverted boxes have area 0.
-func Area(b *ts.Tensor) (*ts.Tensor, error) {
+func Area(b *ts.Tensor) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	if err := checkBoxes("boxes", b); err != nil {
 		return nil, err
 	}

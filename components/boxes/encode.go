@@ -15,7 +15,8 @@ import (
 //
 // priors may have one dimension less than boxes (e.g. [P, 4] for a batch [B, P, 4]) or
 // broadcast against them.
-func Encode(boxes, priors *ts.Tensor, v Variances) (*ts.Tensor, error) {
+func Encode(boxes, priors *ts.Tensor, v Variances) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	s := torch.NewScope()
 	defer s.Close()
 	p, err := alignPriors(s, "boxes", boxes, priors, v)
@@ -33,7 +34,8 @@ func Encode(boxes, priors *ts.Tensor, v Variances) (*ts.Tensor, error) {
 
 // Decode turns regression outputs [..., P, 4] back into center-form boxes relative to
 // center-form priors (the reference's convert_locations_to_boxes), the inverse of Encode.
-func Decode(locations, priors *ts.Tensor, v Variances) (*ts.Tensor, error) {
+func Decode(locations, priors *ts.Tensor, v Variances) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	s := torch.NewScope()
 	defer s.Close()
 	p, err := alignPriors(s, "locations", locations, priors, v)

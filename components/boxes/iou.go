@@ -15,7 +15,8 @@ const DefaultEps = 1e-5
 // IoU returns the [N, M] intersection-over-union matrix of corner-form boxes a [N, 4]
 // and b [M, 4], with DefaultEps. Each entry equals, bit for bit, the reference's iou_of
 // of the pair in either order, so IoU(priors, gt) is the reference's matching matrix.
-func IoU(a, b *ts.Tensor) (*ts.Tensor, error) {
+func IoU(a, b *ts.Tensor) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	for _, in := range []struct {
 		name string
 		t    *ts.Tensor
@@ -34,7 +35,8 @@ func IoU(a, b *ts.Tensor) (*ts.Tensor, error) {
 
 // BroadcastIoU returns the IoU of corner-form boxes a and b [..., 4] whose leading
 // dimensions broadcast against each other (the reference's iou_of), with the given eps.
-func BroadcastIoU(a, b *ts.Tensor, eps float64) (*ts.Tensor, error) {
+func BroadcastIoU(a, b *ts.Tensor, eps float64) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	if err := checkBoxes("a", a); err != nil {
 		return nil, err
 	}

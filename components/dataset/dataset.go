@@ -1,8 +1,9 @@
 // Package dataset provides the detection datasets that experiments name in
-// `train "<type>" { … }` / `validation "<type>" { … }` blocks: the built-in synthetic
-// "shapes" dataset, Pascal VOC ("voc", like the reference's VOCDataset), Open Images as the
-// reference's downloader lays it out ("open_images", like its OpenImagesDataset), COCO JSON
-// ("coco") and a generic CSV ("csv").
+// `train "<type>" { … }` / `validation "<type>" { … }` blocks: Pascal VOC ("voc", like the
+// reference's VOCDataset), Open Images as the reference's downloader lays it out
+// ("open_images", like its OpenImagesDataset), COCO JSON ("coco") and a generic CSV
+// ("csv"). The built-in synthetic "shapes" dataset is the sub-package shapes, which
+// registers itself here (components/all imports it).
 //
 // Coordinates follow the reference: a box is (xmin, ymin, xmax, ymax) in pixels, where the
 // values are the 0-based indices of the outermost pixel columns and rows of the object

@@ -1,8 +1,12 @@
 package dataset
 
-import "fmt"
+import (
+	"fmt"
 
-// streamBalance is the rng stream of balance_data (see streams.go for the others).
+	"github.com/ssdrunner/ssdrunner/internal/rng"
+)
+
+// streamBalance is the rng stream of balance_data (the shapes package has the others).
 const streamBalance uint64 = 0x62616c616e6365 // "balance"
 
 // balanceImages down-samples frequent classes as the reference's
@@ -37,7 +41,7 @@ func balanceImages(images []oiImage, names []string, seed int64) ([]oiImage, int
 	keep := make([]bool, len(images))
 	for l := 1; l < len(names); l++ {
 		idx := append([]int(nil), perClass[l]...)
-		r := newRNG(seed, l, streamBalance)
+		r := rng.New(seed).Index(l).Stream(streamBalance).SplitMix64()
 		// Partial Fisher-Yates: idx[:m] becomes a uniform random m-subset.
 		for k := 0; k < m; k++ {
 			j := k + r.IntN(len(idx)-k)

@@ -7,10 +7,10 @@ package head
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ssdrunner/ssdrunner/components/backbone"
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
@@ -58,10 +58,10 @@ type Head interface {
 
 // Factory creates a head from its decoded config, with its variables under
 // root.Sub("classification_headers") and root.Sub("regression_headers").
-type Factory func(cfg any, root *nn.Path, s Spec) (Head, error)
+type Factory func(cfg any, root *gnn.Path, s Spec) (Head, error)
 
 // Build resolves ref in Registry and creates the head under root.
-func Build(ref registry.Ref, root *nn.Path, s Spec) (Head, error) {
+func Build(ref registry.Ref, root *gnn.Path, s Spec) (Head, error) {
 	e, cfg, err := Registry.Resolve(ref)
 	if err != nil {
 		return nil, err
@@ -81,8 +81,8 @@ func Build(ref registry.Ref, root *nn.Path, s Spec) (Head, error) {
 // NCHW→NHWC and viewed as [B, H·W·boxes, C], then concatenated over the maps.
 type PerMap struct {
 	Spec           Spec
-	Classification []backbone.Layer
-	Regression     []backbone.Layer
+	Classification []nn.Layer
+	Regression     []nn.Layer
 }
 
 // Modules returns "classification_headers", "regression_headers".
@@ -108,7 +108,7 @@ func (h *PerMap) Forward(features []*ts.Tensor, train bool) (conf, loc *ts.Tenso
 	}
 	s := torch.NewScope()
 	defer s.Close()
-	defer backbone.Recover(&err)
+	defer torch.Recover(&err)
 	confs := make([]ts.Tensor, len(features))
 	locs := make([]ts.Tensor, len(features))
 	for i, f := range features {

@@ -3,9 +3,9 @@ package head
 import (
 	"fmt"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 
-	"github.com/ssdrunner/ssdrunner/components/backbone"
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -29,7 +29,7 @@ func init() {
 		Summary: "depthwise-separable headers (depthwise 3x3 conv [+ batch norm] + activation + pointwise 1x1 conv), " +
 			"the last feature map's a plain 1x1 conv (mb1-ssd-lite, mb2-ssd-lite)",
 		Config: func() any { return &SSDLiteConfig{BatchNorm: true, Activation: "relu6"} },
-	}, func(cfg any, root *nn.Path, s Spec) (Head, error) {
+	}, func(cfg any, root *gnn.Path, s Spec) (Head, error) {
 		return NewSSDLite(root, s, *registry.As[SSDLiteConfig](cfg))
 	})
 }
@@ -39,7 +39,7 @@ func init() {
 // activation, pointwise 1x1 convolution (bias); names follow the sequence indexes
 // (classification_headers.i.0 / .1 / .3 with batch norm, .0 / .2 without). The last
 // feature map's headers are single 1x1 convolutions (classification_headers.N-1.weight).
-func NewSSDLite(root *nn.Path, s Spec, c SSDLiteConfig) (*PerMap, error) {
+func NewSSDLite(root *gnn.Path, s Spec, c SSDLiteConfig) (*PerMap, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -49,11 +49,11 @@ func NewSSDLite(root *nn.Path, s Spec, c SSDLiteConfig) (*PerMap, error) {
 	h := &PerMap{Spec: s}
 	cls, reg := root.Sub("classification_headers"), root.Sub("regression_headers")
 	last := len(s.Channels) - 1
-	build := func(p *nn.Path, in, out int, i int) backbone.Layer {
+	build := func(p *gnn.Path, in, out int, i int) nn.Layer {
 		if i == last {
-			return backbone.NewConv2d(p, backbone.ConvSpec{In: in, Out: out, Kernel: 1})
+			return nn.NewConv2d(p, nn.ConvSpec{In: in, Out: out, Kernel: 1})
 		}
-		q := backbone.NewSeq(p).Conv(backbone.ConvSpec{In: in, Out: in, Kernel: 3, Padding: 1, Groups: in})
+		q := nn.NewSeq(p).Conv(nn.ConvSpec{In: in, Out: in, Kernel: 3, Padding: 1, Groups: in})
 		if c.BatchNorm {
 			q.BatchNorm(in)
 		}
@@ -62,7 +62,7 @@ func NewSSDLite(root *nn.Path, s Spec, c SSDLiteConfig) (*PerMap, error) {
 		} else {
 			q.ReLU()
 		}
-		return q.Conv(backbone.ConvSpec{In: in, Out: out, Kernel: 1})
+		return q.Conv(nn.ConvSpec{In: in, Out: out, Kernel: 1})
 	}
 	for i, ch := range s.Channels {
 		b := s.BoxesPerLocation[i]

@@ -269,3 +269,23 @@ func BenchmarkMultiboxLoss(b *testing.B) {
 		}
 	}
 }
+
+// TestMultiboxLibtorchError gives Forward a conf that passes its checks (shape [B,P,C],
+// float32, CPU) but that libtorch cannot compute with: a sparse tensor. The failing op is a
+// gotch Must* call inside the loss, which panics (the patched gotch; unpatched it would
+// exit the process); Forward must return the error, and the process goes on.
+func TestMultiboxLibtorchError(t *testing.T) {
+	conf, loc, labels, gtLoc := randomBatch(t, rand.New(rand.NewPCG(8, 9)), 2, 10, 3, 0.3)
+	sparse := conf.MustDetach(false).MustToSparse(true)
+	defer sparse.MustDrop()
+	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3})
+	reg, cls, err := l.Forward(sparse, loc, labels, gtLoc)
+	if err == nil || !strings.Contains(err.Error(), "Libtorch API Error") || reg != nil || cls != nil {
+		t.Fatalf("sparse conf: %v, %v, error %v; want no losses and libtorch's error", reg, cls, err)
+	}
+	t.Logf("error: %s", strings.SplitN(err.Error(), "\n", 2)[0])
+	// The loss still works afterwards.
+	if _, _, err := l.Forward(conf, loc, labels, gtLoc); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -23,7 +23,8 @@ import (
 // negative either. The ranks are the inverse of the sort permutation, computed with a
 // scatter instead of the reference's second sort (the same values, since a permutation
 // has exactly one inverse).
-func HardNegativeMining(loss, labels *ts.Tensor, negPosRatio float64) (*ts.Tensor, error) {
+func HardNegativeMining(loss, labels *ts.Tensor, negPosRatio float64) (_ *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	if err := checkMining(loss, labels, negPosRatio); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,7 @@ func NewMultibox(c MultiboxConfig) (*Multibox, error) {
 
 // Forward implements Loss. Labels must lie in [0, C).
 func (l *Multibox) Forward(conf, loc, labels, gtLoc *ts.Tensor) (regression, classification *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	numClasses, err := checkForward(conf, loc, labels, gtLoc)
 	if err != nil {
 		return nil, nil, err

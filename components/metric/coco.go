@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
-	"github.com/ssdrunner/ssdrunner/reports"
 )
 
 // COCOConfig configures the "coco" metric.
@@ -40,7 +40,8 @@ type coco struct {
 	maxDets int
 }
 
-func (m coco) Evaluate(classNames []string, gts []GroundTruth, dets []Detection) (Result, error) {
+func (m coco) Evaluate(classNames []string, gts []GroundTruth, dets []Detection) (_ Result, err error) {
+	defer torch.Recover(&err)
 	s, err := newSet("coco", classNames, gts, dets)
 	if err != nil {
 		return Result{}, err
@@ -94,7 +95,7 @@ func (m coco) Evaluate(classNames []string, gts []GroundTruth, dets []Detection)
 		ap := apT / float64(len(iouThrs))
 		sum += ap
 		cv := vocCurve(out[0], s.positives[c])
-		res.PerClass = append(res.PerClass, reports.ClassAP{
+		res.PerClass = append(res.PerClass, ClassResult{
 			Class: classNames[c], AP: ap, Precision: cv.precision, Recall: cv.recall,
 		})
 	}

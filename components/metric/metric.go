@@ -15,7 +15,6 @@ package metric
 
 import (
 	"github.com/ssdrunner/ssdrunner/registry"
-	"github.com/ssdrunner/ssdrunner/reports"
 )
 
 // GroundTruth holds the annotated objects of one image.
@@ -44,8 +43,17 @@ type Result struct {
 	Value  float64 // headline number (mean AP), in [0, 1]
 	// PerClass holds the classes that have at least one non-difficult ground truth, in
 	// class-index order; classes without any are left out of Value too.
-	PerClass []reports.ClassAP
+	PerClass []ClassResult
 	Extra    map[string]float64 // further numbers, e.g. "AP50" and "AP75" for "coco"
+}
+
+// ClassResult is the evaluation result of one class.
+type ClassResult struct {
+	Class string  // class name
+	AP    float64 // average precision in [0, 1]
+	// Precision and Recall are the points of the class's precision–recall curve, of equal
+	// length, values in [0, 1], Recall non-decreasing. They are empty without detections.
+	Precision, Recall []float64
 }
 
 // Metric evaluates detections against ground truths.

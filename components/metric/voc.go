@@ -3,8 +3,8 @@ package metric
 import (
 	"fmt"
 
+	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
-	"github.com/ssdrunner/ssdrunner/reports"
 )
 
 // VOCConfig configures the "voc" metric.
@@ -48,7 +48,8 @@ type voc struct {
 	use2007   bool
 }
 
-func (m voc) Evaluate(classNames []string, gts []GroundTruth, dets []Detection) (Result, error) {
+func (m voc) Evaluate(classNames []string, gts []GroundTruth, dets []Detection) (_ Result, err error) {
+	defer torch.Recover(&err)
 	s, err := newSet("voc", classNames, gts, dets)
 	if err != nil {
 		return Result{}, err
@@ -76,7 +77,7 @@ func (m voc) Evaluate(classNames []string, gts []GroundTruth, dets []Detection) 
 			ap = voc07AP(cv)
 		}
 		sum += ap
-		res.PerClass = append(res.PerClass, reports.ClassAP{
+		res.PerClass = append(res.PerClass, ClassResult{
 			Class: classNames[c], AP: ap, Precision: cv.precision, Recall: cv.recall,
 		})
 	}

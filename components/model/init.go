@@ -11,7 +11,6 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/components/model/keypattern"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
@@ -46,9 +45,9 @@ type InitConfig struct {
 	// OnClassMismatch is ReinitHeads (the default when empty), ReinitClassifier or
 	// Subsample: what happens to the heads when Pretrained has another number of classes.
 	OnClassMismatch string
-	// PretrainedLabels is the labels file of the Pretrained model (one class per line,
-	// BACKGROUND added first when absent), needed by Subsample.
-	PretrainedLabels string
+	// PretrainedLabels are the Pretrained model's classes, BACKGROUND first, as the caller
+	// read them from its labels file (dataset.ReadLabels); needed by Subsample.
+	PretrainedLabels []string
 	// Labels are the model's classes, BACKGROUND first (needed by Subsample).
 	Labels []string
 	// IgnoreKeys leaves keys of the file out before anything else happens, as if the file
@@ -85,7 +84,8 @@ type InitConfig struct {
 //
 // Values are copied without recording gradients; the calling thread's gradient mode is
 // the same afterwards as before.
-func (m *SSD) Init(cfg InitConfig) (LoadReport, error) {
+func (m *SSD) Init(cfg InitConfig) (_ LoadReport, err error) {
+	defer torch.Recover(&err)
 	mode := cfg.OnClassMismatch
 	if mode == "" {
 		mode = ReinitHeads
@@ -216,7 +216,7 @@ func (m *SSD) initFromPretrained(cfg InitConfig, mode string, named map[string]*
 	var copies []ClassCopy
 	var fresh []string
 	remap := false
-	if mode == Subsample && (fileClasses != m.NumClasses || cfg.PretrainedLabels != "") {
+	if mode == Subsample && (fileClasses != m.NumClasses || len(cfg.PretrainedLabels) > 0) {
 		theirs, err := m.subsampleLabels(cfg, fileClasses)
 		if err != nil {
 			return LoadReport{}, fmt.Errorf("pretrained %s: %w", file, err)
@@ -260,21 +260,17 @@ func (m *SSD) initFromPretrained(cfg InitConfig, mode string, named map[string]*
 	return rep, nil
 }
 
-// subsampleLabels reads the pretrained model's labels and checks them against its
-// class count and ours.
+// subsampleLabels checks the pretrained model's labels against its class count and ours.
 func (m *SSD) subsampleLabels(cfg InitConfig, fileClasses int) ([]string, error) {
-	if cfg.PretrainedLabels == "" {
+	if len(cfg.PretrainedLabels) == 0 {
 		return nil, fmt.Errorf("it has %d classes and the model %d: on_class_mismatch = %q needs pretrained_labels", fileClasses, m.NumClasses, Subsample)
 	}
 	if len(cfg.Labels) != m.NumClasses {
 		return nil, fmt.Errorf("on_class_mismatch = %q needs the model's %d class names, got %d", Subsample, m.NumClasses, len(cfg.Labels))
 	}
-	theirs, err := dataset.ReadLabels(cfg.PretrainedLabels)
-	if err != nil {
-		return nil, err
-	}
+	theirs := cfg.PretrainedLabels
 	if len(theirs) != fileClasses {
-		return nil, fmt.Errorf("its classification headers have %d classes but %s lists %d (BACKGROUND included)", fileClasses, cfg.PretrainedLabels, len(theirs))
+		return nil, fmt.Errorf("its classification headers have %d classes but pretrained_labels lists %d (BACKGROUND included)", fileClasses, len(theirs))
 	}
 	return theirs, nil
 }

@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
-	"github.com/ssdrunner/ssdrunner/components/backbone"
+	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -103,7 +103,7 @@ func hasVar(vars map[string]ts.Tensor, name string) bool {
 // channels / anchors per location, the other dimensions as the model's. It returns 0
 // when no layer is readable (missing, or of another kind) and an error when readable
 // layers disagree.
-func detectClasses(named map[string]*ts.Tensor, layers []classLayer, root *nn.Path) (int, error) {
+func detectClasses(named map[string]*ts.Tensor, layers []classLayer, root *gnn.Path) (int, error) {
 	found := 0
 	var where string
 	for _, l := range layers {
@@ -217,8 +217,8 @@ func (m *SSD) xavierInit(modules ...string) (names []string, err error) {
 		rf := shape[2] * shape[3]
 		bound := math.Sqrt(6 / float64(shape[1]*rf+shape[0]*rf))
 		err = torch.NoGrad(func() (err error) {
-			defer backbone.Recover(&err)
-			backbone.Uniform{Lo: -bound, Up: bound}.Set(t)
+			defer torch.Recover(&err)
+			nn.Uniform{Lo: -bound, Up: bound}.Set(t)
 			return nil
 		})
 		if err != nil {

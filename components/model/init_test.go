@@ -12,6 +12,7 @@ import (
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -78,14 +79,20 @@ func ownCheckpoints(t *testing.T, kind string) (src *SSD, full, base string) {
 	return src, full, base
 }
 
-func writeLabels(t *testing.T, names []string) string {
+// writeLabels writes names as a labels file and reads it back as callers of Init do, with
+// dataset.ReadLabels.
+func writeLabels(t *testing.T, names []string) []string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "labels.txt")
 	// without BACKGROUND, with a blank line: dataset.ReadLabels adds the one, drops the other
 	if err := os.WriteFile(path, []byte(strings.Join(names[1:], "\n")+"\n\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	labels, err := dataset.ReadLabels(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return labels
 }
 
 func isHead(name string) bool {
@@ -389,7 +396,6 @@ func TestInitConfigErrors(t *testing.T) {
 	_, full, base := ownCheckpoints(t, "mb1_ssd_lite")
 	voc := writeLabels(t, vocLabels)
 	short := writeLabels(t, vocLabels[:5])
-	dup := writeLabels(t, append(slices.Clone(vocLabels), "cat"))
 	cases := []struct {
 		cfg     InitConfig
 		classes int
@@ -400,8 +406,6 @@ func TestInitConfigErrors(t *testing.T) {
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, Labels: fourLabels}, 4, "needs pretrained_labels"},
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: voc}, 4, "needs the model's 4 class names"},
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: short, Labels: fourLabels}, 4, "lists 5"},
-		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: dup, Labels: fourLabels}, 4, `class "cat" is listed twice`},
-		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: filepath.Join(t.TempDir(), "none.txt"), Labels: fourLabels}, 4, "none.txt"},
 		{InitConfig{Pretrained: full, OnClassMismatch: Subsample, PretrainedLabels: voc, Labels: []string{"BACKGROUND", "cat", "CAT", "dog"}}, 4, `"CAT" appears twice`},
 	}
 	for _, c := range cases {

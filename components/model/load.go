@@ -150,7 +150,8 @@ func orNone(names []string) string {
 // wrongly-shaped keys are listed in the report (check report.Err() for strict loading).
 // When every key starts with "module." (a checkpoint of torch's DataParallel), that
 // prefix is removed first. The caller keeps ownership of named.
-func LoadStateDict(vs *nn.VarStore, named map[string]*ts.Tensor, opts LoadOptions) (LoadReport, error) {
+func LoadStateDict(vs *nn.VarStore, named map[string]*ts.Tensor, opts LoadOptions) (_ LoadReport, err error) {
+	defer torch.Recover(&err)
 	var rep LoadReport
 	strip := len(named) > 0
 	for k := range named {
@@ -233,6 +234,7 @@ func copyNoGrad(dst, src *ts.Tensor) error {
 // LoadStateDict. A file that is not a state_dict (e.g. a whole pickled module) is an
 // error naming the file. The decoded tensors are freed.
 func LoadPTH(vs *nn.VarStore, path string, opts LoadOptions) (rep LoadReport, err error) {
+	defer torch.Recover(&err)
 	named, err := decodePTH(path)
 	if err != nil {
 		return rep, err

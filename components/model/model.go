@@ -12,6 +12,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/backbone"
+	layers "github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/components/head"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
@@ -34,7 +35,8 @@ func New(vs *nn.VarStore, bb backbone.Backbone, hd head.Head, numClasses int) *S
 // Build creates the backbone named by backboneRef under vs.Root(), then the head named by
 // headRef for the backbone's feature-map channels, boxesPerLocation anchors per location
 // of each map and numClasses classes (background included).
-func Build(vs *nn.VarStore, backboneRef, headRef registry.Ref, boxesPerLocation []int, numClasses int) (*SSD, error) {
+func Build(vs *nn.VarStore, backboneRef, headRef registry.Ref, boxesPerLocation []int, numClasses int) (_ *SSD, err error) {
+	defer torch.Recover(&err)
 	bb, err := backbone.Build(backboneRef, vs.Root())
 	if err != nil {
 		return nil, err
@@ -67,7 +69,7 @@ func (m *SSD) Modules() []string {
 func (m *SSD) Forward(x *ts.Tensor, train bool) (conf, loc *ts.Tensor, err error) {
 	s := torch.NewScope()
 	defer s.Close()
-	defer backbone.Recover(&err)
+	defer torch.Recover(&err)
 	feats, err := m.Backbone.Forward(x, train)
 	if err != nil {
 		return nil, nil, err
@@ -87,7 +89,7 @@ func (m *SSD) FeatureMapSizes(imageSize int) (sizes []int, err error) {
 	err = torch.NoGrad(func() (err error) {
 		s := torch.NewScope()
 		defer s.Close()
-		defer backbone.Recover(&err)
+		defer torch.Recover(&err)
 		x := s.T(ts.MustZeros([]int64{1, 3, int64(imageSize), int64(imageSize)}, gotch.Float, m.vs.Device()))
 		feats, err := m.Backbone.Forward(x, false)
 		if err != nil {
@@ -151,10 +153,10 @@ func (m *SSD) Freeze(bnDrift bool, modules ...string) error {
 
 // batchNorms finds every batch norm layer reachable from roots (the backbone's and the
 // head's layers, however they are held: fields, embedded structs, slices, interfaces).
-func batchNorms(roots ...any) []*backbone.BatchNorm2d {
-	bnType := reflect.TypeOf((*backbone.BatchNorm2d)(nil))
+func batchNorms(roots ...any) []*layers.BatchNorm2d {
+	bnType := reflect.TypeOf((*layers.BatchNorm2d)(nil))
 	seen := map[unsafe.Pointer]bool{}
-	var out []*backbone.BatchNorm2d
+	var out []*layers.BatchNorm2d
 	var visit func(v reflect.Value)
 	visit = func(v reflect.Value) {
 		switch v.Kind() {
@@ -164,7 +166,7 @@ func batchNorms(roots ...any) []*backbone.BatchNorm2d {
 			}
 			seen[v.UnsafePointer()] = true
 			if v.Type() == bnType {
-				out = append(out, (*backbone.BatchNorm2d)(v.UnsafePointer()))
+				out = append(out, (*layers.BatchNorm2d)(v.UnsafePointer()))
 				return
 			}
 			visit(v.Elem())

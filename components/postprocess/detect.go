@@ -27,7 +27,8 @@ import (
 // conf are logits [B, P, C] (C >= 2, class 0 the background), loc box offsets [B, P, 4],
 // priors [P, 4] in centre form, all float32 on the CPU and finite. Boxes are relative to
 // the image, as the priors; the reference multiplies them by the image size afterwards.
-func Detect(conf, loc, priors *ts.Tensor, v box.Variances, cfg Config) ([]Detections, error) {
+func Detect(conf, loc, priors *ts.Tensor, v box.Variances, cfg Config) (_ []Detections, err error) {
+	defer torch.Recover(&err)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -134,3 +134,22 @@ func TestNMSErrors(t *testing.T) {
 	_, _, err = SoftNMS(b, s, 0.5, math.NaN(), 0)
 	wantError(t, "SoftNMS: NaN threshold", err, "score threshold is NaN")
 }
+
+// TestDetectLibtorchError gives Detect a conf that has the right shape, dtype and device
+// but that libtorch cannot compute with (a sparse tensor): the gotch Must* call that fails
+// inside postprocess panics (the patched gotch; unpatched it would exit the process), and
+// Detect returns the error; the process goes on and Detect still works afterwards.
+func TestDetectLibtorchError(t *testing.T) {
+	conf, loc, priors := goldenInputs(t)
+	sparse := conf.MustToSparse(false)
+	defer sparse.MustDrop()
+	dets, err := Detect(sparse, loc, priors, box.DefaultVariances, reference)
+	wantError(t, "sparse conf", err, "Libtorch API Error")
+	if dets != nil {
+		t.Errorf("sparse conf: %d detections with the error", len(dets))
+	}
+	t.Logf("error: %s", strings.SplitN(err.Error(), "\n", 2)[0])
+	if _, err := Detect(conf, loc, priors, box.DefaultVariances, reference); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 // the reference gets from the same scores: input order for N <= 16 (libstdc++ sorts so
 // few by insertion), otherwise an order that depends on all the values.
 func NMS(boxes, scores *ts.Tensor, iou float64, topK, candidateSize int) (keep *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	n, err := checkPairs("NMS", boxes, scores)
 	if err != nil {
 		return nil, err
@@ -66,6 +67,7 @@ func NMS(boxes, scores *ts.Tensor, iou float64, topK, candidateSize int) (keep *
 // the picked boxes, int64 [K], in the order picked, and their scores at the time of the
 // pick, float32 [K]; the caller owns both. The inputs are not modified.
 func SoftNMS(boxes, scores *ts.Tensor, sigma, scoreThreshold float64, topK int) (keep, newScores *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	if _, err := checkPairs("SoftNMS", boxes, scores); err != nil {
 		return nil, nil, err
 	}

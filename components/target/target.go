@@ -66,7 +66,8 @@ func (c matchScalars) drop() {
 // truth reaches iouThreshold (0 < iouThreshold <= 1; the reference trains with 0.5), and
 // encodes locations with the variances v. Priors must have finite coordinates and
 // positive widths and heights.
-func NewMatcher(priors *ts.Tensor, iouThreshold float64, v boxes.Variances) (*Matcher, error) {
+func NewMatcher(priors *ts.Tensor, iouThreshold float64, v boxes.Variances) (_ *Matcher, err error) {
+	defer torch.Recover(&err)
 	if err := checkPriors(priors); err != nil {
 		return nil, err
 	}
@@ -205,6 +206,7 @@ func (m *Matcher) Close() {
 // (the reference fails on it: max over an empty dimension). Degenerate boxes make
 // infinite locations: check boxes with CheckBoxes first.
 func (m *Matcher) Match(gtBoxes, gtLabels *ts.Tensor) (loc, labels *ts.Tensor, err error) {
+	defer torch.Recover(&err)
 	if m.center == nil {
 		return nil, nil, fmt.Errorf("target: Match on a closed Matcher")
 	}

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"image"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -61,25 +60,6 @@ func BenchmarkSSDChain(b *testing.B) {
 // build every intermediate image.
 func BenchmarkSSDSteps(b *testing.B) {
 	benchTransform(b, stepsChain(b, DefaultSSD()))
-}
-
-// BenchmarkFromImageYCbCr converts a decoded 500x375 4:2:0 JPEG image.
-func BenchmarkFromImageYCbCr(b *testing.B) {
-	m := image.NewYCbCr(image.Rect(0, 0, 500, 375), image.YCbCrSubsampleRatio420)
-	for i := range m.Y {
-		m.Y[i] = uint8(i * 7)
-	}
-	for i := range m.Cb {
-		m.Cb[i], m.Cr[i] = uint8(i*3), uint8(i*5)
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.ReportAllocs()
-	c0 := threadCPU()
-	for range b.N {
-		FromImage("bench", m, nil)
-	}
-	b.ReportMetric(float64(threadCPU()-c0)/1e6/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkTestTransform is the "test" preset (8-bit resize) of a 500x375 image.

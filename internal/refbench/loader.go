@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/components/dataset/shapes"
 	"github.com/ssdrunner/ssdrunner/components/transform"
 	"github.com/ssdrunner/ssdrunner/registry"
 	"github.com/ssdrunner/ssdrunner/runner/loader"
@@ -59,9 +60,9 @@ func ensureFolder(dir string) error {
 		if _, err := os.Stat(filepath.Join(dir, "ImageSets", "Main", "trainval.txt")); err == nil {
 			return
 		}
-		c := dataset.DefaultShapesConfig()
+		c := shapes.DefaultConfig()
 		c.Count, c.Seed, c.ImageWidth, c.ImageHeight = loaderImages, 1, 500, 375
-		src, err := dataset.NewShapes(c)
+		src, err := shapes.New(c)
 		if err != nil {
 			folderErr = err
 			return

@@ -293,8 +293,16 @@ func (r *Run) buildModel(e *config.Experiment, gen anchors.Generator, opts Optio
 		if in.Pretrained != "" {
 			path = "model.init.pretrained"
 		}
+		// model.Init reads no file but the weights: the pretrained model's labels are read
+		// here, when sub-sampling needs them.
+		var theirs []string
+		if in.Pretrained != "" && in.OnClassMismatch == model.Subsample && in.PretrainedLabels != "" {
+			if theirs, err = dataset.ReadLabels(in.PretrainedLabels); err != nil {
+				return &Error{"model.init.pretrained_labels", fmt.Errorf("pretrained %s: %w", in.Pretrained, err)}
+			}
+		}
 		rep, err := m.Init(model.InitConfig{BaseNet: in.BaseNet, Pretrained: in.Pretrained,
-			OnClassMismatch: in.OnClassMismatch, PretrainedLabels: in.PretrainedLabels, Labels: r.Classes,
+			OnClassMismatch: in.OnClassMismatch, PretrainedLabels: theirs, Labels: r.Classes,
 			IgnoreKeys: in.IgnoreKeys})
 		if err != nil {
 			return &Error{path, err}

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/components/dataset/shapes"
 )
 
 // BenchmarkLoaderVOC loads epochs of 200 VOC-sized (500x375) JPEGs written as a VOC folder
@@ -69,7 +70,7 @@ func BenchmarkLoaderVOC(b *testing.B) {
 }
 
 // newShapesVOC is the synthetic dataset at VOC's typical image size.
-func newShapesVOC(tb testing.TB, count int) *dataset.Shapes {
+func newShapesVOC(tb testing.TB, count int) *shapes.Dataset {
 	tb.Helper()
 	return newShapes(tb, count, 500, 375)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/anchors"
 	"github.com/ssdrunner/ssdrunner/components/boxes"
 	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/components/dataset/shapes"
 	"github.com/ssdrunner/ssdrunner/components/target"
 	"github.com/ssdrunner/ssdrunner/components/transform"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
@@ -45,11 +46,11 @@ func newMatcher(tb testing.TB) *target.Matcher {
 }
 
 // newShapes returns a small synthetic dataset of count images of w x h pixels.
-func newShapes(tb testing.TB, count, w, h int) *dataset.Shapes {
+func newShapes(tb testing.TB, count, w, h int) *shapes.Dataset {
 	tb.Helper()
-	c := dataset.DefaultShapesConfig()
+	c := shapes.DefaultConfig()
 	c.Count, c.Seed, c.ImageWidth, c.ImageHeight = count, 5, w, h
-	ds, err := dataset.NewShapes(c)
+	ds, err := shapes.New(c)
 	if err != nil {
 		tb.Fatal(err)
 	}

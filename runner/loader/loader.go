@@ -3,7 +3,7 @@
 // assembles the results, in order, into the batch tensors, a bounded number of batches
 // ahead of the loop.
 //
-// For each sample a worker calls Dataset.Sample, transform.FromImage and the transform,
+// For each sample a worker calls Dataset.Sample, FromImage and the transform,
 // divides the boxes by the final image size (relative [0,1] corner form), rejects
 // degenerate boxes with target.CheckBoxes, matches them to the priors (Matcher.Match, whose
 // tensors it copies into Go memory and frees at once) and lays the image out channel-first

@@ -12,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/sugarme/gotch"
 
-	"github.com/ssdrunner/ssdrunner/components/transform"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -84,7 +83,7 @@ func direct(t *testing.T, l *Loader, epoch, idx int) ([]float32, []float32, []in
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := transform.FromImage(s.ID, s.Image, s.Objects)
+	ts := FromImage(s.ID, s.Image, s.Objects)
 	if err := l.tf.Apply(ts, sampleRand(l.cfg.Seed, epoch, idx)); err != nil {
 		t.Fatal(err)
 	}

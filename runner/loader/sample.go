@@ -43,7 +43,7 @@ func (l *Loader) process(epoch, pos, i int) result {
 	b := s.Image.Bounds()
 	r.size = [2]int{b.Dx(), b.Dy()}
 
-	ts := transform.FromImage(s.ID, s.Image, s.Objects)
+	ts := FromImage(s.ID, s.Image, s.Objects)
 	s.Image = nil // the decoded image may be collected while the transform runs
 	if err := l.tf.Apply(ts, sampleRand(l.cfg.Seed, epoch, i)); err != nil {
 		r.bad = fmt.Errorf("loader: sample %d (%s): %w", i, r.id, err)

@@ -16,7 +16,7 @@ type Stats struct {
 
 	// Time spent in each stage, summed over the workers (so it can exceed wall time).
 	Read      time.Duration // Dataset.Sample: file reading and image decoding
-	Transform time.Duration // transform.FromImage and the transform chain
+	Transform time.Duration // FromImage and the transform chain
 	Target    time.Duration // box checks, matching and copying the targets out
 	Layout    time.Duration // the image's HWC to CHW copy
 	// Collate is the collector's time building the batch tensors.

@@ -365,7 +365,7 @@ var errNonFinite = errors.New("non-finite loss or gradient")
 // backward, a finiteness check of the loss and the gradients, and the update. It returns
 // the batch's regression and classification losses.
 func (t *trainer) step(b *loader.Batch) (reg, cls float64, err error) {
-	defer recoverOp(&err)
+	defer torch.Recover(&err)
 	opt := t.run.Optimizer
 	opt.ZeroGrad()
 	s := torch.NewScope()

@@ -81,7 +81,7 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 // batch's losses and its detections, boxes scaled to the original image sizes.
 func (t *trainer) evalBatch(b *loader.Batch) (reg, cls float64, dets []metric.Detection, err error) {
 	err = torch.NoGrad(func() (err error) {
-		defer recoverOp(&err)
+		defer torch.Recover(&err)
 		s := torch.NewScope()
 		defer s.Close()
 		images, labels, locT, err := t.onDevice(s, b)

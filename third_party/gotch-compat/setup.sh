@@ -5,8 +5,10 @@
 #   2. build/stubs/lib*.so: comment-only GNU ld linker scripts for the CUDA libraries that gotch's
 #      libtch/lib.go hard-codes as -l flags; they satisfy the linker and add nothing to the binary.
 #   3. build/gotch: a copy of github.com/sugarme/gotch at the version pinned in go.mod with
-#      patch-free-outptr.sh applied (gotch leaks a C.malloc(0) per op call). The module cache is
-#      never modified.
+#      patch-free-outptr.sh applied (gotch leaks a C.malloc(0) per op call) and
+#      patch-must-panic.sh (its Must* wrappers panic with the libtorch error instead of calling
+#      log.Fatal, which exits without running deferred functions). The module cache is never
+#      modified.
 #   4. go.work (git-ignored) at the module root: `use .` and a `replace` of that gotch version
 #      by build/gotch, so every go command in the tree builds the patched copy. go.mod itself
 #      has no replace: before setup (a fresh clone) the module is a normal one whose `go list`,
@@ -54,9 +56,9 @@ done
 # --- 3. patched gotch copy ---------------------------------------------------------------------
 gotch_ver="$(awk '$1=="github.com/sugarme/gotch"{print $2; exit} $2=="github.com/sugarme/gotch"{print $3; exit}' "$root/go.mod")"
 [ -n "$gotch_ver" ] || { echo "setup: cannot find the gotch version in go.mod" >&2; exit 1; }
-stamp="$gotch_ver $(sha256sum "$here/patch-free-outptr.sh" | cut -c1-16)"
+stamp="$gotch_ver $(cat "$here/patch-free-outptr.sh" "$here/patch-must-panic.sh" | sha256sum | cut -c1-16)"
 if [ "$(cat "$build/gotch/.setup-stamp" 2>/dev/null)" != "$stamp" ]; then
-  say "preparing build/gotch (gotch $gotch_ver + per-op leak fix)"
+  say "preparing build/gotch (gotch $gotch_ver + per-op leak fix + Must* panic instead of exit)"
   src="$(cd "$root" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com/sugarme/gotch@$gotch_ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   [ -d "$src" ] || { echo "setup: go mod download of gotch $gotch_ver failed" >&2; exit 1; }
   rm -rf "$build/gotch.tmp" "$build/gotch"
@@ -65,9 +67,16 @@ if [ "$(cat "$build/gotch/.setup-stamp" 2>/dev/null)" != "$stamp" ]; then
   sh "$here/patch-free-outptr.sh" "$build/gotch.tmp"
   n="$(grep -c 'defer C.free(unsafe.Pointer(' "$build/gotch.tmp/ts/tensor-generated.go" || true)"
   [ "$n" -gt 1000 ] || { echo "setup: the leak patch did not apply (only $n sites)" >&2; exit 1; }
+  # Must* wrappers: every log.Fatal(err) of ts's non-test files becomes panic(err). gotch
+  # v0.7.0 has 1858 generated wrappers plus about 60 hand-written sites; none may be left.
+  m="$(sh "$here/patch-must-panic.sh" "$build/gotch.tmp")"
+  left="$(cd "$build/gotch.tmp/ts" && { grep -E '^[^/]*log\.Fatal\(err\)' $(ls *.go | grep -v '_test\.go$') || true; } | wc -l)"
+  gen="$(grep -c 'log\.Fatal' "$build/gotch.tmp/ts/must-tensor-generated.go" || true)"
+  [ "$m" -gt 1900 ] && [ "$left" -eq 0 ] && [ "$gen" -eq 0 ] || {
+    echo "setup: the Must* panic patch did not apply ($m sites changed, $left log.Fatal(err) left, $gen in must-tensor-generated.go)" >&2; exit 1; }
   printf '%s\n' "$stamp" >"$build/gotch.tmp/.setup-stamp"
   mv "$build/gotch.tmp" "$build/gotch"
-  say "patched $n op wrappers"
+  say "patched $n op wrappers (leak fix) and $m Must* sites (panic instead of exit)"
 fi
 
 # --- 4. go.work --------------------------------------------------------------------------------

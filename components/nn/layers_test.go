@@ -1,4 +1,4 @@
-package backbone
+package nn
 
 import (
 	"errors"
@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
 func minMax(t *testing.T, x *ts.Tensor) (float64, float64) {
@@ -21,7 +23,7 @@ func minMax(t *testing.T, x *ts.Tensor) (float64, float64) {
 }
 
 func TestConvInit(t *testing.T) {
-	vs := nn.NewVarStore(gotch.CPU)
+	vs := gnn.NewVarStore(gotch.CPU)
 	c := NewConv2d(vs.Root().Sub("c"), ConvSpec{In: 8, Out: 16, Kernel: 3, Groups: 2})
 	bound := 1 / math.Sqrt(4*3*3)
 	for _, p := range []*ts.Tensor{c.Weight, c.Bias} {
@@ -46,7 +48,7 @@ func TestConvInit(t *testing.T) {
 // TestSeqInPlace checks that in-place activations never touch the caller's input and do
 // apply to intermediates.
 func TestSeqInPlace(t *testing.T) {
-	vs := nn.NewVarStore(gotch.CPU)
+	vs := gnn.NewVarStore(gotch.CPU)
 	s := NewSeq(vs.Root().Sub("s")).ReLU().ReLU6()
 	x := ts.MustRandn([]int64{1, 2, 4, 4}, gotch.Float, gotch.CPU).MustMulScalar(ts.FloatScalar(10), true)
 	defer x.MustDrop()
@@ -69,12 +71,12 @@ func TestSeqInPlace(t *testing.T) {
 }
 
 func TestRecover(t *testing.T) {
-	vs := nn.NewVarStore(gotch.CPU)
+	vs := gnn.NewVarStore(gotch.CPU)
 	s := NewSeq(vs.Root().Sub("s")).Conv(ConvSpec{In: 2, Out: 2, Kernel: 3})
 	x := ts.MustZeros([]int64{1, 2, 1, 1}, gotch.Float, gotch.CPU)
 	defer x.MustDrop()
 	run := func() (err error) {
-		defer Recover(&err)
+		defer torch.Recover(&err)
 		y := s.Forward(x, false)
 		y.MustDrop()
 		return nil
@@ -86,42 +88,12 @@ func TestRecover(t *testing.T) {
 	}
 	defer func() {
 		if r := recover(); r != "other" {
-			t.Errorf("Recover swallowed or altered a foreign panic: %v", r)
+			t.Errorf("torch.Recover swallowed or altered a foreign panic: %v", r)
 		}
 	}()
 	func() {
 		var err error
-		defer Recover(&err)
-		panic("other")
-	}()
-}
-
-// TestRecoverForward checks the deferred error path of the backbones' Forward: an
-// *OpError panic after some feature maps were made becomes the error and leaves no
-// feature maps; a foreign panic goes on.
-func TestRecoverForward(t *testing.T) {
-	vs := nn.NewVarStore(gotch.CPU)
-	s := NewSeq(vs.Root().Sub("s")).Conv(ConvSpec{In: 2, Out: 2, Kernel: 3})
-	x := ts.MustZeros([]int64{1, 2, 1, 1}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	forward := func() (feats []*ts.Tensor, err error) {
-		defer recoverForward(&feats, &err)
-		feats = append(feats, ts.MustOnes([]int64{4}, gotch.Float, gotch.CPU))
-		feats = append(feats, s.Forward(x, false)) // too small: panics with an *OpError
-		return feats, nil
-	}
-	feats, err := forward()
-	var oe *OpError
-	if !errors.As(err, &oe) || feats != nil {
-		t.Errorf("got %d feature maps and %v, want none and an *OpError", len(feats), err)
-	}
-	defer func() {
-		if r := recover(); r != "other" {
-			t.Errorf("recoverForward swallowed or altered a foreign panic: %v", r)
-		}
-	}()
-	func() (feats []*ts.Tensor, err error) {
-		defer recoverForward(&feats, &err)
+		defer torch.Recover(&err)
 		panic("other")
 	}()
 }

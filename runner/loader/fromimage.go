@@ -1,21 +1,23 @@
-package transform
+package loader
 
 import (
 	"image"
 	"image/color"
 
 	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/components/transform"
 )
 
-// FromImage converts a decoded image and its objects into a Sample: float32 RGB values
-// 0..255 in HWC order, boxes and labels copied from objs (all of them, difficult ones too).
+// FromImage converts a decoded image and its objects into a transform.Sample, the input of
+// the transform chain: float32 RGB values 0..255 in HWC order, boxes and labels copied from
+// objs (all of them, difficult ones too).
 //
 // Pixels are the image's colours with alpha dropped, as cv2.imread(IMREAD_COLOR), which the
 // reference uses, reads them: color.NRGBAModel's conversion of each pixel (for an opaque
 // pixel that is At(x, y).RGBA() >> 8). *image.YCbCr (what image/jpeg decodes), *image.RGBA,
 // *image.NRGBA and *image.Gray are converted directly, with the standard library's own
 // formulas (color.YCbCrToRGB for JPEG), so the values equal the generic path's.
-func FromImage(id string, img image.Image, objs []dataset.Object) *Sample {
+func FromImage(id string, img image.Image, objs []dataset.Object) *transform.Sample {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	px := make([]float32, w*h*3)
@@ -38,7 +40,7 @@ func FromImage(id string, img image.Image, objs []dataset.Object) *Sample {
 			}
 		}
 	}
-	s := &Sample{ID: id, Image: px, W: w, H: h, Boxes: make([][4]float32, len(objs)), Labels: make([]int, len(objs))}
+	s := &transform.Sample{ID: id, Image: px, W: w, H: h, Boxes: make([][4]float32, len(objs)), Labels: make([]int, len(objs))}
 	for i, o := range objs {
 		s.Boxes[i] = [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}
 		s.Labels[i] = o.Label

@@ -1,17 +1,27 @@
-package dataset
+// Package shapes is the built-in synthetic dataset "shapes", which it registers with
+// components/dataset: shapes on textured backgrounds, generated in memory from a seed.
+package shapes
 
 import (
 	"errors"
 	"fmt"
 
+	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
-// ShapesConfig configures the synthetic "shapes" dataset.
+// Streams of one synthetic image: what is drawn where (and so the boxes) is independent of
+// how it is coloured, so annotations can be produced without painting.
+const (
+	streamLayout uint64 = iota + 1
+	streamPaint
+)
+
+// Config configures the synthetic "shapes" dataset.
 //
 // Image i is a pure function of (seed, i and the options): samples can be produced in any
 // order, concurrently, and again later with identical pixels and boxes.
-type ShapesConfig struct {
+type Config struct {
 	Count         int      `hcl:"count,optional" doc:"number of images"`
 	Seed          int      `hcl:"seed,optional" doc:"seed of the generator: image i depends only on (seed, i) and the options"`
 	ImageWidth    int      `hcl:"image_width,optional" doc:"fixed image width in pixels; 0 draws each width from [min_size, max_size]"`
@@ -31,9 +41,9 @@ type ShapesConfig struct {
 	Noise         float64  `hcl:"noise,optional" doc:"largest amplitude of the per-pixel noise, on the 0-255 scale (each image draws its own amplitude up to this)"`
 }
 
-// DefaultShapesConfig returns the defaults of the "shapes" dataset.
-func DefaultShapesConfig() ShapesConfig {
-	return ShapesConfig{
+// DefaultConfig returns the defaults of the "shapes" dataset.
+func DefaultConfig() Config {
+	return Config{
 		Count: 512, MinSize: 240, MaxSize: 400,
 		MinObjects: 1, MaxObjects: 6, MinObjectSize: 0.1, MaxObjectSize: 0.5,
 		MaxOverlap: 0.4, MinVisible: 0.6, Border: 0.2, LowContrast: 0.1, Clutter: 0.6, Noise: 8,
@@ -41,7 +51,7 @@ func DefaultShapesConfig() ShapesConfig {
 }
 
 // Validate checks the options (called after decoding).
-func (c *ShapesConfig) Validate() error {
+func (c *Config) Validate() error {
 	_, err := c.kinds()
 	if err != nil {
 		return err
@@ -69,7 +79,7 @@ func (c *ShapesConfig) Validate() error {
 }
 
 // kinds maps the configured class names to shape kinds.
-func (c *ShapesConfig) kinds() ([]int, error) {
+func (c *Config) kinds() ([]int, error) {
 	if len(c.Classes) == 0 {
 		out := make([]int, len(shapeNames))
 		for k := range out {
@@ -103,16 +113,16 @@ func (c *ShapesConfig) kinds() ([]int, error) {
 }
 
 func init() {
-	Registry.Register(registry.Spec{
+	dataset.Registry.Register(registry.Spec{
 		Name:    "shapes",
 		Summary: "built-in synthetic shapes on textured backgrounds, generated in memory from a seed",
-		Config:  func() any { c := DefaultShapesConfig(); return &c },
-	}, func(cfg any, _ Env) (Dataset, error) {
-		return NewShapes(*registry.As[ShapesConfig](cfg))
+		Config:  func() any { c := DefaultConfig(); return &c },
+	}, func(cfg any, _ dataset.Env) (dataset.Dataset, error) {
+		return New(*registry.As[Config](cfg))
 	})
 }
 
-// Shapes is the synthetic dataset. With the defaults: 1-6 objects of 8 shape classes
+// Dataset is the synthetic dataset. With the defaults: 1-6 objects of 8 shape classes
 // (circle, ellipse, square, triangle, hexagon, star, cross, ring) whose circumscribed circle
 // spans 10-50% of the image's shorter side, randomly rotated and proportioned, in
 // random colours (sometimes close to what lies under them), filled flat, with a gradient or
@@ -131,14 +141,14 @@ func init() {
 // Images are *image.RGBA. Determinism: samples are bit-identical for the same options on the
 // same architecture (other architectures may fuse floating-point multiply-adds, which can
 // move a colour by one level or, rarely, a pixel at a shape's edge).
-type Shapes struct {
-	cfg   ShapesConfig
+type Dataset struct {
+	cfg   Config
 	kinds []int
 	names []string
 }
 
-// NewShapes validates cfg and returns the dataset.
-func NewShapes(cfg ShapesConfig) (*Shapes, error) {
+// New validates cfg and returns the dataset.
+func New(cfg Config) (*Dataset, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -148,21 +158,29 @@ func NewShapes(cfg ShapesConfig) (*Shapes, error) {
 		names = append(names, shapeNames[k])
 	}
 	cfg.Classes = append([]string(nil), cfg.Classes...)
-	return &Shapes{cfg: cfg, kinds: kinds, names: names}, nil
+	return &Dataset{cfg: cfg, kinds: kinds, names: names}, nil
 }
 
 // Len is the number of images.
-func (d *Shapes) Len() int { return d.cfg.Count }
+func (d *Dataset) Len() int { return d.cfg.Count }
 
 // ClassNames returns BACKGROUND followed by the configured shapes.
-func (d *Shapes) ClassNames() []string { return append([]string(nil), d.names...) }
+func (d *Dataset) ClassNames() []string { return append([]string(nil), d.names...) }
 
 // ID is the id of image i: it names the seed, so that splits generated with different seeds
 // can share a VOC folder.
-func (d *Shapes) ID(i int) string { return fmt.Sprintf("shapes%d_%06d", d.cfg.Seed, i) }
+func (d *Dataset) ID(i int) string { return fmt.Sprintf("shapes%d_%06d", d.cfg.Seed, i) }
+
+// checkIndex reports an image index out of range, as the other datasets do.
+func checkIndex(i, n int) error {
+	if i < 0 || i >= n {
+		return fmt.Errorf("dataset: index %d out of range [0, %d)", i, n)
+	}
+	return nil
+}
 
 // Annotation returns the objects of image i without painting it.
-func (d *Shapes) Annotation(i int) (string, []Object, error) {
+func (d *Dataset) Annotation(i int) (string, []dataset.Object, error) {
 	if err := checkIndex(i, d.cfg.Count); err != nil {
 		return "", nil, err
 	}
@@ -170,10 +188,10 @@ func (d *Shapes) Annotation(i int) (string, []Object, error) {
 }
 
 // Sample paints image i (an *image.RGBA).
-func (d *Shapes) Sample(i int) (Sample, error) {
+func (d *Dataset) Sample(i int) (dataset.Sample, error) {
 	if err := checkIndex(i, d.cfg.Count); err != nil {
-		return Sample{}, err
+		return dataset.Sample{}, err
 	}
 	l := d.layout(i)
-	return Sample{ID: d.ID(i), Image: d.paint(i, l), Objects: l.objects()}, nil
+	return dataset.Sample{ID: d.ID(i), Image: d.paint(i, l), Objects: l.objects()}, nil
 }

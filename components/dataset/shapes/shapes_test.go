@@ -1,4 +1,4 @@
-package dataset
+package shapes
 
 import (
 	"bytes"
@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
-func newShapes(t testing.TB, opts map[string]any) Dataset {
+func newShapes(t testing.TB, opts map[string]any) dataset.Dataset {
 	t.Helper()
-	ds, err := Build(registry.Ref{Type: "shapes", Options: opts}, Env{})
+	ds, err := dataset.Build(registry.Ref{Type: "shapes", Options: opts}, dataset.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestShapesDeterministic(t *testing.T) {
 	other := newShapes(t, map[string]any{"count": 16, "seed": 8})
 
 	// b is generated concurrently and in reverse order.
-	got := make([]Sample, 16)
+	got := make([]dataset.Sample, 16)
 	var wg sync.WaitGroup
 	for i := 15; i >= 0; i-- {
 		wg.Add(1)
@@ -85,7 +86,7 @@ func TestShapesGolden(t *testing.T) {
 	if b := s.Image.Bounds(); b.Dx() != 269 || b.Dy() != 400 {
 		t.Errorf("sample 2 size %v, want 269x400", b)
 	}
-	want := []Object{
+	want := []dataset.Object{
 		{Box: [4]float64{18, 272, 71, 319}, Label: 4},
 		{Box: [4]float64{44, 147, 132, 227}, Label: 4},
 		{Box: [4]float64{0, 376, 24, 399}, Label: 5},
@@ -117,7 +118,7 @@ func TestShapesBoxesAndStatistics(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The image size comes from the layout (painting is not needed for the checks).
-		l := ds.(*Shapes).layout(i)
+		l := ds.(*Dataset).layout(i)
 		if l.w < 240 || l.w > 400 || l.h < 240 || l.h > 400 {
 			t.Errorf("%s: size %dx%d outside [240, 400]", id, l.w, l.h)
 		}
@@ -175,7 +176,7 @@ func boxIoU(a, b [4]float64) float64 {
 // checks that the extent of its lit pixels is its box; then, painting them in drawing order,
 // that each keeps at least min_visible (0.6) of its pixels visible.
 func TestShapesBoxesAreTight(t *testing.T) {
-	ds := newShapes(t, map[string]any{"count": 40}).(*Shapes)
+	ds := newShapes(t, map[string]any{"count": 40}).(*Dataset)
 	for i := 0; i < ds.Len(); i++ {
 		l := ds.layout(i)
 		owner := make([]int, l.w*l.h)
@@ -260,7 +261,7 @@ func TestShapesConfigErrors(t *testing.T) {
 		{map[string]any{"noise": -1}, "noise"},
 		{map[string]any{"colour": 1}, `unknown option "colour"`},
 	} {
-		_, err := Build(registry.Ref{Type: "shapes", Options: c.opts}, Env{})
+		_, err := dataset.Build(registry.Ref{Type: "shapes", Options: c.opts}, dataset.Env{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("shapes %v: %v, want an error containing %q", c.opts, err, c.want)
 		}

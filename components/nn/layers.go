@@ -1,4 +1,7 @@
-package backbone
+// Package nn is the project's layer kit: Conv2d, BatchNorm2d, activations, MaxPool2d and
+// Seq (torch's nn.Sequential), with variables named as torch's state_dict keys. The
+// backbones and heads are built from it.
+package nn
 
 import (
 	"fmt"
@@ -6,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/nn"
+	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/internal/torch"
@@ -16,26 +19,26 @@ import (
 //
 // Forward returns a new tensor that the caller owns; it never frees x. When a libtorch op
 // fails (an input with the wrong channels, or too small for a kernel) the layers of this
-// package panic with an *OpError, which Recover turns back into an error at the API
-// boundary (gotch's Must* calls would exit the process instead).
+// package panic with an *OpError, which torch.Recover turns back into an error at the API
+// boundary (as it does with the libtorch errors that gotch's patched Must* calls panic with).
 type Layer interface {
 	Forward(x *ts.Tensor, train bool) *ts.Tensor
 }
 
-// mustInPlace applies a gotch in-place op through torch.InPlace (gotch's own in-place
+// MustInPlace applies a gotch in-place op through torch.InPlace (gotch's own in-place
 // wrappers leak the tensor they replace), panicking with an *OpError on failure.
-func mustInPlace(op string, x *ts.Tensor, f func(*ts.Tensor) error) {
+func MustInPlace(op string, x *ts.Tensor, f func(*ts.Tensor) error) {
 	if err := torch.InPlace(x, f); err != nil {
 		panic(&OpError{Op: op, Err: err})
 	}
 }
 
-// inPlacer is implemented by element-wise layers that can overwrite their input. Seq uses
+// InPlacer is implemented by element-wise layers that can overwrite their input. Seq uses
 // it on intermediates it owns (like torch's ReLU(inplace=True)); it is only valid when the
 // backward of the op that produced the input does not need that op's output, which holds
 // for the convolutions, batch norms and poolings of this package.
-type inPlacer interface {
-	forwardInPlace(x *ts.Tensor)
+type InPlacer interface {
+	ForwardInPlace(x *ts.Tensor)
 }
 
 // ConvSpec describes a 2-D convolution the way torch.nn.Conv2d's arguments do. Zero
@@ -56,10 +59,10 @@ type Conv2d struct {
 // NewConv2d creates the variables of a convolution under p, initialised as torch does
 // by default: weight and bias uniform in ±1/sqrt(fan_in), fan_in = In/Groups·K·K
 // (kaiming_uniform with a=√5). It panics on an inconsistent spec (a programming error).
-func NewConv2d(p *nn.Path, s ConvSpec) *Conv2d {
+func NewConv2d(p *gnn.Path, s ConvSpec) *Conv2d {
 	s.Stride, s.Dilation, s.Groups = one(s.Stride), one(s.Dilation), one(s.Groups)
 	if s.In <= 0 || s.Out <= 0 || s.Kernel <= 0 || s.In%s.Groups != 0 || s.Out%s.Groups != 0 {
-		panic(fmt.Sprintf("backbone: invalid convolution %+v", s))
+		panic(fmt.Sprintf("nn: invalid convolution %+v", s))
 	}
 	fanIn := s.In / s.Groups * s.Kernel * s.Kernel
 	bound := 1 / math.Sqrt(float64(fanIn))
@@ -72,7 +75,7 @@ func NewConv2d(p *nn.Path, s ConvSpec) *Conv2d {
 	return c
 }
 
-// Uniform is an nn.Init drawing from U(Lo, Up). gotch's own uniform initialisers call its
+// Uniform is a gotch nn.Init drawing from U(Lo, Up). gotch's own uniform initialisers call its
 // leaking in-place wrapper (the tensor handle they replace is never freed, so a model's
 // parameters would outlive it); this one goes through torch.InPlace.
 type Uniform struct{ Lo, Up float64 }
@@ -86,7 +89,7 @@ func (u Uniform) InitTensor(dims []int64, device gotch.Device) *ts.Tensor {
 
 // Set refills t in place.
 func (u Uniform) Set(t *ts.Tensor) {
-	mustInPlace("uniform_", t, func(t *ts.Tensor) error { return t.Uniform_(u.Lo, u.Up) })
+	MustInPlace("uniform_", t, func(t *ts.Tensor) error { return t.Uniform_(u.Lo, u.Up) })
 }
 
 func one(v int) int {
@@ -103,7 +106,7 @@ func (c *Conv2d) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
 		bias = ts.None
 	}
 	s := c.Spec
-	return must("conv2d")(ts.Conv2d(x, c.Weight, bias, pair(s.Stride), pair(s.Padding), pair(s.Dilation), int64(s.Groups)))
+	return Must("conv2d")(ts.Conv2d(x, c.Weight, bias, pair(s.Stride), pair(s.Padding), pair(s.Dilation), int64(s.Groups)))
 }
 
 func pair(v int) []int64 { return []int64{int64(v), int64(v)} }
@@ -133,11 +136,11 @@ const (
 
 // NewBatchNorm2d creates the variables of a batch norm over c channels under p,
 // initialised as torch does: weight 1, bias 0, running mean 0, running variance 1.
-func NewBatchNorm2d(p *nn.Path, c int) *BatchNorm2d {
+func NewBatchNorm2d(p *gnn.Path, c int) *BatchNorm2d {
 	d := []int64{int64(c)}
 	return &BatchNorm2d{
-		Weight:      p.MustNewVar("weight", d, nn.NewConstInit(1)),
-		Bias:        p.MustNewVar("bias", d, nn.NewConstInit(0)),
+		Weight:      p.MustNewVar("weight", d, gnn.NewConstInit(1)),
+		Bias:        p.MustNewVar("bias", d, gnn.NewConstInit(0)),
 		RunningMean: p.MustZerosNoTrain("running_mean", d),
 		RunningVar:  p.MustOnesNoTrain("running_var", d),
 	}
@@ -146,7 +149,7 @@ func NewBatchNorm2d(p *nn.Path, c int) *BatchNorm2d {
 // Forward normalises with the batch's statistics and updates the running ones when
 // train, and with the running statistics otherwise.
 func (b *BatchNorm2d) Forward(x *ts.Tensor, train bool) *ts.Tensor {
-	return must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train && !b.Frozen, BatchNormMomentum, BatchNormEps, true))
+	return Must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train && !b.Frozen, BatchNormMomentum, BatchNormEps, true))
 }
 
 // ReLU is max(x, 0).
@@ -154,14 +157,14 @@ type ReLU struct{}
 
 // Forward applies the activation.
 func (ReLU) Forward(x *ts.Tensor, _ bool) *ts.Tensor { return x.MustRelu(false) }
-func (ReLU) forwardInPlace(x *ts.Tensor)             { mustInPlace("relu_", x, (*ts.Tensor).Relu_) }
+func (ReLU) ForwardInPlace(x *ts.Tensor)             { MustInPlace("relu_", x, (*ts.Tensor).Relu_) }
 
 // ReLU6 is min(max(x, 0), 6).
 type ReLU6 struct{}
 
 // Forward applies the activation.
 func (ReLU6) Forward(x *ts.Tensor, _ bool) *ts.Tensor { return x.MustRelu6(false) }
-func (ReLU6) forwardInPlace(x *ts.Tensor)             { mustInPlace("relu6_", x, (*ts.Tensor).Relu6_) }
+func (ReLU6) ForwardInPlace(x *ts.Tensor)             { MustInPlace("relu6_", x, (*ts.Tensor).Relu6_) }
 
 // MaxPool2d is torch's MaxPool2d with square kernel, stride (0 means the kernel size),
 // padding and ceil_mode.
@@ -176,7 +179,7 @@ func (m MaxPool2d) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
 	if stride == 0 {
 		stride = m.Kernel
 	}
-	return must("max_pool2d")(x.MaxPool2d(pair(m.Kernel), pair(stride), pair(m.Padding), pair(1), m.CeilMode, false))
+	return Must("max_pool2d")(x.MaxPool2d(pair(m.Kernel), pair(stride), pair(m.Padding), pair(1), m.CeilMode, false))
 }
 
 // Seq runs layers in order, like torch's nn.Sequential: element i keeps its variables
@@ -189,14 +192,14 @@ func (m MaxPool2d) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
 //	// variables base_net.0.0.weight, base_net.0.1.{weight,bias,running_mean,running_var}
 type Seq struct {
 	Layers []Layer
-	path   *nn.Path
+	path   *gnn.Path
 }
 
 // NewSeq returns an empty Seq whose elements go under p.
-func NewSeq(p *nn.Path) *Seq { return &Seq{path: p} }
+func NewSeq(p *gnn.Path) *Seq { return &Seq{path: p} }
 
 // Next returns the path of the element the next Add will append.
-func (s *Seq) Next() *nn.Path { return s.path.Sub(strconv.Itoa(len(s.Layers))) }
+func (s *Seq) Next() *gnn.Path { return s.path.Sub(strconv.Itoa(len(s.Layers))) }
 
 // Add appends a layer built by the caller (normally under Next()).
 func (s *Seq) Add(l Layer) *Seq {
@@ -240,8 +243,8 @@ func (s *Seq) Forward(x *ts.Tensor, train bool) *ts.Tensor {
 func (s *Seq) ForwardRange(x *ts.Tensor, train bool, from, to int) *ts.Tensor {
 	cur, owned := x, false
 	for _, l := range s.Layers[from:to] {
-		if ip, ok := l.(inPlacer); ok && owned {
-			ip.forwardInPlace(cur)
+		if ip, ok := l.(InPlacer); ok && owned {
+			ip.ForwardInPlace(cur)
 			continue
 		}
 		next := l.Forward(cur, train)
@@ -267,46 +270,13 @@ func (e *OpError) Error() string { return e.Op + ": " + e.Err.Error() }
 // Unwrap returns the libtorch error.
 func (e *OpError) Unwrap() error { return e.Err }
 
-// must returns a function that passes a tensor through, or panics with an *OpError.
-func must(op string) func(*ts.Tensor, error) *ts.Tensor {
+// Must returns a function that passes a tensor through, or panics with an *OpError: the
+// way layers (here and in the backbones) call gotch's error-returning ops.
+func Must(op string) func(*ts.Tensor, error) *ts.Tensor {
 	return func(t *ts.Tensor, err error) *ts.Tensor {
 		if err != nil {
 			panic(&OpError{Op: op, Err: err})
 		}
 		return t
-	}
-}
-
-// Recover turns a panic with an *OpError into *err; other panics go on. Use it deferred
-// at the boundary where layers are run: `defer backbone.Recover(&err)`. Tensors that the
-// failed forward pass had created are not freed (a failure is a bug or a bad input
-// size, not a steady state).
-func Recover(err *error) {
-	r := recover()
-	if r == nil {
-		return
-	}
-	if oe, ok := r.(*OpError); ok {
-		*err = oe
-		return
-	}
-	panic(r)
-}
-
-// recoverForward is deferred by the backbones' Forward methods, whose results are named
-// feats and err: it turns a panic with an *OpError into *err, as Recover does, and on any
-// error frees the feature maps made so far and leaves *feats nil. recover only works in
-// a function deferred directly, so it does not call Recover.
-func recoverForward(feats *[]*ts.Tensor, err *error) {
-	if r := recover(); r != nil {
-		oe, ok := r.(*OpError)
-		if !ok {
-			panic(r)
-		}
-		*err = oe
-	}
-	if *err != nil {
-		dropAll(*feats)
-		*feats = nil
 	}
 }

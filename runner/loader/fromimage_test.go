@@ -1,10 +1,11 @@
-package transform
+package loader
 
 import (
 	"image"
 	"image/color"
 	"image/color/palette"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/ssdrunner/ssdrunner/components/dataset"
@@ -160,7 +161,26 @@ func TestFromImageObjects(t *testing.T) {
 			t.Errorf("object %d: %v %d, want %v %d", i, s.Boxes[i], s.Labels[i], want[i], objs[i].Label)
 		}
 	}
-	if err := s.check(); err != nil {
-		t.Error(err)
+	if len(s.Image) != s.W*s.H*3 || len(s.Boxes) != len(s.Labels) {
+		t.Errorf("inconsistent sample: %d values for %dx%d, %d boxes, %d labels", len(s.Image), s.W, s.H, len(s.Boxes), len(s.Labels))
 	}
+}
+
+// BenchmarkFromImageYCbCr converts a decoded 500x375 4:2:0 JPEG image.
+func BenchmarkFromImageYCbCr(b *testing.B) {
+	m := image.NewYCbCr(image.Rect(0, 0, 500, 375), image.YCbCrSubsampleRatio420)
+	for i := range m.Y {
+		m.Y[i] = uint8(i * 7)
+	}
+	for i := range m.Cb {
+		m.Cb[i], m.Cr[i] = uint8(i*3), uint8(i*5)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ReportAllocs()
+	c0 := threadCPU()
+	for range b.N {
+		FromImage("bench", m, nil)
+	}
+	b.ReportMetric(float64(threadCPU()-c0)/1e6/float64(b.N), "cpu-ms/op")
 }

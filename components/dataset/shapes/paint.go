@@ -1,4 +1,4 @@
-package dataset
+package shapes
 
 import (
 	"image"
@@ -102,9 +102,9 @@ func nearColour(c rgb, r *rng.SplitMix64) rgb {
 
 // paint draws image i of layout l: a textured background, optional clutter, the objects in
 // layout order, then per-pixel noise. It draws only from the paint stream.
-func (d *Shapes) paint(i int, l layout) *image.RGBA {
+func (d *Dataset) paint(i int, l layout) *image.RGBA {
 	c := &d.cfg
-	r := newRNG(int64(c.Seed), i, streamPaint)
+	r := rng.New(int64(c.Seed)).Index(i).Stream(streamPaint).SplitMix64()
 	img := image.NewRGBA(image.Rect(0, 0, l.w, l.h))
 	paintBackground(img, r)
 	var xs []float64

@@ -1,8 +1,9 @@
-package dataset
+package shapes
 
 import (
 	"math"
 
+	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/internal/rng"
 )
 
@@ -26,20 +27,20 @@ type layout struct {
 	shapes []placedShape
 }
 
-func (l layout) objects() []Object {
-	out := make([]Object, len(l.shapes))
+func (l layout) objects() []dataset.Object {
+	out := make([]dataset.Object, len(l.shapes))
 	for k, s := range l.shapes {
 		b := s.m.box
-		out[k] = Object{Box: [4]float64{float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])}, Label: s.label}
+		out[k] = dataset.Object{Box: [4]float64{float64(b[0]), float64(b[1]), float64(b[2]), float64(b[3])}, Label: s.label}
 	}
 	return out
 }
 
 // layout places the objects of image i. It draws only from the layout stream, so boxes can
 // be computed without painting.
-func (d *Shapes) layout(i int) layout {
+func (d *Dataset) layout(i int) layout {
 	c := &d.cfg
-	r := newRNG(int64(c.Seed), i, streamLayout)
+	r := rng.New(int64(c.Seed)).Index(i).Stream(streamLayout).SplitMix64()
 	l := layout{w: c.ImageWidth, h: c.ImageHeight}
 	if l.w == 0 {
 		l.w = r.Between(c.MinSize, c.MaxSize)

@@ -1,4 +1,4 @@
-package dataset
+package shapes
 
 import (
 	"math"
@@ -6,8 +6,8 @@ import (
 	"github.com/ssdrunner/ssdrunner/internal/rng"
 )
 
-// ShapeNames lists the classes that the "shapes" dataset can draw, in their default order.
-func ShapeNames() []string { return append([]string(nil), shapeNames...) }
+// Names lists the classes that the "shapes" dataset can draw, in their default order.
+func Names() []string { return append([]string(nil), shapeNames...) }
 
 var shapeNames = []string{"circle", "ellipse", "square", "triangle", "hexagon", "star", "cross", "ring"}
 

@@ -1,4 +1,4 @@
-package dataset
+package shapes
 
 import (
 	"image"
@@ -16,7 +16,7 @@ func TestShapesPreview(t *testing.T) {
 	if path == "" {
 		t.Skip("set SHAPES_PREVIEW to the PNG file to write")
 	}
-	d, err := NewShapes(DefaultShapesConfig())
+	d, err := New(DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
