@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/ssdrunner/ssdrunner/experiments"
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -40,7 +41,7 @@ func (a *app) fmt(args []string) int {
 	}
 	code := exitOK
 	for _, path := range files {
-		src, err := os.ReadFile(path)
+		src, err := textfile.ReadFile(path, textfile.Config)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "runner fmt: %v\n", err)
 			code = exitError

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ssdrunner/ssdrunner/experiments"
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -29,7 +29,8 @@ type Options struct {
 	Env []string
 	// Set are --set PATH=VALUE overrides, applied in order after the environment.
 	Set []string
-	// ReadFile reads experiment and var files; nil means os.ReadFile.
+	// ReadFile reads experiment and var files; nil means textfile.ReadText: regular files
+	// of at most textfile.Config bytes, without a byte-order mark.
 	ReadFile func(string) ([]byte, error)
 }
 
@@ -110,7 +111,7 @@ type loader struct {
 // All problems found are returned together; the Result is usable only without errors.
 func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = func(p string) ([]byte, error) { return textfile.ReadText(p, textfile.Config) }
 	}
 	l := &loader{opts: opts, parser: hclparse.NewParser(), res: &Result{Path: path, Origins: map[string]Origin{}}}
 	defer func() { l.res.Files = l.parser.Files() }()
