@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ssdrunner/ssdrunner/internal/jpeg"
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -153,7 +154,7 @@ func rootLabels(root string, explicit []string, explicitPath string) ([]string, 
 // readIDs reads an image-set file: one image id per line, surrounding white space ignored,
 // blank lines skipped.
 func readIDs(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := textfile.ReadText(path, textfile.Data)
 	if err != nil {
 		return nil, fmt.Errorf("image set: %w", err)
 	}
@@ -199,7 +200,7 @@ func (d *VOC) loadAnnotations(files []string, strict, skipBad bool) error {
 }
 
 func (d *VOC) loadItem(i int, file string, idx map[string]int, strict bool) error {
-	data, err := os.ReadFile(file)
+	data, err := textfile.ReadText(file, textfile.Data)
 	if err != nil {
 		return fmt.Errorf("annotation: %w", err)
 	}
