@@ -18,6 +18,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/experiments"
 	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
+	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
 // fmt rewrites HCL experiment files in canonical style (hclwrite), like `terraform fmt`.
@@ -44,6 +45,11 @@ func (a *app) fmt(args []string) int {
 		src, err := textfile.ReadFile(path, textfile.Config)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "runner fmt: %v\n", err)
+			code = exitError
+			continue
+		}
+		if d := config.CheckNesting(src, path); d != nil {
+			fmt.Fprintf(a.stderr, "runner fmt: %s: not rewritten: %s: %s\n", path, d.Subject, d.Detail)
 			code = exitError
 			continue
 		}

@@ -229,6 +229,9 @@ func (l *loader) chain(path string, stack []string, via *hcl.Range) ([]*sourceFi
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read experiment file",
 			Detail: detail, Subject: via}}
 	}
+	if d := CheckNesting(src, clean); d != nil {
+		return nil, hcl.Diagnostics{d}
+	}
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if strings.HasSuffix(clean, ".json") {

@@ -138,6 +138,9 @@ func sentence(err error) string {
 
 // parseExpr evaluates text as an HCL expression without variables or functions.
 func parseExpr(text string) (cty.Value, error) {
+	if d := CheckNesting([]byte(text), "value"); d != nil {
+		return cty.NilVal, fmt.Errorf("cannot parse %q: %s", text, d.Detail)
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(text), "value", hcl.InitialPos)
 	if diags.HasErrors() {
 		return cty.NilVal, fmt.Errorf("cannot parse %q: %s", text, diags[0].Detail)

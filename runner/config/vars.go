@@ -119,6 +119,10 @@ func (l *loader) variables(chain []*sourceFile) (map[string]cty.Value, hcl.Diagn
 			diags = append(diags, errorDiag("Cannot read variables file", err.Error()+"."))
 			continue
 		}
+		if d := CheckNesting(src, vf); d != nil {
+			diags = append(diags, d)
+			continue
+		}
 		var f *hcl.File
 		var d hcl.Diagnostics
 		if strings.HasSuffix(vf, ".json") {
