@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -191,6 +192,10 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	c.positive("training.validate_every", float64(t.ValidateEvery))
 	c.oneOf("training.freeze", t.Freeze, freezePolicies)
 	c.nonNegative("training.threads", float64(t.Threads))
+	if n := runtime.NumCPU(); t.Threads > n {
+		c.fail("training.threads", "Invalid value for threads",
+			"training.threads = %d is more than the %d CPU cores of this machine (libtorch would start that many threads); use at most %d, or 0 for one per core.", t.Threads, n, n)
+	}
 	c.positive("training.log_every", float64(t.LogEvery))
 	if !validDevice(t.Device) {
 		c.fail("training.device", "Invalid value for device", "training.device = %q; expected cpu, cuda or cuda:N.", t.Device)
