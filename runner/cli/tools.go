@@ -68,7 +68,13 @@ func (a *app) fmt(args []string) int {
 			code = exitError
 			continue
 		}
-		if err := writeFileAtomic(path, out); err != nil {
+		// Write through a symlink to its target: renaming over the link itself would
+		// replace it with a regular file.
+		target, err := filepath.EvalSymlinks(path)
+		if err == nil {
+			err = writeFileAtomic(target, out)
+		}
+		if err != nil {
 			fmt.Fprintf(a.stderr, "runner fmt: %v\n", err)
 			code = exitError
 		}
