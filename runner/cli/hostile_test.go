@@ -66,3 +66,30 @@ func TestFmtHostileFiles(t *testing.T) {
 		t.Error("the deep file was modified")
 	}
 }
+
+// TestGenShapesNonEmptyFolder: gen-shapes into a folder that holds files is refused
+// (it rewrote the split file and left old images behind) unless --force.
+func TestGenShapesNonEmptyFolder(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "mine.txt")
+	if err := os.WriteFile(keep, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "", "data", "gen-shapes", "--out", dir, "--count", "2")
+	if code != exitError || !strings.Contains(errOut, dir+" is not empty") || !strings.Contains(errOut, "--force") {
+		t.Errorf("non-empty folder: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ImageSets")); err == nil {
+		t.Error("wrote into the non-empty folder")
+	}
+	if _, errOut, code = run(t, "", "data", "gen-shapes", "--out", dir, "--count", "2", "--force"); code != 0 {
+		t.Errorf("--force: %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(keep); string(b) != "keep" {
+		t.Error("--force lost an existing file")
+	}
+	empty := filepath.Join(t.TempDir(), "new")
+	if _, errOut, code = run(t, "", "data", "gen-shapes", "--out", empty, "--count", "2"); code != 0 {
+		t.Errorf("new folder: %d %s", code, errOut)
+	}
+}
