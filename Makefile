@@ -58,13 +58,8 @@ fmt: build ## gofmt the Go sources and runner-fmt the experiments
 	gofmt -w $$(git ls-files '*.go')
 	$(BIN) fmt experiments
 
-fuzz: setup ## run every fuzz target for FUZZTIME each (default 60s)
-	@set -e; for pkg in $$(go list $(PKGS)); do \
-	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
-	done
+fuzz: setup ## run every fuzz target for FUZZTIME each (default 60s); all run even if one fails
+	@FUZZTIME=$(FUZZTIME) $(ROOT)/scripts/fuzz.sh $(PKGS)
 
 clean: ## remove build outputs (build/, bin/)
 	rm -rf $(BUILD) $(ROOT)/bin
