@@ -17,7 +17,8 @@ import (
 
 // TestHostileFixtures loads every file of testdata/hostile (from the disk, as the command
 // does) and checks that it is refused with diagnostics containing each "# want: " line
-// of its header; "# set: " lines are --set overrides. None may panic or hang.
+// of its header and none of its "# not: " lines; "# set: " and "# var: " lines are --set
+// and -var arguments. None may panic or hang.
 func TestHostileFixtures(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.hcl"))
 	if err != nil || len(files) == 0 {
@@ -29,18 +30,22 @@ func TestHostileFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want, set []string
+			var want, not, set, vars []string
 			for _, line := range strings.Split(string(src), "\n") {
 				if w, ok := strings.CutPrefix(line, "# want: "); ok {
 					want = append(want, w)
+				} else if w, ok := strings.CutPrefix(line, "# not: "); ok {
+					not = append(not, w)
 				} else if s, ok := strings.CutPrefix(line, "# set: "); ok {
 					set = append(set, s)
+				} else if v, ok := strings.CutPrefix(line, "# var: "); ok {
+					vars = append(vars, v)
 				}
 			}
 			if len(want) == 0 {
 				t.Fatal("fixture has no # want: line")
 			}
-			res, diags := Load(path, Options{Set: set})
+			res, diags := Load(path, Options{Set: set, Vars: vars})
 			if !diags.HasErrors() {
 				t.Fatalf("accepted")
 			}
@@ -49,6 +54,11 @@ func TestHostileFixtures(t *testing.T) {
 			for _, w := range want {
 				if !strings.Contains(b.String(), w) {
 					t.Errorf("output lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("output has %q:\n%s", w, b.String())
 				}
 			}
 		})

@@ -31,7 +31,9 @@ func (l *loader) diagAt(path, summary, detail string) *hcl.Diagnostic {
 		case "file":
 			d.Subject = o.Range.Ptr()
 		case "env", "set":
+			// No place in a file: pointing at the experiment's first line misled.
 			d.Detail += fmt.Sprintf(" (set by %s)", o)
+			return d
 		}
 	}
 	if d.Subject == nil && len(l.res.Chain) > 0 {
