@@ -73,3 +73,11 @@ func TestBOMAndCRLF(t *testing.T) {
 		t.Errorf("Open Images: %d objects, want 2", n)
 	}
 }
+
+// TestVOCDuplicateIDs: an image listed twice in a split file is an error naming the file
+// and both lines (it was silently loaded twice).
+func TestVOCDuplicateIDs(t *testing.T) {
+	dir := copyFixture(t, "dupids")
+	_, err := NewVOC(VOCConfig{Roots: []string{dir}, Split: "trainval"}, Env{})
+	wantError(t, "duplicate id", err, filepath.Join(dir, "ImageSets", "Main", "trainval.txt"), `line 3: image "a1" is listed twice (first on line 1)`)
+}

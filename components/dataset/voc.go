@@ -152,15 +152,20 @@ func rootLabels(root string, explicit []string, explicitPath string) ([]string, 
 }
 
 // readIDs reads an image-set file: one image id per line, surrounding white space ignored,
-// blank lines skipped.
+// blank lines skipped; an id listed twice is an error.
 func readIDs(path string) ([]string, error) {
 	data, err := textfile.ReadText(path, textfile.Data)
 	if err != nil {
 		return nil, fmt.Errorf("image set: %w", err)
 	}
 	var ids []string
-	for _, line := range strings.Split(string(data), "\n") {
+	first := map[string]int{} // id → line
+	for i, line := range strings.Split(string(data), "\n") {
 		if id := strings.TrimSpace(line); id != "" {
+			if l, ok := first[id]; ok {
+				return nil, fmt.Errorf("image set %s: line %d: image %q is listed twice (first on line %d)", path, i+1, id, l)
+			}
+			first[id] = i + 1
 			ids = append(ids, id)
 		}
 	}
