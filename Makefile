@@ -24,7 +24,7 @@ REFBENCH_FLAGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME       ?= 60s
 
-.PHONY: help setup build test test-short bench run lint fmt fuzz clean
+.PHONY: help setup build test test-short test-hostile bench run lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ test: setup ## run every test (first run compiles gotch's C++: a few minutes), t
 
 test-short: setup ## run the tests without the slow ones (-short)
 	go test -short $(PKGS)
+
+test-hostile: build ## run the bad-input corpus through bin/runner, each case under a time and memory cap; fails on a panic, hang or crash
+	$(ROOT)/scripts/hostile.sh $(BIN)
 
 bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side by side as ratios (REFBENCH_FLAGS='-run mb1')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
