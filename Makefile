@@ -27,7 +27,7 @@ REFBENCH_FLAGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME       ?= 60s
 
-.PHONY: help setup build test test-short bench run lint fmt fuzz clean
+.PHONY: help setup build test test-short test-hostile bench run lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,9 @@ test: setup ## run every test (first run compiles gotch's C++: a few minutes), t
 test-short: setup ## run the tests without the slow ones (-short)
 	go test -short $(PKGS)
 
+test-hostile: build ## run the bad-input corpus through bin/runner, each case under a time and memory cap; fails on a panic, hang or crash
+	$(ROOT)/scripts/hostile.sh $(BIN)
+
 bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side by side as ratios (REFBENCH_FLAGS='-run mb1')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
 	go run ./internal/refbench $(REFBENCH_FLAGS)
@@ -61,13 +64,8 @@ fmt: build ## gofmt the Go sources and runner-fmt the experiments
 	gofmt -w $$(git ls-files '*.go')
 	$(BIN) fmt experiments
 
-fuzz: setup ## run every fuzz target for FUZZTIME each (default 60s)
-	@set -e; for pkg in $$(go list $(PKGS)); do \
-	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
-	done
+fuzz: setup ## run every fuzz target for FUZZTIME each (default 60s); all run even if one fails
+	@FUZZTIME=$(FUZZTIME) $(ROOT)/scripts/fuzz.sh $(PKGS)
 
 clean: ## remove build outputs (build/, bin/, go.work)
 	rm -rf $(BUILD) $(ROOT)/bin $(ROOT)/go.work $(ROOT)/go.work.sum

@@ -15,9 +15,21 @@ type axis struct {
 	labels []string  // one per tick
 }
 
-// px maps v to pixels.
+// px maps v to pixels. The differences are taken of halves, so that a range wider than the
+// largest float64 (-8e307 to 1.2e308) does not overflow to Inf and NaN; the result is
+// clamped to a few screens around the plot, as a far-off pixel makes the rasteriser crawl.
 func (a axis) px(v float64) int {
-	return int(math.Round(float64(a.p0) + (v-a.lo)/(a.hi-a.lo)*float64(a.p1-a.p0)))
+	f := float64(a.p0) + (v/2-a.lo/2)/(a.hi/2-a.lo/2)*float64(a.p1-a.p0)
+	const far = 1 << 16
+	switch {
+	case math.IsNaN(f):
+		return a.p0
+	case f < -far:
+		return -far
+	case f > far:
+		return far
+	}
+	return int(math.Round(f))
 }
 
 // unitAxis is the [0, 1] axis of AP, precision and recall, ticked every 0.1.

@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"sort"
 	"testing"
+	"time"
 )
 
 // unit returns a random value in [0, 1] that is often an edge: 0, 1 or the smallest subnormal.
@@ -171,4 +172,24 @@ func FuzzCurves(f *testing.F) {
 			t.Errorf("error %v but wrote %d bytes", err, buf.Len())
 		}
 	})
+}
+
+// TestCurvesHugeRange is FuzzCurves' crasher: one series holding -6e307 and 1e308, whose
+// widened axis spans more than the largest float64, hung the rasteriser on NaN pixels.
+func TestCurvesHugeRange(t *testing.T) {
+	for _, vs := range [][2]float64{{-6e307, 1e308}, {-1.7e308, 1.7e308}, {1e308, -6e307}} {
+		var buf bytes.Buffer
+		done := make(chan error, 1)
+		go func() { done <- Curves(&buf, "huge", "v", []Series{{Points: []Point{{0, vs[0]}, {1, vs[1]}}}}) }()
+		select {
+		case err := <-done:
+			if err == nil {
+				decodePNG(t, buf.Bytes())
+			} else if buf.Len() != 0 {
+				t.Errorf("%v: error %v but wrote %d bytes", vs, err, buf.Len())
+			}
+		case <-time.After(2 * time.Minute): // a hang guard, not a timing
+			t.Fatalf("%v: Curves hangs", vs)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -87,7 +88,7 @@ func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("images %s is not a folder", dir)
 	}
-	data, err := os.ReadFile(file)
+	data, err := textfile.ReadText(file, textfile.Data)
 	if err != nil {
 		return nil, fmt.Errorf("annotations: %w", err)
 	}

@@ -3,11 +3,11 @@ package dataset
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -102,7 +102,7 @@ func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
 	case len(cfg.Classes) > 0:
 		o.classes = cfg.Classes
 	}
-	data, err := os.ReadFile(file)
+	data, err := textfile.ReadText(file, textfile.Data)
 	if err != nil {
 		return nil, fmt.Errorf("csv: %w", err)
 	}

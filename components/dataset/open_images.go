@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -91,7 +92,7 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 		return nil, fmt.Errorf("root %s is not a folder", root)
 	}
 	file := filepath.Join(root, "sub-"+cfg.Split+"-annotations-bbox.csv")
-	data, err := os.ReadFile(file)
+	data, err := textfile.ReadText(file, textfile.Data)
 	if err != nil {
 		return nil, fmt.Errorf("annotations: %w", err)
 	}
@@ -157,7 +158,7 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 // caught).
 func checkOpenImagesClasses(classes []string, seen map[string]bool, file, descriptions string) error {
 	known := maps.Clone(seen)
-	data, err := os.ReadFile(descriptions)
+	data, err := textfile.ReadText(descriptions, textfile.Data)
 	switch {
 	case err == nil:
 		err = eachCSVRecord(data, descriptions, func(line int, rec []string) error {

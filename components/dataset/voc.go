@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ssdrunner/ssdrunner/internal/jpeg"
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -151,15 +152,20 @@ func rootLabels(root string, explicit []string, explicitPath string) ([]string, 
 }
 
 // readIDs reads an image-set file: one image id per line, surrounding white space ignored,
-// blank lines skipped.
+// blank lines skipped; an id listed twice is an error.
 func readIDs(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := textfile.ReadText(path, textfile.Data)
 	if err != nil {
 		return nil, fmt.Errorf("image set: %w", err)
 	}
 	var ids []string
-	for _, line := range strings.Split(string(data), "\n") {
+	first := map[string]int{} // id → line
+	for i, line := range strings.Split(string(data), "\n") {
 		if id := strings.TrimSpace(line); id != "" {
+			if l, ok := first[id]; ok {
+				return nil, fmt.Errorf("image set %s: line %d: image %q is listed twice (first on line %d)", path, i+1, id, l)
+			}
+			first[id] = i + 1
 			ids = append(ids, id)
 		}
 	}
@@ -199,7 +205,7 @@ func (d *VOC) loadAnnotations(files []string, strict, skipBad bool) error {
 }
 
 func (d *VOC) loadItem(i int, file string, idx map[string]int, strict bool) error {
-	data, err := os.ReadFile(file)
+	data, err := textfile.ReadText(file, textfile.Data)
 	if err != nil {
 		return fmt.Errorf("annotation: %w", err)
 	}

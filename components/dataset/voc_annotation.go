@@ -16,6 +16,7 @@ import (
 // children of the root element count, and within each the first <name>, <difficult> and
 // <bndbox> child (so the <part> elements of VOC person layouts are ignored).
 type vocXML struct {
+	XMLName xml.Name
 	Objects []vocXMLObject `xml:"object"`
 }
 
@@ -53,6 +54,10 @@ func parseAnnotation(data []byte, file string, classes map[string]int, strict bo
 	dec.CharsetReader = charsetReader
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("%s: malformed XML: %v", file, err)
+	}
+	if doc.XMLName.Local != "annotation" {
+		// Another XML file (the reference reads its objects all the same, finding none).
+		return nil, fmt.Errorf("%s: the root element is <%s>, not <annotation>: not a VOC annotation", file, doc.XMLName.Local)
 	}
 	objs := []Object{}
 	for k, o := range doc.Objects {

@@ -2,8 +2,9 @@ package dataset
 
 import (
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 )
 
 var vocClassNames = []string{"BACKGROUND",
@@ -27,7 +28,7 @@ func VOCClassNames() []string { return append([]string(nil), vocClassNames...) }
 // one-per-line file without commas becomes a single class), keeps empty entries as classes
 // and always prepends BACKGROUND.
 func ReadLabels(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := textfile.ReadText(path, textfile.Data)
 	if err != nil {
 		return nil, fmt.Errorf("labels file: %w", err)
 	}

@@ -235,6 +235,7 @@ func TestVOCBadInput(t *testing.T) {
 		{"empty name", annotationXML(`<object><name> </name></object>`), []string{"object[0]", "empty <name>"}},
 		{"bad difficult", annotationXML(strings.Replace(goodObject, ">0<", ">yes<", 1)), []string{"object[0]", "<difficult>"}},
 		{"unsupported encoding", `<?xml version="1.0" encoding="koi8-r"?><annotation/>`, []string{"koi8-r"}},
+		{"wrong root element", `<html><object><name>dog</name></object></html>`, []string{"the root element is <html>, not <annotation>"}},
 	}
 	for _, c := range cases {
 		dir := vocFolder(t, []string{"good", "bad"}, map[string]string{"good": annotationXML(goodObject), "bad": c.xml}, nil)

@@ -15,6 +15,10 @@ type Warmup struct {
 	Method      string  `hcl:"method,optional" doc:"\"linear\" (ramp from start_factor to 1, per step) or \"constant\" (start_factor until the end of the warmup); default \"linear\""`
 }
 
+// maxWarmupEpochs bounds warmup.epochs: far beyond any run, and small enough that its
+// count of steps stays an exact integer.
+const maxWarmupEpochs = 1e6
+
 // defaultWarmup is the block's defaults (no warmup).
 func defaultWarmup() Warmup { return Warmup{StartFactor: 0.1, Method: "linear"} }
 
@@ -22,6 +26,8 @@ func (w Warmup) validate() error {
 	switch {
 	case w.Epochs < 0:
 		return fmt.Errorf("warmup.epochs must be >= 0, got %g", w.Epochs)
+	case w.Epochs > maxWarmupEpochs:
+		return fmt.Errorf("warmup.epochs must be at most %g, got %g", float64(maxWarmupEpochs), w.Epochs)
 	case w.StartFactor < 0 || w.StartFactor > 1:
 		return fmt.Errorf("warmup.start_factor must be in [0, 1], got %g", w.StartFactor)
 	case w.Method != "linear" && w.Method != "constant":

@@ -58,6 +58,7 @@ func TestValidation(t *testing.T) {
 		{"constant", map[string]any{"epoch_offset": -1}, "epoch_offset must be >= 0"},
 		{"constant", map[string]any{"warmup": map[string]any{}}, `missing required option "warmup.epochs"`},
 		{"constant", map[string]any{"warmup": map[string]any{"epochs": -1}}, "warmup.epochs must be >= 0"},
+		{"constant", map[string]any{"warmup": map[string]any{"epochs": 1e18}}, "warmup.epochs must be at most 1e+06, got 1e+18"},
 		{"constant", map[string]any{"warmup": map[string]any{"epochs": 1, "start_factor": 1.5}}, "warmup.start_factor must be in [0, 1]"},
 		{"constant", map[string]any{"warmup": map[string]any{"epochs": 1, "method": "cosine"}}, `warmup.method must be "linear" or "constant"`},
 		{"cosine", map[string]any{"t_max": 5, "warmup": map[string]any{"epoch": 1}}, `unknown option "warmup.epoch"; did you mean "epochs"?`},

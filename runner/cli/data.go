@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -18,7 +19,7 @@ const dataUsage = `Usage:
       read every annotation of the experiment's train and validation datasets (and with
       --images decode every image), then print counts per class, boxes per image, box
       sizes and every problem found; exit 1 when there are problems
-  runner data gen-shapes --out DIR [--count N] [--seed S] [--split NAME]
+  runner data gen-shapes --out DIR [--count N] [--seed S] [--split NAME] [--force]
       write the built-in synthetic shapes dataset as a Pascal VOC folder
 `
 
@@ -143,6 +144,7 @@ func (a *app) genShapes(args []string) int {
 	count := fs.Int("count", 512, "number of images")
 	seed := fs.Int("seed", 0, "generator seed")
 	split := fs.String("split", "trainval", "name of the ImageSets/Main split file")
+	force := fs.Bool("force", false, "write into a folder that is not empty (its split file is rewritten; other files stay)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -152,6 +154,10 @@ func (a *app) genShapes(args []string) int {
 	if *out == "" {
 		fmt.Fprintln(a.stderr, "runner data gen-shapes: --out is required")
 		return exitUsage
+	}
+	if entries, err := os.ReadDir(*out); err == nil && len(entries) > 0 && !*force {
+		fmt.Fprintf(a.stderr, "runner data gen-shapes: %s is not empty (%d entries): choose an empty or new folder, or pass --force to write into it anyway\n", *out, len(entries))
+		return exitError
 	}
 	ds, err := dataset.Build(registry.Ref{Type: "shapes", Options: map[string]any{"count": *count, "seed": *seed}}, dataset.Env{BaseDir: "."})
 	if err != nil {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/experiments"
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
+	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
 // fmt rewrites HCL experiment files in canonical style (hclwrite), like `terraform fmt`.
@@ -41,9 +43,14 @@ func (a *app) fmt(args []string) int {
 	}
 	code := exitOK
 	for _, path := range files {
-		src, err := os.ReadFile(path)
+		src, err := textfile.ReadFile(path, textfile.Config)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "runner fmt: %v\n", err)
+			code = exitError
+			continue
+		}
+		if d := config.CheckNesting(src, path); d != nil {
+			fmt.Fprintf(a.stderr, "runner fmt: %s: not rewritten: %s: %s\n", path, d.Subject, d.Detail)
 			code = exitError
 			continue
 		}
@@ -62,7 +69,13 @@ func (a *app) fmt(args []string) int {
 			code = exitError
 			continue
 		}
-		if err := writeFileAtomic(path, out); err != nil {
+		// Write through a symlink to its target: renaming over the link itself would
+		// replace it with a regular file.
+		target, err := filepath.EvalSymlinks(path)
+		if err == nil {
+			err = writeFileAtomic(target, out)
+		}
+		if err != nil {
 			fmt.Fprintf(a.stderr, "runner fmt: %v\n", err)
 			code = exitError
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -15,8 +16,17 @@ import (
 //	   12 |     widht_mult = 1.0
 //	      |     ^^^^^^^^^^
 //	  An argument named "widht_mult" is not expected here. Did you mean "width_mult"?
+//
+// They come out sorted by file, line and column (those without a place first), each
+// distinct one once (a base inherited along two paths reports its errors twice), and at
+// most MaxPrinted of them, followed by a count of the rest.
 func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File) {
+	diags = Tidy(diags)
 	for i, d := range diags {
+		if i == MaxPrinted {
+			fmt.Fprintf(w, "\n… and %d more (the first %d are shown).\n", len(diags)-i, i)
+			return
+		}
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
@@ -34,6 +44,44 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.
 			fmt.Fprintf(w, "  %s\n", d.Detail)
 		}
 	}
+}
+
+// MaxPrinted is how many diagnostics WriteDiagnostics prints.
+const MaxPrinted = 50
+
+// Tidy returns diags sorted by file, line and column (diagnostics without a place first,
+// in their order) with exact duplicates removed.
+func Tidy(diags hcl.Diagnostics) hcl.Diagnostics {
+	type key struct {
+		sev             hcl.DiagnosticSeverity
+		summary, detail string
+		rng             hcl.Range
+	}
+	seen := make(map[key]bool, len(diags))
+	out := make(hcl.Diagnostics, 0, len(diags))
+	for _, d := range diags {
+		k := key{sev: d.Severity, summary: d.Summary, detail: d.Detail}
+		if d.Subject != nil {
+			k.rng = *d.Subject
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Subject, out[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
+	return out
 }
 
 func writeSnippet(w io.Writer, r hcl.Range, files map[string]*hcl.File) {
@@ -88,6 +136,7 @@ type JSONRange struct {
 
 // ToJSON converts diagnostics to their machine form.
 func ToJSON(diags hcl.Diagnostics) []JSONDiagnostic {
+	diags = Tidy(diags)
 	out := make([]JSONDiagnostic, 0, len(diags))
 	for _, d := range diags {
 		j := JSONDiagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/ssdrunner/ssdrunner/experiments"
+	"github.com/ssdrunner/ssdrunner/internal/textfile"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -29,7 +29,8 @@ type Options struct {
 	Env []string
 	// Set are --set PATH=VALUE overrides, applied in order after the environment.
 	Set []string
-	// ReadFile reads experiment and var files; nil means os.ReadFile.
+	// ReadFile reads experiment and var files; nil means textfile.ReadText: regular files
+	// of at most textfile.Config bytes, without a byte-order mark.
 	ReadFile func(string) ([]byte, error)
 }
 
@@ -79,7 +80,9 @@ func (r *Result) DiagAt(path, summary, detail string) *hcl.Diagnostic {
 		case "file":
 			d.Subject = o.Range.Ptr()
 		case "env", "set":
+			// no place in a file: pointing at the experiment's first line would mislead
 			d.Detail += fmt.Sprintf(" (set by %s)", o)
+			return d
 		}
 	}
 	if d.Subject == nil && len(r.Chain) > 0 {
@@ -130,7 +133,7 @@ type loader struct {
 // All problems found are returned together; the Result is usable only without errors.
 func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 	if opts.ReadFile == nil {
-		opts.ReadFile = os.ReadFile
+		opts.ReadFile = func(p string) ([]byte, error) { return textfile.ReadText(p, textfile.Config) }
 	}
 	l := &loader{opts: opts, parser: hclparse.NewParser(), res: &Result{Path: path, Origins: map[string]Origin{}}}
 	defer func() { l.res.Files = l.parser.Files() }()
@@ -247,6 +250,9 @@ func (l *loader) chain(path string, stack []string, via *hcl.Range) ([]*sourceFi
 		}
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read experiment file",
 			Detail: detail, Subject: via}}
+	}
+	if d := CheckNesting(src, clean); d != nil {
+		return nil, hcl.Diagnostics{d}
 	}
 	var f *hcl.File
 	var diags hcl.Diagnostics

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -174,6 +175,10 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	c.positive("training.validate_every", float64(t.ValidateEvery))
 	c.oneOf("training.freeze", t.Freeze, freezePolicies)
 	c.nonNegative("training.threads", float64(t.Threads))
+	if n := runtime.NumCPU(); t.Threads > n {
+		c.fail("training.threads", "Invalid value for threads",
+			"training.threads = %d is more than the %d CPU cores of this machine (libtorch would start that many threads); use at most %d, or 0 for one per core.", t.Threads, n, n)
+	}
 	c.positive("training.log_every", float64(t.LogEvery))
 	// The syntax only: whether a CUDA device exists is for the machine that runs to say.
 	if _, err := device.Parse(t.Device); err != nil {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"reflect"
 	"strings"
 
@@ -29,15 +31,67 @@ func ctyToGo(val cty.Value, t reflect.Type) (any, error) {
 	if cv.IsNull() {
 		return nil, fmt.Errorf("expected %s, got null", typeWord(t))
 	}
+	if err := checkNumbers(cv, t); err != nil {
+		return nil, err
+	}
 	p := reflect.New(t)
 	if err := gocty.FromCtyValue(cv, p.Interface()); err != nil {
-		msg := err.Error()
-		if strings.Contains(msg, "whole number") || strings.Contains(msg, "must be a whole number") {
-			return nil, fmt.Errorf("expected a whole number, got %s", cv.AsBigFloat().Text('g', -1))
-		}
-		return nil, fmt.Errorf("expected %s: %s", typeWord(t), msg)
+		return nil, fmt.Errorf("expected %s: %s", typeWord(t), err)
 	}
 	return p.Elem().Interface(), nil
+}
+
+// checkNumbers checks every number in v (converted to t's cty type) before gocty sees it:
+// finite, and for whole-number types whole and within the type's range. The error names
+// the element of a list or map ("element 0: expected a whole number, got 80.5").
+func checkNumbers(v cty.Value, t reflect.Type) error {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.Number:
+		f := v.AsBigFloat()
+		if f.IsInf() {
+			return fmt.Errorf("expected a finite number, got %s", f.Text('g', -1))
+		}
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			if !f.IsInt() {
+				return fmt.Errorf("expected a whole number, got %s", f.Text('g', 10))
+			}
+			i, acc := f.Int64()
+			if acc != big.Exact || reflect.New(t).Elem().OverflowInt(i) {
+				return fmt.Errorf("%s is out of range for a whole number here", f.Text('g', 10))
+			}
+		case reflect.Float32, reflect.Float64:
+			if x, _ := f.Float64(); math.IsInf(x, 0) || t.Kind() == reflect.Float32 && math.Abs(x) > math.MaxFloat32 {
+				return fmt.Errorf("%s is out of range for a number", f.Text('g', 10))
+			}
+		}
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		if t.Kind() != reflect.Slice {
+			return nil
+		}
+		i := 0
+		for it := v.ElementIterator(); it.Next(); i++ {
+			_, e := it.Element()
+			if err := checkNumbers(e, t.Elem()); err != nil {
+				return fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+	case ty.IsMapType() || ty.IsObjectType():
+		if t.Kind() != reflect.Map {
+			return nil
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if err := checkNumbers(e, t.Elem()); err != nil {
+				return fmt.Errorf("key %q: %w", k.AsString(), err)
+			}
+		}
+	}
+	return nil
 }
 
 // typeWord names a Go option type the way experiment files spell it.
@@ -84,6 +138,9 @@ func sentence(err error) string {
 
 // parseExpr evaluates text as an HCL expression without variables or functions.
 func parseExpr(text string) (cty.Value, error) {
+	if d := CheckNesting([]byte(text), "value"); d != nil {
+		return cty.NilVal, fmt.Errorf("cannot parse %q: %s", text, d.Detail)
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(text), "value", hcl.InitialPos)
 	if diags.HasErrors() {
 		return cty.NilVal, fmt.Errorf("cannot parse %q: %s", text, diags[0].Detail)

@@ -91,6 +91,7 @@ func (l *loader) variables(chain []*sourceFile) (map[string]cty.Value, hcl.Diagn
 		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Undeclared variable", Detail: detail, Subject: subject}
 	}
 
+	invalid := map[string]bool{} // variables given a value that could not be used
 	// environment
 	env := append([]string(nil), l.opts.Env...)
 	sort.Strings(env)
@@ -107,6 +108,7 @@ func (l *loader) variables(chain []*sourceFile) (map[string]cty.Value, hcl.Diagn
 		}
 		val, err := v.parse(raw)
 		if err != nil {
+			invalid[name] = true
 			diags = append(diags, errorDiag("Invalid value for variable "+name, fmt.Sprintf("Environment variable %s: %s", k, sentence(err))))
 			continue
 		}
@@ -117,6 +119,10 @@ func (l *loader) variables(chain []*sourceFile) (map[string]cty.Value, hcl.Diagn
 		src, err := l.opts.ReadFile(vf)
 		if err != nil {
 			diags = append(diags, errorDiag("Cannot read variables file", err.Error()+"."))
+			continue
+		}
+		if d := CheckNesting(src, vf); d != nil {
+			diags = append(diags, d)
 			continue
 		}
 		var f *hcl.File
@@ -166,12 +172,13 @@ func (l *loader) variables(chain []*sourceFile) (map[string]cty.Value, hcl.Diagn
 		val, err := v.parse(raw)
 		if err != nil {
 			diags = append(diags, errorDiag("Invalid value for variable "+name, fmt.Sprintf("-var %s: %s", kv, sentence(err))))
+			invalid[name] = true
 			continue
 		}
 		values[name] = val
 	}
 	for _, name := range names() {
-		if _, ok := values[name]; !ok {
+		if _, ok := values[name]; !ok && !invalid[name] { // an invalid value was reported already
 			d := decls[name].decl
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No value for required variable",
 				Detail:  fmt.Sprintf("Variable %q has no default; give it with -var %s=VALUE, a -var-file or %s%s.", name, name, envVarPrefix, name),
@@ -244,7 +251,9 @@ func (v *variable) parse(raw string) (cty.Value, error) {
 	}
 	val, err := parseExpr(raw)
 	if err != nil {
-		return cty.NilVal, err
+		// A bare word such as "ten" parses as a reference, whose error ("Variables may
+		// not be used here") says nothing useful about a value.
+		return cty.NilVal, fmt.Errorf("%q is not a %s", raw, v.typ.FriendlyName())
 	}
 	return v.convert(val)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/ssdrunner/ssdrunner/components/dataset"
@@ -131,6 +132,14 @@ func Check(ctx context.Context, name, typ string, ds dataset.Dataset, decode boo
 			}
 		}
 	}
+	switch {
+	case r.Images == 0:
+		r.Problems = append(r.Problems, Problem{Error: "the dataset has no images"})
+	case r.Objects == 0:
+		r.Problems = append(r.Problems, Problem{Error: fmt.Sprintf(
+			"none of the %d images has a usable object of the classes %s: labels that match no annotation, or annotations that cannot be read?",
+			r.Images, strings.Join(classes[1:], ", "))})
+	}
 	r.PerClass = counts[1:]
 	r.BoxesPerImage, r.BoxWidth, r.BoxHeight = summarise(perImage), summarise(widths), summarise(heights)
 	if decode {
@@ -147,6 +156,7 @@ func (r *Report) decodeAll(ctx context.Context, ds dataset.Dataset) error {
 	ws, hs := make([]float64, n), make([]float64, n)
 	errs := make([]error, n)
 	ids := make([]string, n)
+	outside := make([][]Problem, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.NumCPU(); w++ {
@@ -162,6 +172,16 @@ func (r *Report) decodeAll(ctx context.Context, ds dataset.Dataset) error {
 				}
 				b := s.Image.Bounds()
 				ws[i], hs[i] = float64(b.Dx()), float64(b.Dy())
+				id, objs, err := ds.Annotation(i)
+				if err != nil {
+					continue // reported by Check
+				}
+				for k, o := range objs {
+					if o.Box[0] >= ws[i] || o.Box[1] >= hs[i] || o.Box[2] < 0 || o.Box[3] < 0 {
+						outside[i] = append(outside[i], Problem{ID: id, Error: fmt.Sprintf(
+							"object %d: box %v lies entirely outside the %dx%d image", k, o.Box, b.Dx(), b.Dy())})
+					}
+				}
 			}
 		}()
 	}
@@ -182,6 +202,7 @@ feed:
 	}
 	var okW, okH []float64
 	for i := range errs {
+		r.Problems = append(r.Problems, outside[i]...)
 		if errs[i] != nil {
 			r.Problems = append(r.Problems, Problem{ID: ids[i], Error: errs[i].Error()})
 			continue

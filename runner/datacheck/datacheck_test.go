@@ -72,3 +72,50 @@ func TestCheck(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// TestNoUsableObjects: a data set whose annotations give no object of its classes (labels
+// that match nothing) is a problem, not "no problems found"; so is one without images.
+func TestNoUsableObjects(t *testing.T) {
+	ds := &fake{ids: []string{"a", "b"}, objs: [][]dataset.Object{{}, {}}}
+	r, err := Check(context.Background(), "train", "fake", ds, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasProblem(r, "none of the 2 images has a usable object of the classes cat, dog") {
+		t.Errorf("problems: %+v", r.Problems)
+	}
+	r, err = Check(context.Background(), "train", "fake", &fake{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasProblem(r, "the dataset has no images") {
+		t.Errorf("problems: %+v", r.Problems)
+	}
+}
+
+// TestBoxOutsideImage: with images decoded, a box entirely outside its image is a problem.
+func TestBoxOutsideImage(t *testing.T) {
+	ds := &fake{ids: []string{"a"}, objs: [][]dataset.Object{{
+		{Box: [4]float64{0, 0, 10, 10}, Label: 1},
+		{Box: [4]float64{150, 0, 170, 10}, Label: 1},
+		{Box: [4]float64{0, -30, 10, -5}, Label: 2},
+		{Box: [4]float64{90, 40, 120, 60}, Label: 2}, // overlaps the 100x50 image: kept
+	}}}
+	r, err := Check(context.Background(), "train", "fake", ds, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasProblem(r, "object 1: box [150 0 170 10] lies entirely outside the 100x50 image") ||
+		!hasProblem(r, "object 2: box [0 -30 10 -5] lies entirely outside") || hasProblem(r, "object 3") || hasProblem(r, "object 0") {
+		t.Errorf("problems: %+v", r.Problems)
+	}
+}
+
+func hasProblem(r *Report, s string) bool {
+	for _, p := range r.Problems {
+		if strings.Contains(p.Error, s) {
+			return true
+		}
+	}
+	return false
+}

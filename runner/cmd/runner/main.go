@@ -4,14 +4,20 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	// Before gotch's init, which exits when it cannot create its cache folder.
+	"github.com/ssdrunner/ssdrunner/internal/cachedir"
 	"github.com/ssdrunner/ssdrunner/runner/cli"
 )
 
 func main() {
+	if n := cachedir.Notice(); n != "" {
+		fmt.Fprintln(os.Stderr, "runner: warning:", n)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// The first Ctrl-C (or SIGTERM) cancels ctx: commands stop at the next safe point

@@ -1,0 +1,3 @@
+training {
+  epochs = "many"
+}

@@ -1,0 +1,1 @@
+inherits = ["l2a.hcl", "l2b.hcl"]

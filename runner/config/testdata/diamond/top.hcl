@@ -1,0 +1,1 @@
+inherits = ["l1a.hcl", "l1b.hcl"]
