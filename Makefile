@@ -67,10 +67,10 @@ build: setup ## build bin/runner
 test: setup ## every test, the golden packages under two more CPU settings, -race, fuzz briefly; then the reference-comparison count
 	@set -o pipefail; rc=0; rm -f $(REFTEST_LOG); \
 	go vet $(PKGS) || rc=1; \
-	SSD_REFTEST_LOG=$(REFTEST_LOG) go test -count=1 $(PKGS) || rc=1; \
+	SSD_REFTEST_LOG=$(REFTEST_LOG) go test -count=1 -timeout 30m $(PKGS) || rc=1; \
 	for s in $(CI_SETTINGS); do \
 	  echo "go test $(NUM_PKGS) with $${s//,/ }"; \
-	  env $${s//,/ } go test -count=1 $(NUM_PKGS) || rc=1; \
+	  env $${s//,/ } go test -count=1 -timeout 30m $(NUM_PKGS) || rc=1; \
 	done; \
 	$(MAKE) --no-print-directory test-race || rc=1; \
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s || rc=1; \
@@ -89,11 +89,11 @@ test-matrix: setup ## the numerical packages (NUM_PKGS) under each setting of MA
 	  log=$(BUILD)/matrix-$${s//[^A-Za-z0-9_]/_}.log; \
 	  printf '%-32s ' "$$s"; \
 	  set -- "$$s"; [ -n "$${s#*=}" ] || set -- -u "$${s%%=*}"; \
-	  if env "$$@" go test -count=1 -v $(NUM_PKGS) > $$log 2>&1; then echo "ok   ($$log)"; else echo "FAIL ($$log)"; rc=1; fi; \
+	  if env "$$@" go test -count=1 -timeout 30m -v $(NUM_PKGS) > $$log 2>&1; then echo "ok   ($$log)"; else echo "FAIL ($$log)"; rc=1; fi; \
 	done; exit $$rc
 
 test-reference: setup ## every reference comparison, failing (not skipping) when the reference or torch is absent
-	SSD_REQUIRE_REFERENCE=1 go test -count=1 -run 'Golden|Reference|Torchvision' $(PKGS)
+	SSD_REQUIRE_REFERENCE=1 go test -count=1 -timeout 30m -run 'Golden|Reference|Torchvision' $(PKGS)
 
 reference: ## export the pinned reference commit into build/reference (REF=<git URL, local clone or bare git dir>)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
