@@ -53,7 +53,7 @@ RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
 
-.PHONY: help setup build test test-short test-matrix test-reference test-race reference bench run lint fmt fuzz clean
+.PHONY: help setup build test test-short test-matrix test-reference test-race reference reftest-summary bench run lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -103,10 +103,10 @@ reference: ## export the pinned reference commit into build/reference (REF=<git 
 	rm -rf $(REFERENCE_DIR); mkdir -p $(BUILD); mv "$$tmp/tree" $(REFERENCE_DIR); \
 	echo "reference $(REFERENCE_COMMIT) exported to $(REFERENCE_DIR); make exports SSD_REFERENCE to it"
 
-reftest-summary:
+reftest-summary: # the count of reference comparisons in $(REFTEST_LOG), with the reasons of the skips
 	@if [ -s $(REFTEST_LOG) ]; then \
-	  echo "reference comparisons: $$(grep -c '^ran ' $(REFTEST_LOG)) ran, $$(grep -c '^skipped ' $(REFTEST_LOG)) skipped"; \
-	  grep '^skipped ' $(REFTEST_LOG) | sed 's/^skipped [^:]*: //' | sort | uniq -c | sed 's/^/  skipped: /'; \
+	  echo "reference comparisons: $$(grep -c '^ran ' $(REFTEST_LOG)) ran, $$(grep -c '^skipped ' $(REFTEST_LOG)) skipped, $$(grep -c '^failed ' $(REFTEST_LOG)) failed for want of the reference"; \
+	  grep -E '^(skipped|failed) ' $(REFTEST_LOG) | sed -E 's/^(skipped|failed) [^:]*: /\1: /' | sort | uniq -c; \
 	else echo "reference comparisons: none recorded ($(REFTEST_LOG) is empty)"; fi
 
 bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side by side as ratios (REFBENCH_FLAGS='-run mb1')

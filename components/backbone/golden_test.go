@@ -72,6 +72,7 @@ type goldenFeature struct {
 // readJSON decodes testdata/name into v.
 func readJSON(t *testing.T, name string, v any) {
 	t.Helper()
+	reftest.Provenance(t, "testdata", name)
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)

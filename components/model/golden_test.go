@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -144,6 +145,9 @@ func TestGoldenHashInit(t *testing.T) {
 
 func compareFile(t *testing.T, what string, got *ts.Tensor, path string) {
 	t.Helper()
+	if dir, name := filepath.Split(path); filepath.Clean(dir) == "testdata" {
+		reftest.Provenance(t, "testdata", name)
+	}
 	want := readNpy(t, path)
 	defer want.MustDrop()
 	d := diffOf(t, what, got, want)
