@@ -27,7 +27,36 @@ REFBENCH_FLAGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME       ?= 60s
 
-.PHONY: help setup build test test-short test-hostile bench run lint fmt fuzz clean
+# The reference implementation the golden tests compare with: qfgaohao/pytorch-ssd at this
+# commit, exported by `make reference REF=<git URL, local clone or bare git dir>` into
+# build/reference, which SSD_REFERENCE then names (internal/reftest finds it only there).
+REFERENCE_COMMIT := 7a839cbc8c3fb39679856b4dc42a1ab19ec07581
+REFERENCE_DIR    := $(BUILD)/reference
+REF              ?= https://github.com/qfgaohao/pytorch-ssd.git
+ifneq ($(wildcard $(REFERENCE_DIR)/vision/ssd/ssd.py),)
+export SSD_REFERENCE ?= $(REFERENCE_DIR)
+endif
+# The interpreter with torch that runs the reference (internal/reftest's default).
+export SSD_PYTHON ?= /usr/bin/python3
+
+# The numerical packages: golden comparisons with the reference and libtorch's kernels.
+# `make test-matrix` runs them under every CPU kernel and thread setting of MATRIX, and
+# `make test` under the two of CI_SETTINGS (besides the default run of every test).
+NUM_PKGS := ./components/anchors ./components/backbone ./components/boxes ./components/head \
+            ./components/loss ./components/metric ./components/model ./components/optimizer \
+            ./components/postprocess ./components/scheduler ./components/target ./components/transform
+# (NAME= stands for NAME unset.)
+MATRIX := ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2 \
+          OPENBLAS_CORETYPE= OPENBLAS_CORETYPE=Haswell OPENBLAS_CORETYPE=Sandybridge OPENBLAS_CORETYPE=Prescott \
+          OMP_NUM_THREADS=1 OMP_NUM_THREADS=2
+CI_SETTINGS := ATEN_CPU_CAPABILITY=default,OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott,OMP_NUM_THREADS=2
+# The concurrent packages that `make test` runs under the race detector (-short).
+RACE_PKGS := ./runner/loader ./registry ./internal/jpeg
+RACE_TORCH_RUN := Scope
+# One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
+REFTEST_LOG := $(BUILD)/reftest.log
+
+.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race reference reftest-summary bench run lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,16 +67,53 @@ setup: ## install libtorch-dev if missing, prepare build/stubs and the patched g
 build: setup ## build bin/runner
 	go build -o $(BIN) ./runner/cmd/runner
 
-test: setup ## run every test (first run compiles gotch's C++: a few minutes), then the fuzz targets briefly
-	go vet $(PKGS)
-	go test -count=1 $(PKGS)
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+test: setup ## every test, the golden packages under two more CPU settings, -race, fuzz briefly; then the reference-comparison count
+	@set -o pipefail; rc=0; rm -f $(REFTEST_LOG); \
+	go vet $(PKGS) || rc=1; \
+	SSD_REFTEST_LOG=$(REFTEST_LOG) go test -count=1 -timeout 30m $(PKGS) || rc=1; \
+	for s in $(CI_SETTINGS); do \
+	  echo "go test $(NUM_PKGS) with $${s//,/ }"; \
+	  env $${s//,/ } go test -count=1 -timeout 30m $(NUM_PKGS) || rc=1; \
+	done; \
+	$(MAKE) --no-print-directory test-race || rc=1; \
+	$(MAKE) --no-print-directory fuzz FUZZTIME=10s || rc=1; \
+	$(MAKE) --no-print-directory reftest-summary; \
+	exit $$rc
 
 test-short: setup ## run the tests without the slow ones (-short)
 	go test -short $(PKGS)
 
 test-hostile: build ## run the bad-input corpus through bin/runner, each case under a time and memory cap; fails on a panic, hang or crash
 	$(ROOT)/scripts/hostile.sh $(BIN)
+
+test-race: setup ## the concurrent packages (loader, registry, jpeg, torch scopes) under the race detector, -short
+	go test -race -short -count=1 $(RACE_PKGS)
+	go test -race -short -count=1 -run '$(RACE_TORCH_RUN)' ./internal/torch
+
+test-matrix: setup ## the numerical packages (NUM_PKGS) under each setting of MATRIX, one at a time
+	@rc=0; for s in $(MATRIX); do \
+	  log=$(BUILD)/matrix-$${s//[^A-Za-z0-9_]/_}.log; \
+	  printf '%-32s ' "$$s"; \
+	  set -- "$$s"; [ -n "$${s#*=}" ] || set -- -u "$${s%%=*}"; \
+	  if env "$$@" go test -count=1 -timeout 30m -v $(NUM_PKGS) > $$log 2>&1; then echo "ok   ($$log)"; else echo "FAIL ($$log)"; rc=1; fi; \
+	done; exit $$rc
+
+test-reference: setup ## every reference comparison, failing (not skipping) when the reference or torch is absent
+	SSD_REQUIRE_REFERENCE=1 go test -count=1 -timeout 30m -run 'Golden|Reference|Torchvision' $(PKGS)
+
+reference: ## export the pinned reference commit into build/reference (REF=<git URL, local clone or bare git dir>)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	git clone --quiet --bare "$(REF)" "$$tmp/ref.git"; \
+	mkdir "$$tmp/tree"; git --git-dir="$$tmp/ref.git" archive $(REFERENCE_COMMIT) | tar -x -C "$$tmp/tree"; \
+	echo $(REFERENCE_COMMIT) > "$$tmp/tree/.reference-commit"; \
+	rm -rf $(REFERENCE_DIR); mkdir -p $(BUILD); mv "$$tmp/tree" $(REFERENCE_DIR); \
+	echo "reference $(REFERENCE_COMMIT) exported to $(REFERENCE_DIR); make exports SSD_REFERENCE to it"
+
+reftest-summary: # the count of reference comparisons in $(REFTEST_LOG), with the reasons of the skips
+	@if [ -s $(REFTEST_LOG) ]; then \
+	  echo "reference comparisons: $$(grep -c '^ran ' $(REFTEST_LOG)) ran, $$(grep -c '^skipped ' $(REFTEST_LOG)) skipped, $$(grep -c '^failed ' $(REFTEST_LOG)) failed for want of the reference"; \
+	  grep -E '^(skipped|failed) ' $(REFTEST_LOG) | sed -E 's/^(skipped|failed) [^:]*: /\1: /' | sort | uniq -c; \
+	else echo "reference comparisons: none recorded ($(REFTEST_LOG) is empty)"; fi
 
 bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side by side as ratios (REFBENCH_FLAGS='-run mb1')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)

@@ -14,7 +14,8 @@ import (
 // TestMb2VggReferenceGolden loads the reference's own state_dicts (mb2-ssd-lite width
 // 1 and vgg16-ssd, batch norms redrawn so that each of their variables matters) with
 // model.LoadPTH, strictly but for the heads, and compares every value of the six
-// feature maps with the reference's, eval mode, 300×300: max |diff| ≤ 1e-4. The state
+// feature maps with the reference's, eval mode, 300×300: max |diff| / max |ref| ≤
+// reftest.Float32Net. The state
 // dicts (~14 and ~105 MB) are written by testdata/gen_golden_mb2_vgg.py at test time.
 func TestMb2VggReferenceGolden(t *testing.T) {
 	dir := referenceGolden(t, "gen_golden_mb2_vgg.py")

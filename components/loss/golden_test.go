@@ -148,6 +148,10 @@ func TestMultiboxGolden(t *testing.T) {
 	}
 	want := g["losses"].Float64Values()
 	for i, got := range []float64{reg.Float64Values()[0], cls.Float64Values()[0]} {
+		// The losses are float32 sums over every prior of the batch (thousands of terms),
+		// summed in an order that depends on the CPU's kernels and threads: pairwise
+		// summation keeps each within ~log2(n)·2^-24 ≈ 1e-6 of the sum of |terms|, so 1e-5
+		// relative is safe, and a wrong mining or weighting moves the loss by 1e-3 or more.
 		rel := math.Abs(got-want[i]) / math.Abs(want[i])
 		t.Logf("%s loss %.7f, reference %.7f (relative difference %.2g)", []string{"regression", "classification"}[i], got, want[i], rel)
 		if !(rel <= 1e-5) {
@@ -172,6 +176,8 @@ func TestMultiboxGolden(t *testing.T) {
 	sums := g["grad_sums"].Float64Values()
 	for i, x := range []*ts.Tensor{confGrad, locGrad, s.T(confGrad.MustAbs(false)), s.T(locGrad.MustAbs(false))} {
 		got := s.T(x.MustSum(gotch.Double, false)).Float64Values()[0]
+		// Relative to the sum of |gradient|: the float64 sum of float32 entries is exact up
+		// to the entries' own rounding, which compareGrad bounds by 1e-5.
 		if math.Abs(got-sums[i]) > 1e-5*math.Abs(sums[2+i%2]) {
 			t.Errorf("gradient sum %d: %g, reference %g", i, got, sums[i])
 		}
@@ -179,7 +185,10 @@ func TestMultiboxGolden(t *testing.T) {
 }
 
 // compareGrad checks got against the reference's autograd to 1e-5 of the largest
-// reference magnitude.
+// reference magnitude: softmax gradients over 21 classes and smooth-L1's are element-wise
+// but divided by the positive count and scaled by a log-sum-exp that libtorch's
+// vectorised kernels round differently per CPU (a few ulps, ~1e-6 relative); a wrong
+// mask or normalisation is off by a whole entry.
 func compareGrad(t *testing.T, name string, got, want []float64) {
 	t.Helper()
 	if len(got) != len(want) {

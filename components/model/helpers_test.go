@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	_ "github.com/ssdrunner/ssdrunner/components/backbone"
+	"github.com/ssdrunner/ssdrunner/internal/reftest"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
@@ -120,23 +122,14 @@ func readNpy(t *testing.T, path string) *ts.Tensor {
 
 func golden(name string) string { return filepath.Join("testdata", name) }
 
-// maxAbsDiff returns max |a-b| after checking the shapes agree.
-func maxAbsDiff(t *testing.T, what string, a, b *ts.Tensor) float64 {
+// diffOf returns how far a is from the reference b (reftest.Compare: max |a-b| relative
+// to max |b|) after checking the shapes agree.
+func diffOf(t *testing.T, what string, a, b *ts.Tensor) reftest.Diff {
 	t.Helper()
-	as, bs := a.MustSize(), b.MustSize()
-	if len(as) != len(bs) {
+	if as, bs := a.MustSize(), b.MustSize(); !slices.Equal(as, bs) {
 		t.Fatalf("%s: shapes %v and %v", what, as, bs)
 	}
-	for i := range as {
-		if as[i] != bs[i] {
-			t.Fatalf("%s: shapes %v and %v", what, as, bs)
-		}
-	}
-	d := a.MustSub(b, false)
-	ad := d.MustAbs(true)
-	m := ad.MustMax(true)
-	defer m.MustDrop()
-	return m.Float64Values()[0]
+	return reftest.Compare(a.Float64Values(), b.Float64Values())
 }
 
 // cloneValues returns a new tensor with x's values in its own storage.

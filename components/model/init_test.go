@@ -128,7 +128,7 @@ func equalTo(t *testing.T, what string, m *SSD, want map[string]*ts.Tensor, keep
 			t.Errorf("%s: no %s to compare with", what, name)
 			continue
 		}
-		if d := maxAbsDiff(t, name, root.MustGet(name), w); d != 0 {
+		if d := diffOf(t, name, root.MustGet(name), w).Abs; d != 0 {
 			t.Errorf("%s: %s differs by %g", what, name, d)
 		}
 		n++
@@ -241,7 +241,7 @@ func checkClassRows(t *testing.T, m *SSD, want map[string]*ts.Tensor, oldC int64
 					fr := fresh[name].MustReshape([]int64{l.boxes, newC, -1}, false)
 					w = fr.MustSelect(1, int64(k), true)
 				}
-				if d := maxAbsDiff(t, name, g, w); d != 0 {
+				if d := diffOf(t, name, g, w).Abs; d != 0 {
 					t.Errorf("%s class %d (from %d): differs by %g", name, k, f, d)
 				}
 				g.MustDrop()

@@ -96,7 +96,7 @@ func TestForwardBackward(t *testing.T) {
 		}
 		s.MustDrop()
 	}
-	if d := maxAbsDiff(t, "running_var", root.MustGet("base_net.3.4.running_var"), before); d == 0 {
+	if d := diffOf(t, "running_var", root.MustGet("base_net.3.4.running_var"), before).Abs; d == 0 {
 		t.Error("train-mode forward left the running variance unchanged")
 	}
 	baseNames, _ := m.Parameters("base_net")
@@ -173,10 +173,10 @@ func TestLoadStateDictReport(t *testing.T) {
 		t.Errorf("report %v", rep)
 	}
 	t.Log(rep.Err())
-	if d := maxAbsDiff(t, "kept weight", dstRoot.MustGet("base_net.0.0.weight"), keep); d != 0 {
+	if d := diffOf(t, "kept weight", dstRoot.MustGet("base_net.0.0.weight"), keep).Abs; d != 0 {
 		t.Error("a mis-shaped key changed the variable")
 	}
-	if d := maxAbsDiff(t, "loaded", dstRoot.MustGet("extras.1.0.weight"), srcRoot.MustGet("extras.1.0.weight")); d != 0 {
+	if d := diffOf(t, "loaded", dstRoot.MustGet("extras.1.0.weight"), srcRoot.MustGet("extras.1.0.weight")).Abs; d != 0 {
 		t.Error("a matching key was not copied")
 	}
 	if dstRoot.MustGet("extras.1.0.weight").MustRequiresGrad() == false {
@@ -250,7 +250,7 @@ func TestVarStoreRoundTrip(t *testing.T) {
 	}
 	ra, rb := a.VarStore().Root(), b.VarStore().Root()
 	for _, n := range a.VariableNames() {
-		if d := maxAbsDiff(t, n, ra.MustGet(n), rb.MustGet(n)); d != 0 {
+		if d := diffOf(t, n, ra.MustGet(n), rb.MustGet(n)).Abs; d != 0 {
 			t.Errorf("%s differs by %g after the round trip", n, d)
 		}
 	}

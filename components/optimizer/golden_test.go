@@ -129,9 +129,12 @@ func (c *goldenCase) runSteps(t *testing.T, g *golden, opt Optimizer, params []*
 	}
 }
 
-// tolerance is the agreement required with torch.optim (float32 parameters). torch adds
-// scaled tensors with a fused multiply-add where this package rounds twice, so the last bit
-// may differ.
+// tolerance is the agreement required with torch.optim (float32 parameters), relative to
+// 1 + |want|: torch adds scaled tensors with a fused multiply-add where this package rounds
+// twice, so the last bit of each step may differ; the updates are element-wise (no sums
+// whose order depends on the CPU), so five steps stay within a few ulps (2^-23 ≈ 1.2e-7
+// each), and 1e-6 (~8 ulps) holds them while a wrong momentum, decay or bias correction
+// moves parameters by 1e-4 or more.
 const tolerance = 1e-6
 
 // compare checks params against want and returns the largest difference and how many

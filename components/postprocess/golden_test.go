@@ -14,7 +14,12 @@ import (
 	box "github.com/ssdrunner/ssdrunner/components/boxes"
 )
 
-// tol is the largest difference allowed against the reference's boxes and scores.
+// tol is the largest difference allowed against the reference's boxes and scores, all in
+// [0, 1] (normalised boxes, probabilities). They are element-wise results (softmax over 21
+// classes, box decoding, soft-NMS's Gaussian decay) with no long sums, so the CPU's kernels
+// change them by a few float32 ulps at most (libtorch's vectorised exp, ~1 ulp apart
+// between ATEN_CPU_CAPABILITY levels): 1e-6 is ~16 ulps of 1. The kept indices, the
+// result of NMS, are compared exactly.
 const tol = 1e-6
 
 // nmsGolden is testdata/nms_golden.json (written by testdata/gen_golden.py from the

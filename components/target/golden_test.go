@@ -81,14 +81,16 @@ func TestMatchGolden(t *testing.T) {
 			if wrong > 0 {
 				t.Errorf("%d of 3000 labels differ from the reference", wrong)
 			}
+			// The labels are exact above: matching only compares IoUs, whatever the CPU.
+			// The encoded locations go through libtorch's log and divisions, whose
+			// vectorised and scalar kernels (ATEN_CPU_CAPABILITY) differ by an ulp, so
+			// they are bounded by 8 float32 ulps of the largest offset (2^-20 relative);
+			// a wrong prior or variance moves them by 1e-2 of it or more.
 			worst := maxAbsDiff(t, loc.Float64Values(), g[name+"_loc"].Float64Values())
-			t.Logf("%d positives, %d labels differ, locations max |diff| %.3g", positives, wrong, worst)
-			got, want := float32s(t, loc), float32s(t, g[name+"_loc"])
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("loc[%d][%d] = %g, reference %g (max |diff| %g): want every bit equal",
-						i/4, i%4, got[i], want[i], worst)
-				}
+			scale := maxAbsDiff(t, g[name+"_loc"].Float64Values(), make([]float64, loc.Numel()))
+			t.Logf("%d positives, %d labels differ, locations max |diff| %.3g (max |loc| %.3g)", positives, wrong, worst, scale)
+			if !(worst <= 0x1p-20*scale) {
+				t.Errorf("locations differ from the reference by %g, more than 2^-20 of max |loc| %g", worst, scale)
 			}
 		})
 	}

@@ -2,7 +2,9 @@
 // libturbojpeg0-dev), the library that OpenCV's cv2.imread uses, so that the pixels equal
 // those the reference reads: libjpeg's defaults (accurate integer IDCT, fancy chroma
 // upsampling), colour JPEGs converted to RGB, CMYK and YCCK JPEGs converted with OpenCV's
-// own CMYK formula. It takes about a third of the CPU time of the standard library's
+// own CMYK formula (image/jpeg's pixels differ from libjpeg's: its IDCT and colour
+// conversion round otherwise, and it replicates 4:2:0 chroma where libjpeg interpolates,
+// moving pixels by several levels). It takes about a third of the CPU time of the standard library's
 // image/jpeg. It links libturbojpeg with cgo (third_party/gotch-compat/setup.sh installs it).
 //
 // Decode returns the stored pixel grid, as image/jpeg does; cv2.imread also turns the

@@ -2,9 +2,10 @@
 // Debian's python3-torch on the same machine, thread count and shapes) side by side, and
 // prints the ratios that the speed targets are stated in. `make bench` runs it.
 //
-// The reference is found at $SSD_REFERENCE (a checkout) or extracted from the bare mirror
-// at $SSD_REFERENCE_MIRROR (default /work/.mirror/qfgaohao+pytorch-ssd/repo); without it,
-// or without /usr/bin/python3 and torch, only our timings are printed.
+// The reference and its interpreter are found as the tests find them (internal/reftest):
+// the checkout at $SSD_REFERENCE (`make reference` exports one into build/reference, which
+// make then names), the interpreter $SSD_PYTHON (default /usr/bin/python3); without
+// either, only our timings are printed.
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ssdrunner/ssdrunner/internal/reftest"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -151,29 +153,12 @@ func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string
 
 // reference returns the path of a checkout of the reference, or why there is none.
 func reference() (string, string) {
-	if _, err := exec.Command("/usr/bin/python3", "-c", "import torch").CombinedOutput(); err != nil {
-		return "", "/usr/bin/python3 cannot import torch (apt-get install python3-torch)"
-	}
-	if p := os.Getenv("SSD_REFERENCE"); p != "" {
-		return p, ""
-	}
-	mirror := os.Getenv("SSD_REFERENCE_MIRROR")
-	if mirror == "" {
-		mirror = "/work/.mirror/qfgaohao+pytorch-ssd/repo"
-	}
-	if _, err := os.Stat(mirror); err != nil {
-		return "", "no reference: set SSD_REFERENCE to a checkout of the PyTorch SSD project"
-	}
-	dir := filepath.Join(os.TempDir(), "ssdrunner-reference")
-	if _, err := os.Stat(filepath.Join(dir, "train_ssd.py")); err == nil {
-		return dir, ""
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := reftest.PythonImports("torch"); err != nil {
 		return "", err.Error()
 	}
-	cmd := exec.Command("sh", "-c", fmt.Sprintf("git --git-dir=%q archive HEAD | tar -x -C %q", mirror, dir))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Sprintf("extracting the reference: %v: %s", err, out)
+	dir, err := reftest.Checkout()
+	if err != nil {
+		return "", err.Error()
 	}
 	return dir, ""
 }
@@ -182,7 +167,7 @@ func runReference(ref, name string, threads, reps int, env []string) ([]float64,
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	script := filepath.Join(sourceDir(), "reference.py")
-	cmd := exec.CommandContext(ctx, "/usr/bin/python3", script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
+	cmd := exec.CommandContext(ctx, reftest.Python(), script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.Output()
 	if err != nil {

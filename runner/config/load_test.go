@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -51,8 +53,8 @@ func TestDecodeEveryBlock(t *testing.T) {
 		},
 		Output: Output{Dir: "out"},
 	}
-	if !reflect.DeepEqual(e, want) {
-		t.Errorf("decoded experiment differs:\n got %#v\nwant %#v", e, want)
+	if diff := cmp.Diff(want, e); diff != "" {
+		t.Errorf("decoded experiment differs (-want +got):\n%s", diff)
 	}
 	if o, _ := res.OriginOf("model.backbone.width_mult"); o.Layer != "file" || o.Range.Start.Line != 7 {
 		t.Errorf("origin of width_mult = %v", o)

@@ -1,9 +1,10 @@
 package config
 
 import (
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ssdrunner/ssdrunner/registry"
 )
@@ -22,8 +23,8 @@ func TestTransformChain(t *testing.T) {
 		{Type: "hflip", Options: map[string]any{}},
 		{Type: "expand", Options: map[string]any{}},
 	}
-	if got := res.Experiment.Data.Transforms; !reflect.DeepEqual(got, want) {
-		t.Errorf("chain = %#v", got)
+	if diff := cmp.Diff(want, res.Experiment.Data.Transforms); diff != "" {
+		t.Errorf("chain differs (-want +got):\n%s", diff)
 	}
 	if o, _ := res.OriginOf("data.transform[1]"); o.Range.Start.Line != 10 {
 		t.Errorf("origin of the second transform = %v", o)

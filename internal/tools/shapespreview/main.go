@@ -1,24 +1,38 @@
-package shapes
+// Command shapespreview writes a contact sheet of samples of the built-in synthetic
+// "shapes" dataset with their boxes drawn, for a person to look at:
+//
+//	go run ./internal/tools/shapespreview /tmp/shapes.png
+//
+// It prints each sample's objects and boxes.
+package main
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/png"
 	"os"
-	"testing"
+
+	"github.com/ssdrunner/ssdrunner/components/dataset/shapes"
 )
 
-// TestShapesPreview writes a contact sheet of shapes samples with their boxes drawn, for a
-// person to look at: SHAPES_PREVIEW=/tmp/shapes.png go test -run ShapesPreview ./components/dataset/
-func TestShapesPreview(t *testing.T) {
-	path := os.Getenv("SHAPES_PREVIEW")
-	if path == "" {
-		t.Skip("set SHAPES_PREVIEW to the PNG file to write")
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: go run ./internal/tools/shapespreview OUT.png")
+		os.Exit(2)
 	}
-	d, err := New(DefaultConfig())
+	if err := preview(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "shapespreview:", err)
+		os.Exit(1)
+	}
+}
+
+// preview writes 12 samples, 4 by 3, to the PNG file path.
+func preview(path string) error {
+	d, err := shapes.New(shapes.DefaultConfig())
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	const cols, rows, cell = 4, 3, 410
 	sheet := image.NewRGBA(image.Rect(0, 0, cols*cell, rows*cell))
@@ -26,7 +40,7 @@ func TestShapesPreview(t *testing.T) {
 	for k := 0; k < cols*rows; k++ {
 		s, err := d.Sample(k)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		img := image.NewRGBA(s.Image.Bounds())
 		draw.Draw(img, img.Bounds(), s.Image, image.Point{}, draw.Src)
@@ -35,19 +49,20 @@ func TestShapesPreview(t *testing.T) {
 		}
 		at := image.Pt((k%cols)*cell, (k/cols)*cell)
 		draw.Draw(sheet, img.Bounds().Add(at), img, image.Point{}, draw.Src)
-		t.Logf("sample %d (%dx%d): %d objects", k, img.Bounds().Dx(), img.Bounds().Dy(), len(s.Objects))
+		fmt.Printf("sample %d (%dx%d): %d objects\n", k, img.Bounds().Dx(), img.Bounds().Dy(), len(s.Objects))
 		for _, o := range s.Objects {
-			t.Logf("  %-8s %v", d.ClassNames()[o.Label], o.Box)
+			fmt.Printf("  %-8s %v\n", d.ClassNames()[o.Label], o.Box)
 		}
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	defer f.Close()
 	if err := png.Encode(f, sheet); err != nil {
-		t.Fatal(err)
+		f.Close()
+		return err
 	}
+	return f.Close()
 }
 
 var boxColours = []color.RGBA{{255, 0, 0, 255}, {0, 255, 0, 255}, {0, 0, 255, 255}, {255, 255, 0, 255},
