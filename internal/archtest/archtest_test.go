@@ -10,11 +10,7 @@ const mod = "github.com/ssdrunner/ssdrunner"
 
 // known are violations that the module has today and that are being removed elsewhere;
 // each must still occur (the test fails once it is gone, so the entry is deleted with it).
-var known = map[string]string{
-	// Issue #9 §5: components/optimizer/gradmode.go duplicates internal/torch's
-	// SetGradEnabled / NoGrad binding; the optimizer is to use internal/torch.
-	mod + `/components/optimizer uses cgo (import "C" in components/optimizer/gradmode.go): only [internal/torch internal/jpeg] may`: "issue #9 §5",
-}
+var known = map[string]string{}
 
 // TestModuleBoundaries checks every non-test file of this module against the rules.
 func TestModuleBoundaries(t *testing.T) {
