@@ -12,6 +12,8 @@ import (
 
 	_ "github.com/ssdrunner/ssdrunner/components/all"
 	"github.com/ssdrunner/ssdrunner/components/anchors"
+	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/components/dataset/shapes"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
@@ -168,4 +170,43 @@ func flatten(err error) []error {
 		return nil
 	}
 	return []error{err}
+}
+
+// TestOnBadSampleSkip: with data.on_bad_sample = "skip" a dataset whose annotation file is
+// broken builds without it, and the run lists the sample with its file; with "fail" the
+// build stops at it, naming the file.
+func TestOnBadSampleSkip(t *testing.T) {
+	dir := t.TempDir()
+	ds, err := shapes.New(func() shapes.Config { c := shapes.DefaultConfig(); c.Count = 6; return c }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.WriteVOC(ds, dir, "trainval"); err != nil {
+		t.Fatal(err)
+	}
+	xmls, _ := filepath.Glob(filepath.Join(dir, "Annotations", "*.xml"))
+	if len(xmls) != 6 {
+		t.Fatalf("%d annotation files", len(xmls))
+	}
+	if err := os.WriteFile(xmls[2], []byte("<annotation><object><name>circle</name>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"skip", "fail"} {
+		res := loadText(t, "inherits = \"builtin:mb1-ssd-lite\"\ndata {\n  train \"voc\" {\n    roots = [\""+dir+
+			"\"]\n    split = \"trainval\"\n  }\n  batch_size = 2\n  on_bad_sample = \""+mode+"\"\n}\n")
+		run, err := Build(res, Options{Log: zerolog.Nop(), NoOptimizer: true})
+		if mode == "fail" {
+			if err == nil || !strings.Contains(err.Error(), filepath.Base(xmls[2])) {
+				t.Errorf("fail: err = %v, want it to name %s", err, filepath.Base(xmls[2]))
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("skip: %v", err)
+		}
+		if run.Train.Len() != 5 || len(run.Problems) != 1 || !strings.Contains(run.Problems[0].Err.Error(), filepath.Base(xmls[2])) {
+			t.Errorf("skip: %d images, problems %v", run.Train.Len(), run.Problems)
+		}
+		run.Close()
+	}
 }
