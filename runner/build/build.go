@@ -8,6 +8,7 @@ package build
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/rs/zerolog"
@@ -142,6 +143,11 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 		}
 	}()
 
+	if rs := e.Training.Resume; rs != "" && rs != "auto" {
+		if _, err := os.Stat(rs); err != nil {
+			fail("training.resume", fmt.Errorf("nothing to resume from: %w", err))
+		}
+	}
 	dev, derr := torch.ParseDevice(e.Training.Device)
 	if derr != nil {
 		fail("training.device", derr)

@@ -145,13 +145,14 @@ func TestTransformsFollowAnchorsAndData(t *testing.T) {
 // TestBuildErrorsNameTheirKey: each problem is an *Error naming the key it comes from,
 // all reported together.
 func TestBuildErrorsNameTheirKey(t *testing.T) {
-	res := loadText(t, onShapes("mb1-ssd-lite"), "training.device=cuda", "model.num_classes=5")
+	res := loadText(t, onShapes("mb1-ssd-lite"), "training.device=cuda", "model.num_classes=5", "training.resume=/nonexistent/last.pt")
 	_, err := Build(res, Options{Log: zerolog.Nop()})
 	if err == nil {
 		t.Fatal("no error")
 	}
 	msg := err.Error()
-	for _, want := range []string{"training.device: device \"cuda\": CUDA is not available", "model: the model has 5 classes but the training dataset has 9"} {
+	for _, want := range []string{"training.device: device \"cuda\": CUDA is not available", "model: the model has 5 classes but the training dataset has 9",
+		"training.resume: nothing to resume from"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
