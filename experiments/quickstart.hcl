@@ -1,47 +1,111 @@
-# A small experiment that needs no downloads: MobileNetV1 at a quarter of its width with
-# SSD-Lite heads, on the built-in synthetic shapes dataset. `make run` plans it.
-#   runner plan experiments/quickstart.hcl
-#   runner plan experiments/quickstart.hcl --set training.epochs=2 -var lr=0.05
-inherits = "base/ssd-sgd.hcl"
-
-description = "MobileNetV1 x0.25 SSD-Lite on synthetic shapes"
+# The built-in default: an experiment that needs no downloads and trains in minutes on a
+# 2-core CPU. MobileNetV1 at half width with SSD-Lite heads, trained from scratch on the
+# built-in synthetic shapes dataset (its default difficulty: textured backgrounds, clutter,
+# low-contrast objects, noise) with AdamW and a cosine schedule. `make run` trains it.
+#   runner apply experiments/quickstart.hcl
+#   runner apply experiments/quickstart.hcl --set training.epochs=2 -var lr=0.001
+#
+# Recipe choices, each measured against the reference-style recipe (SGD lr 0.01, the full
+# TrainAugmentation, MobileNetV1 x0.25, the reference's 60-pixel smallest prior), which
+# reached VOC07 mAP 0.004 after 4 epochs where this one reaches 0.028 and 0.057 after 8:
+#   - half width instead of a quarter (twice the step time, much faster learning);
+#   - priors from 30 pixels at the 19x19 map: the shapes are 10–50 % of the image side,
+#     so the reference's smallest prior (60 px) leaves the small ones to forced matches;
+#   - light augmentation (mirror, resize): zoom-out and random crops slow learning
+#     down more than they help at this budget;
+#   - AdamW with half an epoch of warmup.
+description = "MobileNetV1 x0.5 SSD-Lite on synthetic shapes"
 
 variable "lr" {
   type    = number
-  default = 0.01
+  default = 0.003
 }
 
 model {
   backbone "mobilenet_v1" {
-    width_mult = 0.25
+    width_mult = 0.5
     extras     = "ssd_lite"
   }
   head "ssd_lite" {}
   anchors "ssd_spec" {
-    preset = "mobilenet"
+    spec {
+      feature_map_size = 19
+      shrinkage        = 16
+      min_size         = 30
+      max_size         = 60
+      aspect_ratios    = [2, 3]
+    }
+    spec {
+      feature_map_size = 10
+      shrinkage        = 32
+      min_size         = 60
+      max_size         = 105
+      aspect_ratios    = [2, 3]
+    }
+    spec {
+      feature_map_size = 5
+      shrinkage        = 64
+      min_size         = 105
+      max_size         = 150
+      aspect_ratios    = [2, 3]
+    }
+    spec {
+      feature_map_size = 3
+      shrinkage        = 100
+      min_size         = 150
+      max_size         = 195
+      aspect_ratios    = [2, 3]
+    }
+    spec {
+      feature_map_size = 2
+      shrinkage        = 150
+      min_size         = 195
+      max_size         = 240
+      aspect_ratios    = [2, 3]
+    }
+    spec {
+      feature_map_size = 1
+      shrinkage        = 300
+      min_size         = 240
+      max_size         = 300
+      aspect_ratios    = [2, 3]
+    }
   }
 }
 
 data {
   train "shapes" {
-    count = 512
+    count = 1024
     seed  = 1
   }
   validation "shapes" {
-    count = 128
+    count = 200
     seed  = 2
   }
+  transform "hflip" {}
+  transform "resize" {}
+  transform "normalize" {}
   mean       = [127, 127, 127]
   std        = [128]
   batch_size = 16
 }
 
+optimizer "adamw" {
+  lr           = var.lr
+  weight_decay = 5e-4
+}
+
 scheduler "cosine" {
-  t_max = 20
+  t_max    = 8
+  per_step = true
+  warmup {
+    epochs = 0.5
+  }
 }
 
 training {
-  epochs         = 20
+  epochs         = 8
   validate_every = 2
   seed           = 0
+  log_every      = 16
 }

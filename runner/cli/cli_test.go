@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,13 +96,14 @@ func TestPlanQuickstart(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Anchors.Total != 3000 || p.Data.Train.Images != 512 || p.Data.StepsPerEpoch != 32 || p.Model.NumClasses != 9 {
+	if p.Anchors.Total != 3000 || p.Data.Train.Images != 1024 || p.Data.StepsPerEpoch != 64 || p.Model.NumClasses != 9 {
 		t.Errorf("plan: %+v", p)
 	}
 	if p.Model.Trainable >= p.Model.Params || len(p.Model.Modules) == 0 || p.Model.Modules[0].Name != "base_net" || !p.Model.Modules[0].Frozen {
 		t.Errorf("freeze base_net not reflected: %+v", p.Model)
 	}
-	if lr := p.Schedule.LR["base_net"]; len(lr) == 0 || lr[0] != 0.01 {
+	// the first epoch starts in the half-epoch warmup: 0.1 × lr 0.003
+	if lr := p.Schedule.LR["default"]; len(lr) == 0 || math.Abs(lr[0]-0.0003) > 1e-12 {
 		t.Errorf("schedule: %v", p.Schedule.LR)
 	}
 }
