@@ -18,6 +18,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/reports"
 	"github.com/ssdrunner/ssdrunner/runner/config"
+	"github.com/ssdrunner/ssdrunner/runner/evalreport"
 )
 
 // runFiles are the files of a run folder:
@@ -213,11 +214,7 @@ func (f *runFiles) charts(h *History, run string) error {
 		ev := evalOf(run, v)
 		add("ap_latest", func(c reports.Charts, w io.Writer) error { return c.PerClassAP(w, ev) })
 		if len(f.lastPR.PerClass) > 0 && f.lastPR.Value == v.MAP {
-			pr := ev
-			pr.Classes = nil
-			for _, c := range f.lastPR.PerClass {
-				pr.Classes = append(pr.Classes, reports.ClassAP{Class: c.Class, AP: c.AP, Precision: c.Precision, Recall: c.Recall})
-			}
+			pr := evalreport.Eval(run, v.Epoch, f.lastPR)
 			add("pr_latest", func(c reports.Charts, w io.Writer) error { return c.PRCurves(w, pr) })
 		}
 	}
