@@ -1,6 +1,8 @@
 package torch
 
 import (
+	"runtime"
+
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -18,7 +20,13 @@ import (
 // and sees the modification, which happened to the shared storage.
 //
 // op must apply the in-place operation to its argument, not to t.
+//
+// gotch reports a libtorch error through a per-OS-thread variable that it reads in a second
+// cgo call: a goroutine moved to another thread between the two would miss the error and
+// keep an uninitialised handle. InPlace keeps its goroutine on one thread for the op.
 func InPlace(t *ts.Tensor, op func(*ts.Tensor) error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	alias := ts.FromCtensor(t.Ctensor())
 	if err := op(alias); err != nil {
 		return err

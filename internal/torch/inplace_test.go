@@ -36,6 +36,9 @@ func TestInPlaceModifiesAndKeepsHandle(t *testing.T) {
 }
 
 func TestInPlaceError(t *testing.T) {
+	// gotch's error state is per OS thread (see InPlace): the checks below run on one.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	s := NewScope()
 	defer s.Close()
 	x := s.T(ts.MustOfSlice([]float32{1, 2, 3}))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,10 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Iter {
 	for range workers {
 		go func() {
 			defer it.wg.Done()
+			// Matching runs libtorch ops, whose errors gotch reports through a per-OS-thread
+			// variable read in a second cgo call: stay on one thread.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			for p := range jobs {
 				if ctx.Err() != nil {
 					return
@@ -101,6 +106,8 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Iter {
 func (it *Iter) collect(order []int, tokens <-chan struct{}, done <-chan result) {
 	defer it.wg.Done()
 	defer close(it.out)
+	runtime.LockOSThread() // it builds the batch tensors (see the workers)
+	defer runtime.UnlockOSThread()
 	l := it.l
 	m, bs := len(order), l.cfg.BatchSize
 	pending := make(map[int]result)
