@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/ssdrunner/ssdrunner/components/metric"
 	"github.com/ssdrunner/ssdrunner/components/postprocess"
@@ -148,16 +147,4 @@ func (t *trainer) appendGroundTruths(gts []metric.GroundTruth, b *loader.Batch) 
 		gts = append(gts, g)
 	}
 	return gts, nil
-}
-
-// meanOrNaN averages values, NaN for none.
-func meanOrNaN(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
 }
