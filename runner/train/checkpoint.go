@@ -224,3 +224,15 @@ func checkZip(path string) error {
 	}
 	return nil
 }
+
+// ReadCheckpointMeta returns the meta record of a checkpoint written by `runner apply`
+// (its epoch and step, resolved experiment, class names and history). A file that is not
+// such a checkpoint is an error naming it.
+func ReadCheckpointMeta(path string) (Meta, error) {
+	c, err := loadCheckpoint(path)
+	if err != nil {
+		return Meta{}, err
+	}
+	defer c.Close()
+	return c.Meta, nil
+}
