@@ -67,7 +67,7 @@ setup: ## install libtorch-dev if missing, prepare build/stubs and the patched g
 build: setup ## build bin/runner
 	go build -o $(BIN) ./runner/cmd/runner
 
-test: setup ## every test, the golden packages under two more CPU settings, -race, fuzz briefly; then the reference-comparison count
+test: setup ## every test, the golden packages under two more CPU settings, -race, the bad-input corpus and signals, fuzz briefly; then the reference-comparison count
 	@set -o pipefail; rc=0; rm -f $(REFTEST_LOG); \
 	go vet $(PKGS) || rc=1; \
 	SSD_REFTEST_LOG=$(REFTEST_LOG) go test -count=1 -timeout 30m $(PKGS) || rc=1; \
@@ -76,6 +76,7 @@ test: setup ## every test, the golden packages under two more CPU settings, -rac
 	  env $${s//,/ } go test -count=1 -timeout 30m $(NUM_PKGS) || rc=1; \
 	done; \
 	$(MAKE) --no-print-directory test-race || rc=1; \
+	$(MAKE) --no-print-directory test-hostile || rc=1; \
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s || rc=1; \
 	$(MAKE) --no-print-directory reftest-summary; \
 	exit $$rc

@@ -60,6 +60,50 @@ for c in "${cases[@]}"; do
 done
 run_case HOME="$tmp/home-is-a-file" GOTCH_CACHE= "$RUNNER" --help
 
+# Signals: a slow plan, data check and apply get SIGINT (or SIGTERM) while they work and
+# must end promptly with exit 130: 60,000 VOC annotations take seconds to read, so the
+# signal lands in the middle of the reading.
+voc="$tmp/voc"
+mkdir -p "$voc/Annotations" "$voc/JPEGImages" "$voc/ImageSets/Main"
+awk -v d="$voc" 'BEGIN { for (i = 0; i < 60000; i++) { id = sprintf("%06d", i)
+  f = d "/Annotations/" id ".xml"
+  print "<annotation><size><width>300</width><height>300</height><depth>3</depth></size><object><name>circle</name><difficult>0</difficult><bndbox><xmin>10</xmin><ymin>10</ymin><xmax>100</xmax><ymax>100</ymax></bndbox></object></annotation>" > f; close(f)
+  g = d "/JPEGImages/" id ".jpg"; printf "" > g; close(g)
+  print id > (d "/ImageSets/Main/trainval.txt") } }'
+printf 'inherits = ["%s"]\ndata {\n  train "voc" {\n    roots = ["%s"]\n    split = "trainval"\n  }\n  validation "voc" {\n    roots = ["%s"]\n    split = "trainval"\n  }\n}\n' \
+  "$ROOT/experiments/quickstart.hcl" "$voc" "$voc" > "$tmp/slow.hcl"
+signal_case() { # signal, seconds before it, seconds allowed after it, args...
+  local sig=$1 before=$2 allowed=$3 pid start end rc
+  shift 3
+  "$RUNNER" "$@" >"$tmp/signal.out" 2>&1 </dev/null &
+  pid=$!
+  sleep "$before"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid"
+    echo "skip (ended before SIG$sig, exit $?): $*"
+    return
+  fi
+  start=$(date +%s%N)
+  kill -s "$sig" "$pid"
+  for _ in $(seq $((allowed * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"; wait "$pid"
+    echo "FAIL (still running ${allowed}s after SIG$sig): $*"; fail=1; return
+  fi
+  wait "$pid"; rc=$?
+  end=$(date +%s%N)
+  if [ $rc -ne 130 ] || grep -qE '^(panic:|fatal error:)|SIGSEGV' "$tmp/signal.out"; then
+    echo "FAIL (exit $rc after SIG$sig, want 130): $*"; tail -n 20 "$tmp/signal.out" | sed 's/^/    /'; fail=1
+  else
+    echo "ok   (exit $rc, $(( (end - start) / 1000000 )) ms after SIG$sig): $*"
+  fi
+}
+signal_case INT 1.5 2 plan "$tmp/slow.hcl"
+signal_case TERM 1.5 2 plan "$tmp/slow.hcl"
+signal_case INT 1.5 2 data check "$tmp/slow.hcl"
+# apply finishes the step in progress and writes its checkpoint before it exits.
+signal_case INT 8 60 apply experiments/quickstart.hcl --set output.dir="$tmp/runs"
+
 if [ $fail -ne 0 ]; then
   echo "hostile: some cases panicked, hung or crashed"
   exit 1

@@ -24,6 +24,8 @@ const (
 	exitOK    = 0
 	exitError = 1 // the experiment or data is wrong
 	exitUsage = 2 // the command line is wrong
+	// exitInterrupted is the shell's code for a command stopped by SIGINT (128 + 2).
+	exitInterrupted = 130
 )
 
 type command struct {
@@ -192,4 +194,15 @@ func sortedKinds() []registry.Catalog {
 	kinds := registry.Kinds()
 	sort.Slice(kinds, func(i, j int) bool { return kinds[i].Kind() < kinds[j].Kind() })
 	return kinds
+}
+
+// interrupted reports whether the command's context was cancelled (Ctrl-C or SIGTERM) and,
+// if so, says so on stderr: the caller then returns exitInterrupted, whatever error the
+// cancelled work returned.
+func (a *app) interrupted(cmd string) bool {
+	if a.ctx.Err() == nil {
+		return false
+	}
+	fmt.Fprintf(a.stderr, "runner %s: interrupted\n", cmd)
+	return true
 }

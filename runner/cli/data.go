@@ -63,7 +63,7 @@ func (a *app) dataCheck(args []string) int {
 		return code
 	}
 	e := res.Experiment
-	env := dataset.Env{BaseDir: ".", SkipBad: true}
+	env := dataset.Env{BaseDir: ".", SkipBad: true, Ctx: a.ctx}
 	var reports []*datacheck.Report
 	bad := false
 	for _, d := range []struct {
@@ -74,6 +74,9 @@ func (a *app) dataCheck(args []string) int {
 			continue
 		}
 		ds, err := dataset.Build(d.ref, env)
+		if err != nil && a.interrupted("data check") {
+			return exitInterrupted
+		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "data.%s: %v\n", d.name, err)
 			bad = true
@@ -81,6 +84,9 @@ func (a *app) dataCheck(args []string) int {
 		}
 		a.log.Info().Str("dataset", d.name).Int("images", ds.Len()).Bool("decode", *images).Msg("checking")
 		r, err := datacheck.Check(a.ctx, d.name, d.ref.Type, ds, *images)
+		if err != nil && a.interrupted("data check") {
+			return exitInterrupted
+		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "data.%s: %v\n", d.name, err)
 			return exitError
@@ -122,6 +128,9 @@ func writeDataReport(w io.Writer, r *datacheck.Report) {
 	}
 	if r.TinyBoxes > 0 {
 		fmt.Fprintf(w, "  %d boxes have a side under %d px (SSD's smallest priors rarely match them)\n", r.TinyBoxes, datacheck.TinySide)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "  no problems found")
