@@ -73,6 +73,7 @@ func (a *app) dataCheck(args []string) int {
 		if d.ref.Type == "" {
 			continue
 		}
+		a.log.Debug().Str("dataset", d.name).Str("type", d.ref.Type).Msg("reading annotations")
 		ds, err := dataset.Build(d.ref, env)
 		if err != nil && a.interrupted("data check") {
 			return exitInterrupted
