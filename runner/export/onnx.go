@@ -34,7 +34,7 @@ type ONNXOptions struct {
 	// Batch fixes the batch size of input_0 and the outputs; 0 leaves it symbolic ("batch"),
 	// so one file serves every batch size (TensorRT then needs an optimisation profile).
 	Batch int
-	// Producer is written as the model's producer_version (the runner's version).
+	// Producer is written as the model's producer_version (empty: none).
 	Producer string
 }
 
