@@ -73,6 +73,11 @@ func TestExport(t *testing.T) {
 		t.Fatalf("export onnx from the exported pth: code %d\n%s%s", code, out, errOut)
 	}
 
+	out, errOut, code = run(t, "", "export", "onnx", "--with-postprocess", "--top-k", "10", "--checkpoint", weights, "--out", onnxOut, exp)
+	if code != 0 || !strings.Contains(out, "IoU > 0.45 suppressed, scores > 0.01, 200 candidates, 10 per class") {
+		t.Fatalf("export onnx --with-postprocess: code %d\n%s%s", code, out, errOut)
+	}
+
 	for _, c := range []struct {
 		args []string
 		code int
@@ -86,6 +91,10 @@ func TestExport(t *testing.T) {
 		{[]string{"export", "pth", "--checkpoint", weights, "--out", pthOut, "--batch", "2"}, exitUsage, "onnx only"},
 		{[]string{"export", "onnx", "--checkpoint", weights, "--out", dir, exp}, exitUsage, "is a folder"},
 		{[]string{"export", "onnx", "--checkpoint", weights, "--out", onnxOut, exp, exp}, exitUsage, "at most one experiment"},
+		{[]string{"export", "pth", "--with-postprocess", "--checkpoint", weights, "--out", pthOut}, exitUsage, "onnx only"},
+		{[]string{"export", "onnx", "--top-k", "3", "--checkpoint", weights, "--out", onnxOut}, exitUsage, "need --with-postprocess"},
+		{[]string{"export", "onnx", "--with-postprocess", "--set", "evaluation.nms.method=soft", "--checkpoint", weights, "--out", onnxOut, exp}, exitError, "soft NMS has no ONNX operator"},
+		{[]string{"export", "onnx", "--with-postprocess", "--iou-threshold", "2", "--checkpoint", weights, "--out", onnxOut, exp}, exitError, "iou"},
 		{[]string{"export", "onnx", "--checkpoint", filepath.Join(dir, "none.pt"), "--out", onnxOut, exp}, exitError, "no such file"},
 		{[]string{"export", "onnx", "--checkpoint", weights, "--out", onnxOut}, exitError, "give the experiment"},
 		{[]string{"export", "onnx", "--checkpoint", weights, "--out", onnxOut, "--set", "model.backbone.width_mult=1", exp}, exitError, "does not match the model"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/sugarme/gotch/ts"
@@ -11,6 +12,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/backbone"
 	"github.com/ssdrunner/ssdrunner/components/head"
 	"github.com/ssdrunner/ssdrunner/components/nn"
+	"github.com/ssdrunner/ssdrunner/components/postprocess/nmsconfig"
 	"github.com/ssdrunner/ssdrunner/internal/onnx"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
@@ -36,7 +38,18 @@ type ONNXOptions struct {
 	Batch int
 	// Producer is written as the model's producer_version (empty: none).
 	Producer string
+	// Postprocess, when set, adds per-class hard NMS to the graph (see emitNMS) with
+	// these settings (the experiment's evaluation.nms).
+	Postprocess *nmsconfig.Config // (postprocess.Config is the same type)
 }
+
+// Names of the outputs that ONNXOptions.Postprocess adds: the K detections of the whole
+// batch, grouped by image, then by class, best first within a class.
+const (
+	DetectionIndicesName = "detection_indices" // [K,3] int64: image, class (>= 1), prior
+	DetectionBoxesName   = "detection_boxes"   // [K,4] float32: xmin, ymin, xmax, ymax (relative)
+	DetectionScoresName  = "detection_scores"  // [K] float32: the class probability
+)
 
 // ONNX returns the model as an ONNX file (opset Opset): input input_0 [N,3,H,W], the
 // image normalised as for training ((pixel - mean) / std, RGB, channels first); outputs
@@ -47,6 +60,17 @@ type ONNXOptions struct {
 // normalisation and the variances.
 func ONNX(m *Model, opts ONNXOptions) (_ []byte, err error) {
 	defer torch.Recover(&err)
+	if p := opts.Postprocess; p != nil {
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("post-processing: %w", err)
+		}
+		if p.Method != nmsconfig.Hard {
+			return nil, fmt.Errorf("post-processing: %s NMS has no ONNX operator; only hard NMS can go into the graph", p.Method)
+		}
+		if p.ClassAgnostic {
+			return nil, errors.New("post-processing: class-agnostic NMS cannot go into the graph (ONNX NonMaxSuppression works per class)")
+		}
+	}
 	if opts.Batch < 0 {
 		return nil, fmt.Errorf("batch size must be 0 (symbolic) or positive, got %d", opts.Batch)
 	}
@@ -91,6 +115,12 @@ func ONNX(m *Model, opts ONNXOptions) (_ []byte, err error) {
 	g.Output(onnx.ValueInfo{Name: BoxesName, Type: onnx.Float32, Dims: []onnx.Dim{batch, {Value: np}, {Value: 4}},
 		Doc: "boxes [N,P,4]: xmin, ymin, xmax, ymax relative to the image size"})
 
+	if opts.Postprocess != nil {
+		if err := emitNMS(e, *opts.Postprocess, int64(np)); err != nil {
+			return nil, err
+		}
+	}
+
 	meta, err := metadata(m)
 	if err != nil {
 		return nil, err
@@ -121,6 +151,57 @@ func emitDecode(e *nn.ONNX, loc string, m *Model) string {
 	lo := g.Add("Sub", []string{center, half})
 	hi := g.Add("Add", []string{center, half})
 	return g.Add("Concat", []string{lo, hi}, onnx.Int("axis", 2))
+}
+
+// emitNMS appends per-class hard NMS over the graph's scores and boxes, as the
+// reference's Predictor does (and components/postprocess with the same settings): for each
+// image and each class but the background, the probabilities > ScoreThreshold among the
+// CandidateSize best are candidates, and a candidate is dropped when its IoU with a better
+// kept box exceeds IoUThreshold; TopK caps the detections of each class. It uses ONNX
+// NonMaxSuppression, whose IoU has no epsilon in its denominator (the reference adds
+// 1e-5, which moves IoUs of boxes of a few pixels' area by up to 1e-3: only pairs that
+// close to the threshold can be decided differently), and which keeps every candidate
+// tied with the CandidateSize-th best.
+func emitNMS(e *nn.ONNX, c nmsconfig.Config, np int64) error {
+	g := e.G
+	// foreground scores, classes first: [N, C-1, P]
+	fg := g.Add("Slice", []string{ScoresName, g.Int64s("starts", 1), g.Int64s("ends", math.MaxInt64), g.Int64s("axes", 2)})
+	fg = g.Add("Transpose", []string{fg}, onnx.Ints("perm", 0, 2, 1))
+	if k := int64(c.CandidateSize); k > 0 && k < np {
+		// zero the scores below each class's k-th best, so that they fall below any
+		// threshold >= 0 (a candidate needs a probability > ScoreThreshold)
+		best := g.AddN("TopK", []string{fg, g.Int64s("k", k)}, 2, onnx.Int("axis", 2))[0]
+		kth := g.Add("Slice", []string{best, g.Int64s("starts", k-1), g.Int64s("ends", k), g.Int64s("axes", 2)})
+		fg = g.Add("Where", []string{g.Add("Less", []string{fg, kth}), e.Scalar(0), fg})
+	}
+	maxOut := np
+	if c.TopK > 0 {
+		maxOut = int64(c.TopK)
+	}
+	sel := g.Add("NonMaxSuppression", []string{BoxesName, fg, g.Int64s("max_output_boxes_per_class", maxOut),
+		g.Floats32("iou_threshold", []int64{1}, []float32{float32(c.IoUThreshold)}),
+		g.Floats32("score_threshold", []int64{1}, []float32{float32(c.ScoreThreshold)})})
+	col := func(i int64) string {
+		return g.Add("Slice", []string{sel, g.Int64s("starts", i), g.Int64s("ends", i+1), g.Int64s("axes", 1)})
+	}
+	img, cls, prior := col(0), col(1), col(2)
+	cls = g.Add("Add", []string{cls, g.Int64s("one", 1)}) // class indices count the background
+	indices := g.Add("Concat", []string{img, cls, prior}, onnx.Int("axis", 1))
+	boxes := g.Add("GatherND", []string{BoxesName, g.Add("Concat", []string{img, prior}, onnx.Int("axis", 1))})
+	scores := g.Add("GatherND", []string{ScoresName, g.Add("Concat", []string{img, prior, cls}, onnx.Int("axis", 1))})
+	for _, r := range [][2]string{{indices, DetectionIndicesName}, {boxes, DetectionBoxesName}, {scores, DetectionScoresName}} {
+		if err := g.Rename(r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	k := onnx.Dim{Param: "detections"}
+	g.Output(onnx.ValueInfo{Name: DetectionIndicesName, Type: onnx.Int64, Dims: []onnx.Dim{k, {Value: 3}},
+		Doc: "detections [K,3]: image, class (>= 1), prior; by image, then class, best first"})
+	g.Output(onnx.ValueInfo{Name: DetectionBoxesName, Type: onnx.Float32, Dims: []onnx.Dim{k, {Value: 4}},
+		Doc: "the detections' boxes [K,4]: xmin, ymin, xmax, ymax relative to the image"})
+	g.Output(onnx.ValueInfo{Name: DetectionScoresName, Type: onnx.Float32, Dims: []onnx.Dim{k},
+		Doc: "the detections' class probabilities [K]"})
+	return nil
 }
 
 // priorsConst adds a [P,2] slice of the priors as an initializer.

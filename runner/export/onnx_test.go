@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"math"
 	"slices"
 	"testing"
 
+	"github.com/ssdrunner/ssdrunner/components/postprocess/nmsconfig"
 	"github.com/ssdrunner/ssdrunner/internal/reftest"
 )
 
@@ -162,4 +164,154 @@ func TestONNXRuntime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestONNXPostprocess exports a model with NMS in the graph and checks ONNX Runtime's
+// detections against per-class greedy NMS computed here on the graph's own scores and
+// boxes (so both sides see the same float32 inputs): the same detections, in the same
+// order, with their boxes and scores gathered exactly.
+func TestONNXPostprocess(t *testing.T) {
+	node, module := onnxRuntime(t)
+	m := randomModel(t, "mb1-ssd-lite")
+	x := randomInput(t, 2, m.ImageSize)
+	defer x.MustDrop()
+	conditionHeads(t, m, x)
+	dims, input, err := floatValues(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []nmsconfig.Config{
+		{Method: nmsconfig.Hard, IoUThreshold: 0.45, ScoreThreshold: 0.3, CandidateSize: 100},
+		{Method: nmsconfig.Hard, IoUThreshold: 0.3, ScoreThreshold: 0.28, TopK: 5},
+		{Method: nmsconfig.Hard, IoUThreshold: 0.45, ScoreThreshold: 0.2, CandidateSize: 3}, // binds: 3 per class
+	} {
+		data, err := ONNX(m, ONNXOptions{Postprocess: &cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "model.onnx")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, got := runORT(t, node, module, path, input, dims)
+		scores, boxes := got[ScoresName], got[BoxesName]
+		np, nc := int(m.Priors.MustSize()[0]), len(m.Classes)
+		want, borderline := greedyNMS(scores, boxes, int(dims[0]), np, nc, cfg)
+		idx := int64s(got[DetectionIndicesName])
+		if len(idx)%3 != 0 || len(idx)/3 != len(got[DetectionScoresName]) || 4*len(got[DetectionScoresName]) != len(got[DetectionBoxesName]) {
+			t.Fatalf("detection outputs of mismatched lengths: %d indices, %d scores, %d box values", len(idx), len(got[DetectionScoresName]), len(got[DetectionBoxesName]))
+		}
+		var have [][3]int
+		for i := 0; i < len(idx); i += 3 {
+			have = append(have, [3]int{int(idx[i]), int(idx[i+1]), int(idx[i+2])})
+		}
+		t.Logf("%+v: %d detections", cfg, len(have))
+		if len(want) == 0 {
+			t.Fatalf("%+v: no detections to compare; the test's thresholds need adjusting", cfg)
+		}
+		if !slices.Equal(have, want) {
+			if borderline {
+				t.Logf("%+v: detections differ where an IoU lies within 1e-5 of the threshold (float32 rounding decides)", cfg)
+			} else {
+				t.Errorf("%+v: detections\n%v\nwant\n%v", cfg, have, want)
+			}
+			continue
+		}
+		for i, d := range have {
+			b, c, p := d[0], d[1], d[2]
+			if s := got[DetectionScoresName][i]; s != scores[(b*np+p)*nc+c] {
+				t.Errorf("detection %d: score %v, want scores[%d,%d,%d] = %v", i, s, b, p, c, scores[(b*np+p)*nc+c])
+			}
+			if bx := got[DetectionBoxesName][4*i : 4*i+4]; !slices.Equal(bx, boxes[(b*np+p)*4:(b*np+p)*4+4]) {
+				t.Errorf("detection %d: box %v, want boxes[%d,%d]", i, bx, b, p)
+			}
+		}
+	}
+}
+
+// greedyNMS is ONNX NonMaxSuppression's per-class greedy NMS as emitNMS sets it up, on
+// scores [B,P,C] and corner-form boxes [B,P,4]: it returns (image, class, prior) in
+// image, class, score order, and whether some IoU it compared was within 1e-5 of the
+// threshold.
+func greedyNMS(scores, boxes []float32, b, np, nc int, cfg nmsconfig.Config) (out [][3]int, borderline bool) {
+	for img := 0; img < b; img++ {
+		for c := 1; c < nc; c++ {
+			s := func(p int) float32 { return scores[(img*np+p)*nc+c] }
+			var cand []int
+			kth := float32(-1)
+			if k := cfg.CandidateSize; k > 0 && k < np {
+				all := make([]float32, np)
+				for p := range all {
+					all[p] = s(p)
+				}
+				slices.Sort(all)
+				kth = all[np-k]
+			}
+			for p := 0; p < np; p++ {
+				if s(p) > float32(cfg.ScoreThreshold) && s(p) >= kth {
+					cand = append(cand, p)
+				}
+			}
+			slices.SortStableFunc(cand, func(a, b int) int {
+				switch {
+				case s(a) > s(b):
+					return -1
+				case s(a) < s(b):
+					return 1
+				}
+				return 0
+			})
+			var kept []int
+			for _, p := range cand {
+				if cfg.TopK > 0 && len(kept) == cfg.TopK {
+					break
+				}
+				ok := true
+				for _, q := range kept {
+					v := iou(boxes[(img*np+p)*4:], boxes[(img*np+q)*4:])
+					if math.Abs(v-cfg.IoUThreshold) < 1e-5 {
+						borderline = true
+					}
+					if v > cfg.IoUThreshold {
+						ok = false
+						break
+					}
+				}
+				if ok {
+					kept = append(kept, p)
+					out = append(out, [3]int{img, c, p})
+				}
+			}
+		}
+	}
+	return out, borderline
+}
+
+// iou is the overlap of two corner-form boxes (coordinates in either order, as ONNX's).
+func iou(a, b []float32) float64 {
+	norm := func(v []float32) (x0, y0, x1, y1 float64) {
+		x0, x1 = math.Min(float64(v[0]), float64(v[2])), math.Max(float64(v[0]), float64(v[2]))
+		y0, y1 = math.Min(float64(v[1]), float64(v[3])), math.Max(float64(v[1]), float64(v[3]))
+		return
+	}
+	ax0, ay0, ax1, ay1 := norm(a)
+	bx0, by0, bx1, by1 := norm(b)
+	w := math.Max(0, math.Min(ax1, bx1)-math.Max(ax0, bx0))
+	h := math.Max(0, math.Min(ay1, by1)-math.Max(ay0, by0))
+	inter := w * h
+	union := (ax1-ax0)*(ay1-ay0) + (bx1-bx0)*(by1-by0) - inter
+	if inter <= 0 || union <= 0 {
+		return 0
+	}
+	return inter / union
+}
+
+// int64s reinterprets the raw bytes runORT read as float32 words as int64 values.
+func int64s(words []float32) []int64 {
+	out := make([]int64, len(words)/2)
+	for i := range out {
+		lo, hi := math.Float32bits(words[2*i]), math.Float32bits(words[2*i+1])
+		out[i] = int64(uint64(hi)<<32 | uint64(lo))
+	}
+	return out
 }
