@@ -3,10 +3,10 @@ package export
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"math"
 	"slices"
 	"testing"
 
