@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -314,4 +315,46 @@ func int64s(words []float32) []int64 {
 		out[i] = int64(uint64(hi)<<32 | uint64(lo))
 	}
 	return out
+}
+
+// TestONNXChecker runs the ONNX project's own checker (Debian's python3-onnx) with full
+// shape inference on the graphs of several families, with and without post-processing:
+// the file is valid ONNX, and the shapes the checker infers match the declared outputs.
+func TestONNXChecker(t *testing.T) {
+	reftest.RequirePython(t, "onnx")
+	dir := t.TempDir()
+	var files []string
+	for i, base := range []string{"mb1-ssd", "mb2-ssd-lite", "mb3-large-ssd-lite", "sq-ssd-lite", "ssd7", "vgg16-ssd"} {
+		m := randomModel(t, base)
+		opts := ONNXOptions{Batch: i % 2}
+		if i%2 == 0 {
+			opts.Postprocess = &nmsconfig.Config{Method: nmsconfig.Hard, IoUThreshold: 0.45, ScoreThreshold: 0.01, CandidateSize: 200}
+		}
+		data, err := ONNX(m, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, base+".onnx")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, path)
+		m.Close()
+	}
+	script := `
+import sys, onnx
+for path in sys.argv[1:]:
+    m = onnx.load(path)
+    onnx.checker.check_model(m, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+    for out in inferred.graph.output:
+        dims = [d.dim_value or d.dim_param for d in out.type.tensor_type.shape.dim]
+        print(path.rsplit("/", 1)[-1], out.name, dims)
+print("ok")
+`
+	out, err := exec.Command(reftest.Python(), append([]string{"-c", script}, files...)...).CombinedOutput()
+	if err != nil || !bytes.HasSuffix(bytes.TrimSpace(out), []byte("ok")) {
+		t.Fatalf("onnx.checker: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }
