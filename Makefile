@@ -39,6 +39,15 @@ endif
 # The interpreter with torch that runs the reference (internal/reftest's default).
 export SSD_PYTHON ?= /usr/bin/python3
 
+# ONNX Runtime for the ONNX export tests: the npm package onnxruntime-node (it carries the Linux
+# x64 libonnxruntime.so.1 and its Node binding), installed by `make onnxruntime` into
+# build/onnxruntime, which SSD_ONNXRUNTIME then names (runner/export's tests skip without it).
+ORT_VERSION := 1.20.1
+ORT_DIR     := $(BUILD)/onnxruntime
+ifneq ($(wildcard $(ORT_DIR)/node_modules/onnxruntime-node/package.json),)
+export SSD_ONNXRUNTIME ?= $(ORT_DIR)/node_modules/onnxruntime-node
+endif
+
 # The numerical packages: golden comparisons with the reference and libtorch's kernels.
 # `make test-matrix` runs them under every CPU kernel and thread setting of MATRIX, and
 # `make test` under the two of CI_SETTINGS (besides the default run of every test).
@@ -56,7 +65,7 @@ RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
 
-.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race reference reftest-summary bench run lint fmt fuzz clean
+.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench run lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,8 +76,10 @@ setup: ## install libtorch-dev if missing, prepare build/stubs and the patched g
 build: setup ## build bin/runner
 	go build -o $(BIN) ./runner/cmd/runner
 
-test: setup ## every test, the golden packages under two more CPU settings, -race, the bad-input corpus and signals, fuzz briefly; then the reference-comparison count
+test: setup ## every test (ONNX Runtime installed first), the golden packages under two more CPU settings, -race, the bad-input corpus and signals, fuzz briefly; then the reference-comparison count
+	@$(MAKE) --no-print-directory onnxruntime || echo "warning: ONNX Runtime could not be installed; the ONNX export comparisons will be skipped"
 	@set -o pipefail; rc=0; rm -f $(REFTEST_LOG); \
+	if [ -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json ]; then export SSD_ONNXRUNTIME=$(ORT_DIR)/node_modules/onnxruntime-node; fi; \
 	go vet $(PKGS) || rc=1; \
 	SSD_REFTEST_LOG=$(REFTEST_LOG) go test -count=1 -timeout 30m $(PKGS) || rc=1; \
 	for s in $(CI_SETTINGS); do \
@@ -101,6 +112,18 @@ test-matrix: setup ## the numerical packages (NUM_PKGS) under each setting of MA
 
 test-reference: setup ## every reference comparison, failing (not skipping) when the reference or torch is absent
 	SSD_REQUIRE_REFERENCE=1 go test -count=1 -timeout 30m -run 'Golden|Reference|Torchvision' $(PKGS)
+
+test-export: setup onnxruntime ## the export tests, failing (not skipping) when ONNX Runtime, python3-torch or the reference is absent
+	SSD_ONNXRUNTIME=$(ORT_DIR)/node_modules/onnxruntime-node SSD_REQUIRE_ONNXRUNTIME=1 SSD_REQUIRE_REFERENCE=1 \
+	  go test -count=1 -timeout 30m ./runner/export/... ./internal/onnx
+
+onnxruntime: ## install ONNX Runtime for Node (npm onnxruntime-node at ORT_VERSION, --ignore-scripts) into build/onnxruntime (idempotent)
+	@if [ "$$(cat $(ORT_DIR)/.version 2>/dev/null)" = "$(ORT_VERSION)" ] && [ -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json ]; then \
+	  echo "onnxruntime: onnxruntime-node $(ORT_VERSION) ready in $(ORT_DIR)"; exit 0; fi; \
+	command -v node >/dev/null && command -v npm >/dev/null || { echo "onnxruntime: node and npm are needed (Debian: apt-get install nodejs npm)"; exit 1; }; \
+	rm -rf $(ORT_DIR) && mkdir -p $(ORT_DIR) && cd $(ORT_DIR) && echo '{"private": true}' > package.json && \
+	npm install --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-node@$(ORT_VERSION) && \
+	echo $(ORT_VERSION) > .version && echo "onnxruntime: onnxruntime-node $(ORT_VERSION) installed in $(ORT_DIR)"
 
 reference: ## export the pinned reference commit into build/reference (REF=<git URL, local clone or bare git dir>)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
