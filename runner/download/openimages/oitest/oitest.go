@@ -124,8 +124,9 @@ type Server struct {
 	NotFound map[string]bool
 	// Delay is slept before answering each image request (to test cancellation).
 	Delay time.Duration
-	gets  map[string]int
-	heads map[string]int
+	gets   map[string]int
+	heads  map[string]int
+	ranges int
 }
 
 // NewServer starts a server of rel.
@@ -154,6 +155,13 @@ func (s *Server) copyCounts(m map[string]int) map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// Ranges is the number of requests with a Range header so far (resumed transfers).
+func (s *Server) Ranges() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ranges
 }
 
 // ImageGets is the number of GETs of images so far.
@@ -193,6 +201,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.heads[p]++
 	} else {
 		s.gets[p]++
+	}
+	if r.Header.Get("Range") != "" {
+		s.ranges++
 	}
 	fail, drop, notFound, delay := s.Fail5xx[p] > 0, false, s.NotFound[p], s.Delay
 	if fail {
