@@ -9,7 +9,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ssdrunner/ssdrunner/registry"
@@ -145,15 +144,24 @@ func (a *app) downloadOpenImages(args []string) int {
 func writeDownloadSummary(w io.Writer, s *openimages.Summary) {
 	fmt.Fprintf(w, "Open Images into %s (classes %s, seed %d)\n", s.Root, strings.Join(s.Classes, ", "), s.Seed)
 	if len(s.Splits) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  split\tclass\timages\tboxes\t")
+		// Names left-aligned, counts right-aligned.
+		ws, wc := len("split"), len("(all)")
+		for _, sp := range s.Splits {
+			ws = max(ws, len(sp.Split))
+			for _, c := range sp.Classes {
+				wc = max(wc, len(c.Class))
+			}
+		}
+		line := func(split, class, images, boxes string) {
+			fmt.Fprintf(w, "  %-*s  %-*s  %8s  %8s\n", ws, split, wc, class, images, boxes)
+		}
+		line("split", "class", "images", "boxes")
 		for _, sp := range s.Splits {
 			for _, c := range sp.Classes {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", sp.Split, c.Class, thousands(int64(c.Images)), thousands(int64(c.Boxes)))
+				line(sp.Split, c.Class, thousands(int64(c.Images)), thousands(int64(c.Boxes)))
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", sp.Split, "all", thousands(int64(sp.Images)), thousands(int64(sp.Boxes)))
+			line(sp.Split, "(all)", thousands(int64(sp.Images)), thousands(int64(sp.Boxes)))
 		}
-		tw.Flush()
 	}
 	var parts []string
 	parts = append(parts, thousands(int64(s.Downloaded))+" downloaded", thousands(int64(s.Present))+" already present")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -309,5 +310,30 @@ func TestRunErrors(t *testing.T) {
 	o.Client.Attempts = 1
 	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1/release/class-descriptions-boxable.csv") {
 		t.Errorf("no server: %v", err)
+	}
+}
+
+func TestRunProgressOnTerminal(t *testing.T) {
+	rel := oitest.NewRelease(6)
+	srv := oitest.NewServer(rel)
+	defer srv.Close()
+	opts := testOptions(t, srv, t.TempDir())
+	var console bytes.Buffer
+	opts.Console, opts.Terminal = &console, true
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := console.String()
+	for _, want := range []string{
+		"\r\033[Kclass-descriptions-boxable.csv [", "\r\033[Ktrain-annotations-bbox.csv [========================] ",
+		"\r\033[Kreading train-annotations-bbox.csv [", fmt.Sprintf("\r\033[Kimages [========================] %d/%d  ", sum.Images, sum.Images),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console lacks %q:\n%q", want, out)
+		}
+	}
+	if !strings.HasSuffix(out, "\n") {
+		t.Error("the last bar's line is not ended")
 	}
 }

@@ -123,7 +123,7 @@ type Server struct {
 	// NotFound paths get 404 although the release has them.
 	NotFound map[string]bool
 	// Delay is slept before answering each image request (to test cancellation).
-	Delay time.Duration
+	Delay  time.Duration
 	gets   map[string]int
 	heads  map[string]int
 	ranges int
