@@ -110,3 +110,97 @@ func (d *Descriptions) Resolve(classes []ClassSpec) ([][]string, error) {
 	}
 	return out, nil
 }
+
+// scanRecords is eachRecord for the large annotation files, about three times faster: a
+// line without a double quote (every line of the release's files) is split at its commas
+// in place, without allocating; a line with one is read, with the lines its quoted fields
+// span, by encoding/csv. fn gets the fields as byte slices that are valid until it returns;
+// every record must have as many fields as the first (the header). Line ends may be CRLF;
+// empty lines are skipped, as encoding/csv does.
+func scanRecords(r io.Reader, file string, fn func(line int, rec [][]byte) error) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\ufeff")) {
+		br.Discard(3)
+	}
+	var (
+		fields [][]byte
+		want   = -1
+		line   = 0
+		chunk  []byte
+	)
+	for {
+		raw, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it whole.
+			long := append([]byte(nil), raw...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				raw, err = br.ReadSlice('\n')
+				long = append(long, raw...)
+			}
+			raw = long
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		if len(raw) == 0 && err == io.EOF {
+			return nil
+		}
+		line++
+		start := line
+		text := bytes.TrimSuffix(bytes.TrimSuffix(raw, []byte("\n")), []byte("\r"))
+		if bytes.IndexByte(text, '"') < 0 {
+			if len(text) == 0 {
+				if err == io.EOF {
+					return nil
+				}
+				continue
+			}
+			fields = fields[:0]
+			for {
+				i := bytes.IndexByte(text, ',')
+				if i < 0 {
+					fields = append(fields, text)
+					break
+				}
+				fields = append(fields, text[:i])
+				text = text[i+1:]
+			}
+		} else {
+			// Quoted fields: gather lines until the quotes balance, then parse the record.
+			chunk = append(chunk[:0], raw...)
+			for bytes.Count(chunk, []byte(`"`))%2 == 1 && err == nil {
+				raw, err = br.ReadBytes('\n')
+				if err != nil && err != io.EOF {
+					return fmt.Errorf("%s: %w", file, err)
+				}
+				chunk = append(chunk, raw...)
+				line++
+			}
+			cr := csv.NewReader(bytes.NewReader(chunk))
+			cr.FieldsPerRecord = -1
+			rec, perr := cr.Read()
+			if perr != nil {
+				var pe *csv.ParseError
+				if errors.As(perr, &pe) {
+					perr = pe.Err
+				}
+				return fmt.Errorf("%s: line %d: malformed CSV: %v", file, start, perr)
+			}
+			fields = fields[:0]
+			for _, f := range rec {
+				fields = append(fields, []byte(f))
+			}
+		}
+		if want < 0 {
+			want = len(fields)
+		} else if len(fields) != want {
+			return fmt.Errorf("%s: line %d: %d fields, but the header has %d", file, start, len(fields), want)
+		}
+		if ferr := fn(start, fields); ferr != nil {
+			return ferr
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}

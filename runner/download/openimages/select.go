@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ssdrunner/ssdrunner/internal/rng"
 )
@@ -106,27 +107,40 @@ func (s *Selector) Read(r io.Reader, file string, progress func(int64)) (*Table,
 	var col struct{ image, label, group, depict int }
 	var enc bytes.Buffer
 	w := csv.NewWriter(&enc)
-	err := eachRecord(cr, file, 0, func(line int, rec []string) error {
+	var rec []string
+	err := scanRecords(cr, file, func(line int, fields [][]byte) error {
 		if t.Header == nil {
-			t.Header = slices.Clone(rec)
+			for _, f := range fields {
+				if !utf8.Valid(f) {
+					return fmt.Errorf("%s: line %d: the header is not valid UTF-8", file, line)
+				}
+				t.Header = append(t.Header, string(f))
+			}
 			for _, name := range requiredColumns {
-				if !slices.Contains(rec, name) {
-					return fmt.Errorf("%s: line %d: the header has no column %q (columns: %s)", file, line, name, strings.Join(rec, ", "))
+				if !slices.Contains(t.Header, name) {
+					return fmt.Errorf("%s: line %d: the header has no column %q (columns: %s)", file, line, name, strings.Join(t.Header, ", "))
 				}
 			}
 			for _, name := range addedColumns {
-				if slices.Contains(rec, name) {
+				if slices.Contains(t.Header, name) {
 					return fmt.Errorf("%s: line %d: the header already has a column %q (is this a sub-*-annotations-bbox.csv written by a downloader?)", file, line, name)
 				}
 			}
-			col.image, col.label = slices.Index(rec, "ImageID"), slices.Index(rec, "LabelName")
-			col.group, col.depict = slices.Index(rec, "IsGroupOf"), slices.Index(rec, "IsDepiction")
+			col.image, col.label = slices.Index(t.Header, "ImageID"), slices.Index(t.Header, "LabelName")
+			col.group, col.depict = slices.Index(t.Header, "IsGroupOf"), slices.Index(t.Header, "IsDepiction")
 			return nil
 		}
 		t.Lines++
-		k, ok := s.label[rec[col.label]]
+		k, ok := s.label[string(fields[col.label])] // no allocation for the lookup
 		if !ok {
 			return nil
+		}
+		rec = rec[:0]
+		for i, f := range fields {
+			if !utf8.Valid(f) {
+				return fmt.Errorf("%s: line %d: field %d is not valid UTF-8", file, line, i+1)
+			}
+			rec = append(rec, string(f))
 		}
 		id := rec[col.image]
 		if id == "" || strings.ContainsAny(id, "/\\\x00") || id == "." || id == ".." {
