@@ -34,17 +34,19 @@ func New(w io.Writer, terminal bool, total, first int64) *Bar {
 	return &Bar{w: w, terminal: terminal, total: total, first: first, start: time.Now()}
 }
 
+// Due reports whether Update(done, …) would draw now (callers with costly texts ask first).
+func (b *Bar) Due(done int64) bool {
+	return b.terminal && !((b.total <= 0 || done < b.total) && time.Since(b.last) < minRedraw)
+}
+
 // Update redraws the bar: "<label> [====    ] <count>  <text>  ETA <left>". count is the
 // text of done out of the total (the caller's units: "12/50", "3.1/9.8 MB"). Redraws are
 // throttled to ten a second, except when done reaches the total.
 func (b *Bar) Update(done int64, label, count, text string) {
-	if !b.terminal {
+	if !b.Due(done) {
 		return
 	}
 	now := time.Now()
-	if (b.total <= 0 || done < b.total) && now.Sub(b.last) < minRedraw {
-		return
-	}
 	b.last = now
 	filled := 0
 	if b.total > 0 {
