@@ -66,7 +66,7 @@ Usage:
 Commands:
 `)
 	for _, c := range commandList() {
-		fmt.Fprintf(w, "  %-9s %-25s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-9s %-27s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintf(w, `
 Global flags (before the command):

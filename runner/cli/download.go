@@ -60,7 +60,7 @@ func (a *app) downloadOpenImages(args []string) int {
 	root := fs.String("root", "", "download folder (created); the release's CSV files are kept there too")
 	classes := fs.String("classes", "", `comma-separated classes, each Name[:group_filter[:percentage]] (e.g. "Handgun,Shotgun", "Person:~group:0.2");`+
 		"\ngroup_filter \"group\" keeps only images whose boxes of the class are group boxes, \"~group\" only those without group boxes;"+
-		"\npercentage (0.3 or 30%) samples that share of the class's annotation rows and keeps their images, as the reference")
+		"\npercentage (0.3 or 30%) samples the class: a random 1 - percentage share of its boxes is drawn and their images left out, as the reference")
 	workers := fs.Int("workers", 10, "concurrent image downloads (the reference's --num_workers)")
 	retry := fs.Int("retry", 10, "tries per file on network errors and server errors (5xx), with back-off")
 	backoff := fs.Duration("backoff", time.Second, "wait after the first failed try; doubles after each further one, up to 30 s")

@@ -365,6 +365,7 @@ func (r *runner) selectSplit(ctx context.Context, sel *Selector, split, file str
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
 	}
+	r.log.Info().Str("file", file).Str("size", bytesText(size)).Msg("selecting the classes' boxes")
 	bar := progress.New(r.opts.Console, r.opts.Terminal, size, 0)
 	t, err := sel.Read(&ctxReader{ctx: ctx, r: f}, file, func(n int64) {
 		bar.Update(n, "reading "+filepath.Base(file), bytesText(n)+"/"+bytesText(size), "")
@@ -457,8 +458,8 @@ func (r *runner) downloadImages(ctx context.Context, jobs []job) []string {
 			j := jobs[i]
 			n, status, err := r.image(ctx, j)
 			switch {
-			case ctx.Err() != nil:
-				return // the job counts as pending
+			case err != nil && ctx.Err() != nil:
+				return // interrupted: the job counts as pending
 			case status == statusPresent:
 				present.Add(1)
 			case status == statusMissing:
