@@ -141,7 +141,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	root := opts.Root
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("download folder: %w", err)
 	}
 	unlock, err := lock(filepath.Join(root, lockFile))
 	if err != nil {
