@@ -197,3 +197,22 @@ func TestManifest(t *testing.T) {
 		}
 	}
 }
+
+func TestManifestCompacts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.tsv")
+	var b strings.Builder
+	for i := range 3000 { // one file re-downloaded 3,000 times
+		b.WriteString(strconv.Itoa(i) + "\ta.jpg\n")
+	}
+	b.WriteString("5\tb.jpg\n")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	m, err := OpenManifest(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	data, _ := os.ReadFile(path)
+	if string(data) != "2999\ta.jpg\n5\tb.jpg\n" {
+		t.Errorf("compacted manifest %q", data)
+	}
+}
