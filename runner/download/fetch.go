@@ -160,6 +160,7 @@ func (c *Client) headOnce(ctx context.Context, url string) (int64, time.Duration
 	if err != nil {
 		return 0, 0, err
 	}
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return 0, 0, err
@@ -233,6 +234,9 @@ func (c *Client) fetchOnce(ctx context.Context, url, dest string, opts FetchOpti
 	if err != nil {
 		return 0, 0, err
 	}
+	// The bytes as stored: sizes and resume offsets then count the same bytes (Go's
+	// transport would otherwise ask for gzip and decompress, hiding the size).
+	req.Header.Set("Accept-Encoding", "identity")
 	var (
 		f        *os.File
 		offset   int64
