@@ -20,6 +20,13 @@ mkfifo "$tmp/fifo.hcl"
 { printf 'x = '; head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; echo; } > "$tmp/deep.hcl"
 mkdir -p "$tmp/full" && echo keep > "$tmp/full/mine.txt"
 : > "$tmp/home-is-a-file"
+# Open Images download folders: a FIFO for the descriptions, random bytes for an annotation
+# file (the server, a closed port, cannot be asked: the files present are used).
+mkdir -p "$tmp/oi-fifo" "$tmp/oi-random"
+mkfifo "$tmp/oi-fifo/class-descriptions-boxable.csv"
+printf '/m/0gxl3,Handgun\n' > "$tmp/oi-random/class-descriptions-boxable.csv"
+head -c 100000 /dev/urandom > "$tmp/oi-random/train-annotations-bbox.csv"
+oi="data download open-images --base-url http://127.0.0.1:1 --images-url http://127.0.0.1:1 --retry 1 --classes Handgun"
 
 cases=()
 for f in runner/config/testdata/hostile/*.hcl runner/config/testdata/diamond/top.hcl; do
@@ -39,6 +46,12 @@ cases+=(
   "plan experiments/quickstart.hcl --set model.init.base_net=$tmp/truncated.pth"
   "plan experiments/quickstart.hcl --set model.init.base_net=$tmp/random.pth"
   "data gen-shapes --out $tmp/full --count 2"
+  "$oi --root $tmp/oi-fifo"
+  "$oi --root $tmp/oi-random"
+  "$oi --root /dev/null"
+  "$oi --root $tmp/oi --filter-file /dev/zero"
+  "$oi --root $tmp/oi --filter-file $tmp/fifo.hcl"
+  "$oi --root $tmp/oi --classes Handgun:x:y:z"
 )
 
 fail=0

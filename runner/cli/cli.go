@@ -43,7 +43,7 @@ func commandList() []command {
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"export", "onnx|pth --checkpoint F", "write a trained model as an ONNX graph (scores and decoded boxes) or a PyTorch state_dict for the reference project", (*app).exportCmd},
-		{"data", "check FILE | gen-shapes", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder", (*app).data},
+		{"data", "check|gen-shapes|download", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder; download Open Images classes", (*app).data},
 	}
 }
 
@@ -67,7 +67,7 @@ Usage:
 Commands:
 `)
 	for _, c := range commandList() {
-		fmt.Fprintf(w, "  %-9s %-25s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-9s %-27s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintf(w, `
 Global flags (before the command):
@@ -76,6 +76,8 @@ Global flags (before the command):
 
 Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensors of
 2 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
+RUNNER_OPEN_IMAGES_BASE_URL, RUNNER_OPEN_IMAGES_IMAGES_URL: mirrors for 'data download
+open-images' (its --base-url and --images-url).
 
 Experiment flags (validate, plan, apply, data check):
   -var NAME=VALUE             set a variable (repeatable)

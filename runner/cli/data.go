@@ -21,6 +21,9 @@ const dataUsage = `Usage:
       sizes and every problem found; exit 1 when there are problems
   runner data gen-shapes --out DIR [--count N] [--seed S] [--split NAME] [--force]
       write the built-in synthetic shapes dataset as a Pascal VOC folder
+  runner data download open-images --root DIR --classes "Handgun,Shotgun" [flags]
+      download Open Images boxes and images of some classes, as the PyTorch SSD project's
+      open_images_downloader.py, into the layout the open_images dataset reads; resumable
 `
 
 // data runs the dataset tools.
@@ -34,6 +37,8 @@ func (a *app) data(args []string) int {
 		return a.dataCheck(args[1:])
 	case "gen-shapes":
 		return a.genShapes(args[1:])
+	case "download":
+		return a.dataDownload(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(a.stdout, dataUsage)
 		return exitOK
