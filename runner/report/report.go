@@ -482,6 +482,11 @@ func runMarkdown(r *Run, charts map[string]drawn, notes []string) string {
 		b.WriteString("## Learning rate\n\n")
 		image("lr")
 	}
+	if len(r.Epochs) > 0 {
+		b.WriteString("## Epochs\n\n")
+		head, numeric, rows := r.epochRows()
+		mdTable(&b, head, numeric, cellTexts(rows))
+	}
 	if r.HCL != "" {
 		b.WriteString("## Resolved experiment\n\n<details><summary>experiment.hcl</summary>\n\n```hcl\n")
 		b.WriteString(strings.TrimRight(r.HCL, "\n"))
