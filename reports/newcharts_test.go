@@ -1,9 +1,11 @@
 package reports
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
+	"math/rand"
 	"strings"
 	"testing"
 )
@@ -128,5 +130,56 @@ func TestLines(t *testing.T) {
 		if err := Lines(io.Discard, name, "", "", s); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestNewChartsRandomInputs feeds the random and edge-case inputs of TestRandomInputs to
+// PRGrid and Lines: each call returns an error and writes nothing, or writes a valid image.
+func TestNewChartsRandomInputs(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	var ok, failed int
+	for iter := 0; iter < 60; iter++ {
+		ch := Charts{Format: Format(iter % 2)}
+		var draw func(io.Writer) error
+		if iter%3 == 0 {
+			var xs []XYSeries
+			for _, s := range randomSeries(rng) {
+				x := XYSeries{Run: s.Run, Name: s.Name}
+				for _, p := range s.Points {
+					x.Points = append(x.Points, XY{float64(p.Epoch) * rng.Float64(), p.Value})
+				}
+				xs = append(xs, x)
+			}
+			draw = func(w io.Writer) error { return ch.Lines(w, "random", "x", "y", xs) }
+		} else {
+			e := randomEval(rng, "a")
+			draw = func(w io.Writer) error { return ch.PRGrid(w, e) }
+		}
+		var b bytes.Buffer
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+					t.Errorf("iteration %d panicked: %v", iter, r)
+				}
+			}()
+			return draw(&b)
+		}()
+		switch {
+		case err != nil:
+			failed++
+			if b.Len() != 0 {
+				t.Errorf("iteration %d: error %v but wrote %d bytes", iter, err, b.Len())
+			}
+		case ch.Format == PNG:
+			ok++
+			decodePNG(t, b.Bytes())
+		default:
+			ok++
+			checkSVG(t, b.Bytes())
+		}
+	}
+	if ok < 10 || failed < 10 {
+		t.Errorf("random inputs not mixed enough: %d drawn, %d rejected", ok, failed)
 	}
 }

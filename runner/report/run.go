@@ -49,6 +49,8 @@ type Run struct {
 	Classes     []string
 	// Notes are problems met while reading that did not stop it (a last line cut short).
 	Notes []string
+
+	eval *EvalFile // the evals file read last
 }
 
 // Epoch is a `{"kind":"epoch"}` line of metrics.jsonl: one trained epoch.
@@ -340,53 +342,44 @@ func sortedKeys[V any](m map[int]V) []int {
 	return keys
 }
 
-// readClasses sets the class order: that of the newest evals file, else the newest
-// validation's classes sorted by name.
+// readClasses sets the class order: that of the newest validation's evals file, then any
+// class of the validations it lacks, by name (all of them by name without an evals file).
 func (r *Run) readClasses() error {
-	for i := len(r.Validations) - 1; i >= 0; i-- {
-		ev, err := r.Eval(r.Validations[i].Epoch)
+	seen := map[string]bool{}
+	if last := r.Last(); last != nil {
+		ev, err := r.Eval(last.Epoch)
 		if err != nil {
 			return err
 		}
-		if ev != nil && len(ev.Classes) > 0 {
+		if ev != nil {
 			for _, c := range ev.Classes {
-				r.Classes = append(r.Classes, c.Class)
-			}
-			// classes of validations that the evals file lacks, by name
-			seen := map[string]bool{}
-			for _, c := range r.Classes {
-				seen[c] = true
-			}
-			var extra []string
-			for _, v := range r.Validations {
-				for c := range v.AP {
-					if !seen[c] {
-						seen[c] = true
-						extra = append(extra, c)
-					}
+				if !seen[c.Class] {
+					seen[c.Class] = true
+					r.Classes = append(r.Classes, c.Class)
 				}
 			}
-			sort.Strings(extra)
-			r.Classes = append(r.Classes, extra...)
-			return nil
 		}
-		break
 	}
-	seen := map[string]bool{}
+	var extra []string
 	for _, v := range r.Validations {
 		for c := range v.AP {
 			if !seen[c] {
 				seen[c] = true
-				r.Classes = append(r.Classes, c)
+				extra = append(extra, c)
 			}
 		}
 	}
-	sort.Strings(r.Classes)
+	sort.Strings(extra)
+	r.Classes = append(r.Classes, extra...)
 	return nil
 }
 
 // Eval reads evals/epoch-NNNN.json of the validation after epoch; nil when there is none.
+// The newest one read is kept.
 func (r *Run) Eval(epoch int) (*EvalFile, error) {
+	if r.eval != nil && r.eval.Epoch == epoch {
+		return r.eval, nil
+	}
 	path := filepath.Join(r.Dir, "evals", fmt.Sprintf("epoch-%04d.json", epoch))
 	data, err := readOptional(path, maxEval)
 	if err != nil || data == nil {
@@ -396,6 +389,8 @@ func (r *Run) Eval(epoch int) (*EvalFile, error) {
 	if err := json.Unmarshal(data, &ev); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, jsonError(data, err))
 	}
+	ev.Epoch = epoch
+	r.eval = &ev
 	return &ev, nil
 }
 
