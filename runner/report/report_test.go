@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -136,27 +137,39 @@ func TestBadRunFolders(t *testing.T) {
 	good := fakeRun{name: "x", classes: classNames(2), epochs: 2, validateEvery: 1, curves: true, status: "finished"}
 	cases := []struct {
 		name   string
-		break_ func(dir string)
+		break_ func(t *testing.T, dir string)
 		want   string // in the error; "" means the report is written
 		note   string // in the notes
 	}{
-		{"line cut short", func(dir string) { appendFile(t, filepath.Join(dir, "metrics.jsonl"), `{"kind":"step","epoch":3,"st`) },
+		{"line cut short", func(t *testing.T, dir string) {
+			appendFile(t, filepath.Join(dir, "metrics.jsonl"), `{"kind":"step","epoch":3,"st`)
+		},
 			"", "metrics.jsonl:13: the last line is incomplete"},
-		{"bad line inside", func(dir string) {
+		{"bad line inside", func(t *testing.T, dir string) {
 			prependFile(t, filepath.Join(dir, "metrics.jsonl"), "{\"kind\":\"epoch\",\"epoch\":\"one\"}\n")
 		},
 			"metrics.jsonl:1: line 1, column 30: json: cannot unmarshal string", ""},
-		{"garbage line inside", func(dir string) { prependFile(t, filepath.Join(dir, "metrics.jsonl"), "not json\n") },
+		{"garbage line inside", func(t *testing.T, dir string) { prependFile(t, filepath.Join(dir, "metrics.jsonl"), "not json\n") },
 			"metrics.jsonl:1: line 1, column 3: invalid character", ""},
-		{"bad summary", func(dir string) { writeFile(t, filepath.Join(dir, "summary.json"), "{\n  \"status\": finished\n}") },
+		{"bad summary", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "summary.json"), "{\n  \"status\": finished\n}")
+		},
 			"summary.json: line 2, column 15: invalid character 'i'", ""},
-		{"bad evals", func(dir string) { writeFile(t, filepath.Join(dir, "evals", "epoch-0002.json"), `{"classes":[1]}`) },
+		{"bad evals", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "evals", "epoch-0002.json"), `{"classes":[1]}`)
+		},
 			"epoch-0002.json: line 1, column 14: json: cannot unmarshal number", ""},
-		{"metrics is a folder", func(dir string) {
+		{"metrics is a folder", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, "metrics.jsonl"))
 			os.Mkdir(filepath.Join(dir, "metrics.jsonl"), 0o755)
 		}, "metrics.jsonl", ""},
-		{"not a run folder", func(dir string) {
+		{"metrics is a FIFO", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "metrics.jsonl"))
+			if err := syscall.Mkfifo(filepath.Join(dir, "metrics.jsonl"), 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, "metrics.jsonl", ""},
+		{"not a run folder", func(t *testing.T, dir string) {
 			for _, f := range []string{"metrics.jsonl", "summary.json", "experiment.json"} {
 				os.Remove(filepath.Join(dir, f))
 			}
@@ -165,7 +178,7 @@ func TestBadRunFolders(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := good.write(t, filepath.Join(t.TempDir(), "run"))
-			c.break_(dir)
+			c.break_(t, dir)
 			res, err := Write(context.Background(), dir)
 			if c.want != "" {
 				if err == nil || !strings.Contains(err.Error(), c.want) {
