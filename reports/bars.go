@@ -40,7 +40,7 @@ func (ch Charts) PerClassAP(w io.Writer, e Eval) error {
 		names[i] = shorten(c.Class, nameRunes)
 	}
 	title := fmt.Sprintf("AP per class · %s · mAP %.3f", runLabel(e.Run, 0), e.MAP)
-	subtitle := fmt.Sprintf("epoch %d · %d classes · dashed line: mAP", e.Epoch, n)
+	subtitle := fmt.Sprintf("epoch %d · %s · dashed line: mAP", e.Epoch, nClasses(n))
 
 	plotL := pad + m.maxWidth(labelSize, names...) + 12
 	plotR := plotL + barPlotW

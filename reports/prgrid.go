@@ -61,7 +61,7 @@ func (ch Charts) PRGrid(w io.Writer, e Eval) error {
 	rows := (n + cols - 1) / cols
 	cellW, cellH := side+gap, labelH+side+gap
 	title := fmt.Sprintf("Precision–recall per class · %s · mAP %.3f", runLabel(e.Run, 0), e.MAP)
-	subtitle := fmt.Sprintf("epoch %d · %d classes · each panel: recall 0–1 across, interpolated precision 0–1 up, AP at the bottom right", e.Epoch, n)
+	subtitle := fmt.Sprintf("epoch %d · %s · each panel: recall 0–1 across, interpolated precision 0–1 up, AP at the bottom right", e.Epoch, nClasses(n))
 	if sorted {
 		subtitle += " · sorted by AP, best first"
 	}
@@ -186,4 +186,12 @@ func simplify(pts []pt) []pt {
 		out = append(out, p)
 	}
 	return out
+}
+
+// nClasses is "1 class" or "n classes".
+func nClasses(n int) string {
+	if n == 1 {
+		return "1 class"
+	}
+	return fmt.Sprintf("%d classes", n)
 }
