@@ -20,6 +20,14 @@ mkfifo "$tmp/fifo.hcl"
 { printf 'x = '; head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; echo; } > "$tmp/deep.hcl"
 mkdir -p "$tmp/full" && echo keep > "$tmp/full/mine.txt"
 : > "$tmp/home-is-a-file"
+# Run folders for report and compare: a FIFO, /dev/zero and random bytes in place of their files.
+mkdir -p "$tmp/run-fifo" "$tmp/run-zero" "$tmp/run-random/evals"
+mkfifo "$tmp/run-fifo/metrics.jsonl"
+echo '{}' > "$tmp/run-fifo/experiment.json"
+ln -s /dev/zero "$tmp/run-zero/metrics.jsonl"
+echo '{}' > "$tmp/run-zero/experiment.json"
+head -c 4096 /dev/urandom > "$tmp/run-random/metrics.jsonl"
+head -c 4096 /dev/urandom > "$tmp/run-random/summary.json"
 
 cases=()
 for f in runner/config/testdata/hostile/*.hcl runner/config/testdata/diamond/top.hcl; do
@@ -39,6 +47,11 @@ cases+=(
   "plan experiments/quickstart.hcl --set model.init.base_net=$tmp/truncated.pth"
   "plan experiments/quickstart.hcl --set model.init.base_net=$tmp/random.pth"
   "data gen-shapes --out $tmp/full --count 2"
+  "report $tmp/run-fifo"
+  "report $tmp/run-zero"
+  "report $tmp/run-random"
+  "report /dev/zero"
+  "compare --out $tmp/cmp $tmp/run-fifo $tmp/run-random"
 )
 
 fail=0

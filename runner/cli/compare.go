@@ -37,9 +37,8 @@ func (a *app) compare(args []string) int {
 	}
 	c, err := report.Compare(a.ctx, runs, *out, report.CompareOptions{Which: *which, Title: *title})
 	if err != nil {
-		if a.ctx.Err() != nil {
-			fmt.Fprintf(a.stderr, "runner compare: interrupted\n")
-			return 130
+		if a.interrupted("compare") {
+			return exitInterrupted
 		}
 		fmt.Fprintf(a.stderr, "runner compare: %v\n", err)
 		return exitError

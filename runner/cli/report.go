@@ -33,9 +33,8 @@ func (a *app) report(args []string) int {
 	for _, dir := range runs {
 		res, err := report.Write(a.ctx, dir)
 		if err != nil {
-			if a.ctx.Err() != nil {
-				fmt.Fprintf(a.stderr, "runner report: interrupted\n")
-				return 130
+			if a.interrupted("report") {
+				return exitInterrupted
 			}
 			fmt.Fprintf(a.stderr, "runner report: %v\n", err)
 			code = exitError
