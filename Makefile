@@ -22,6 +22,8 @@ export GOWORK       := $(ROOT)/go.work
 # The experiment `make run` executes, and extra flags for it (e.g. RUN_FLAGS='--set training.epochs=1').
 RUN_EXPERIMENT ?= experiments/quickstart.hcl
 RUN_FLAGS      ?=
+# The run folders (or folders of runs) `make report` writes reports of.
+RUNS           ?= runs
 # Flags of the side-by-side benchmark, e.g. REFBENCH_FLAGS='-run mb2 -threads 1'.
 REFBENCH_FLAGS ?=
 # How long `make fuzz` runs each fuzz target.
@@ -65,7 +67,7 @@ RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
 
-.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench run lint fmt fuzz clean
+.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench run report lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -145,6 +147,9 @@ bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side
 
 run: build ## train the built-in default experiment (quickstart: synthetic data, no downloads) into runs/
 	$(BIN) apply $(RUN_EXPERIMENT) $(RUN_FLAGS)
+
+report: build ## write the report (report.html, report.md, charts) of every run below RUNS (default runs/)
+	$(BIN) report $(RUNS)
 
 lint: setup ## gofmt -l and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -27,6 +27,14 @@ mkfifo "$tmp/oi-fifo/class-descriptions-boxable.csv"
 printf '/m/0gxl3,Handgun\n' > "$tmp/oi-random/class-descriptions-boxable.csv"
 head -c 100000 /dev/urandom > "$tmp/oi-random/train-annotations-bbox.csv"
 oi="data download open-images --base-url http://127.0.0.1:1 --images-url http://127.0.0.1:1 --retry 1 --classes Handgun"
+# Run folders for report and compare: a FIFO, /dev/zero and random bytes in place of their files.
+mkdir -p "$tmp/run-fifo" "$tmp/run-zero" "$tmp/run-random/evals"
+mkfifo "$tmp/run-fifo/metrics.jsonl"
+echo '{}' > "$tmp/run-fifo/experiment.json"
+ln -s /dev/zero "$tmp/run-zero/metrics.jsonl"
+echo '{}' > "$tmp/run-zero/experiment.json"
+head -c 4096 /dev/urandom > "$tmp/run-random/metrics.jsonl"
+head -c 4096 /dev/urandom > "$tmp/run-random/summary.json"
 
 cases=()
 for f in runner/config/testdata/hostile/*.hcl runner/config/testdata/diamond/top.hcl; do
@@ -52,6 +60,11 @@ cases+=(
   "$oi --root $tmp/oi --filter-file /dev/zero"
   "$oi --root $tmp/oi --filter-file $tmp/fifo.hcl"
   "$oi --root $tmp/oi --classes Handgun:x:y:z"
+  "report $tmp/run-fifo"
+  "report $tmp/run-zero"
+  "report $tmp/run-random"
+  "report /dev/zero"
+  "compare --out $tmp/cmp $tmp/run-fifo $tmp/run-random"
 )
 
 fail=0

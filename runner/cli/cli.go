@@ -40,6 +40,8 @@ func commandList() []command {
 		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
 		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
 		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run", (*app).apply},
+		{"report", "RUN_DIR…", "write a run's report: report.html (self-contained), report.md and every chart, PNG and SVG", (*app).report},
+		{"compare", "RUN_DIR|SWEEP_DIR…", "compare runs: per-class AP, mAP, losses and lr overlaid, the experiment keys that differ (--out DIR)", (*app).compare},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"export", "onnx|pth --checkpoint F", "write a trained model as an ONNX graph (scores and decoded boxes) or a PyTorch state_dict for the reference project", (*app).exportCmd},
