@@ -16,9 +16,7 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/components/metric"
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
-	"github.com/ssdrunner/ssdrunner/reports"
 	"github.com/ssdrunner/ssdrunner/runner/config"
-	"github.com/ssdrunner/ssdrunner/runner/evalreport"
 )
 
 // runFiles are the files of a run folder:
@@ -200,101 +198,6 @@ func (f *runFiles) writeSummary(s *Summary) error {
 	return writeAtomic(filepath.Join(f.dir, "summary.json"), append(js, '\n'))
 }
 
-// charts redraws the run's charts from its history: the per-class AP of the latest and
-// of the best validation, the precision–recall curves of the latest, the losses, mAP and
-// each group's learning rate over epochs; PNG and SVG each.
-func (f *runFiles) charts(h *History, run string) error {
-	var draws []func(reports.Charts, io.Writer) error
-	var names []string
-	add := func(name string, fn func(reports.Charts, io.Writer) error) {
-		names = append(names, name)
-		draws = append(draws, fn)
-	}
-	if v := h.lastValidation(); v != nil {
-		ev := evalOf(run, v)
-		add("ap_latest", func(c reports.Charts, w io.Writer) error { return c.PerClassAP(w, ev) })
-		if len(f.lastPR.PerClass) > 0 && f.lastPR.Value == v.MAP {
-			pr := evalreport.Eval(run, v.Epoch, f.lastPR)
-			add("pr_latest", func(c reports.Charts, w io.Writer) error { return c.PRCurves(w, pr) })
-		}
-	}
-	if h.Best != nil {
-		if v := h.validationAt(h.Best.Epoch); v != nil {
-			ev := evalOf(run, v)
-			add("ap_best", func(c reports.Charts, w io.Writer) error { return c.PerClassAP(w, ev) })
-		}
-	}
-	loss := []reports.Series{{Run: run, Name: "train loss"}, {Run: run, Name: "train regression"}, {Run: run, Name: "train classification"}}
-	lrs := map[string]*reports.Series{}
-	var lrNames []string
-	for _, e := range h.Epochs {
-		loss[0].Points = append(loss[0].Points, reports.Point{Epoch: e.Epoch, Value: e.Loss})
-		loss[1].Points = append(loss[1].Points, reports.Point{Epoch: e.Epoch, Value: e.Regression})
-		loss[2].Points = append(loss[2].Points, reports.Point{Epoch: e.Epoch, Value: e.Classification})
-		for g, lr := range e.LR {
-			s, ok := lrs[g]
-			if !ok {
-				s = &reports.Series{Run: run, Name: "lr " + g}
-				lrs[g] = s
-				lrNames = append(lrNames, g)
-			}
-			s.Points = append(s.Points, reports.Point{Epoch: e.Epoch, Value: lr})
-		}
-	}
-	if len(h.Validations) > 0 {
-		vl := reports.Series{Run: run, Name: "validation loss"}
-		mp := reports.Series{Run: run, Name: h.Validations[0].Metric + " mAP"}
-		for _, v := range h.Validations {
-			vl.Points = append(vl.Points, reports.Point{Epoch: v.Epoch, Value: v.Loss})
-			mp.Points = append(mp.Points, reports.Point{Epoch: v.Epoch, Value: v.MAP})
-		}
-		loss = append(loss, vl)
-		add("map", func(c reports.Charts, w io.Writer) error {
-			return c.Curves(w, "mAP over epochs", "mAP", []reports.Series{mp})
-		})
-	}
-	if len(h.Epochs) > 0 && finiteSeries(loss) {
-		add("loss", func(c reports.Charts, w io.Writer) error { return c.Curves(w, "Losses over epochs", "loss", loss) })
-		sort.Strings(lrNames)
-		var lrSeries []reports.Series
-		for _, g := range lrNames {
-			lrSeries = append(lrSeries, *lrs[g])
-		}
-		add("lr", func(c reports.Charts, w io.Writer) error {
-			return c.Curves(w, "Learning rate per group", "learning rate", lrSeries)
-		})
-	}
-	var errs []error
-	for i, name := range names {
-		for _, format := range []reports.Format{reports.PNG, reports.SVG} {
-			c := reports.Charts{Format: format}
-			path := filepath.Join(f.chartsDir, name+format.Ext())
-			if err := writeAtomicFunc(path, func(w io.Writer) error { return draws[i](c, w) }); err != nil {
-				errs = append(errs, fmt.Errorf("chart %s: %w", path, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func evalOf(run string, v *Validation) reports.Eval {
-	ev := reports.Eval{Run: run, Epoch: v.Epoch, MAP: v.MAP}
-	for _, c := range v.PerClass {
-		ev.Classes = append(ev.Classes, reports.ClassAP{Class: c.Class, AP: c.AP})
-	}
-	return ev
-}
-
-func finiteSeries(ss []reports.Series) bool {
-	for _, s := range ss {
-		for _, p := range s.Points {
-			if !finite(p.Value) {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // truncateMetrics keeps the lines of metrics.jsonl that a checkpoint at (globalStep,
 // epoch) already covers: steps up to globalStep, epochs and validations up to epoch.

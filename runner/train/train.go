@@ -234,9 +234,6 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 			}
 		}
 	}
-	if err := t.files.charts(&t.hist, t.e.Name); err != nil {
-		return nil, err
-	}
 	sum := t.summary("finished", nil)
 	t.console.summary(sum, t.run.Classes)
 	return sum, nil
@@ -493,10 +490,7 @@ func (t *trainer) recordValidation(v Validation) error {
 	if err := t.files.results(&t.hist); err != nil {
 		return err
 	}
-	if err := t.files.charts(&t.hist, t.e.Name); err != nil {
-		return err
-	}
-	t.writeReport()
+	t.writeReport() // the report and every chart (runner/report), from the files just written
 	t.console.validation(v, t.hist.Best)
 	t.log.Info().Int("epoch", v.Epoch).Float64("val_loss", round4(v.Loss)).Str("metric", v.Metric).
 		Float64("map", round4(v.MAP)).Bool("best", better).Msg("validation")
