@@ -140,14 +140,16 @@ func (t *trainer) autoCheckpoint() (*checkpoint, string, error) {
 	return nil, "", nil
 }
 
-// newestCheckpoint loads the checkpoint of dir that is furthest along (last.pt and
-// epoch-*.pt), skipping unreadable ones with a warning: a checkpoint cut short by a
+// newestCheckpoint loads the checkpoint of dir that is furthest along: last.pt, which
+// every checkpoint write also makes (a link to the new epoch-NNNN.pt, or the interrupted
+// position), unless it is unreadable; then the epoch-*.pt files from the newest down. The
+// first that reads is the one: later candidates are never further along, so they are not
+// read at all. Unreadable ones are skipped with a warning: a checkpoint cut short by a
 // crash is never picked up.
 func (t *trainer) newestCheckpoint(dir string) (*checkpoint, error) {
 	cands, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "epoch-*.pt"))
 	sort.Sort(sort.Reverse(sort.StringSlice(cands)))
 	cands = append([]string{filepath.Join(dir, "checkpoints", "last.pt")}, cands...)
-	var best *checkpoint
 	for _, p := range cands {
 		if !exists(p) {
 			continue
@@ -157,16 +159,9 @@ func (t *trainer) newestCheckpoint(dir string) (*checkpoint, error) {
 			t.log.Warn().Err(err).Msg("checkpoint skipped")
 			continue
 		}
-		if best == nil || ck.Meta.GlobalStep > best.Meta.GlobalStep {
-			if best != nil {
-				best.Close()
-			}
-			best = ck
-		} else {
-			ck.Close()
-		}
+		return ck, nil
 	}
-	return best, nil
+	return nil, nil
 }
 
 // jsonTree is tree as a checkpoint's meta record holds it (through JSON), so that the two
