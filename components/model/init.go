@@ -337,7 +337,7 @@ func readStateDict(path string) (map[string]*ts.Tensor, error) {
 	if isTorchScript(path) {
 		list, err := ts.LoadMultiWithDevice(path, gotch.CPU)
 		if err != nil {
-			return nil, fmt.Errorf("%s: not a readable VarStore checkpoint: %s", path, firstLine(err))
+			return nil, fmt.Errorf("%s: not a readable VarStore checkpoint: %s", path, torch.ErrLine(err))
 		}
 		named = make(map[string]*ts.Tensor, len(list))
 		for _, nt := range list {
@@ -413,8 +413,3 @@ func allHavePrefix(named map[string]*ts.Tensor, prefix string) bool {
 	return len(named) > 0
 }
 
-// firstLine keeps the first line of a libtorch error (the rest is a C++ backtrace).
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
-}

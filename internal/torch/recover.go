@@ -3,6 +3,7 @@ package torch
 import (
 	"errors"
 	"runtime"
+	"strings"
 )
 
 // The project's one error channel for libtorch failures.
@@ -61,4 +62,11 @@ func PanicError(r any) error {
 		panic(r)
 	}
 	return e
+}
+
+// ErrLine is the first line of a libtorch error: its message without the C++ backtrace
+// that follows it.
+func ErrLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }

@@ -231,7 +231,7 @@ func loadWeights(vs *nn.VarStore, path string) error {
 	if isTorchScript(path) {
 		list, err := ts.LoadMultiWithDevice(path, gotch.CPU)
 		if err != nil {
-			return fmt.Errorf("%s: not a readable checkpoint: %s", path, firstLine(err))
+			return fmt.Errorf("%s: not a readable checkpoint: %s", path, torch.ErrLine(err))
 		}
 		named := make(map[string]*ts.Tensor, len(list))
 		for _, nt := range list {
@@ -290,8 +290,3 @@ func checkRegular(path string) error {
 	return nil
 }
 
-// firstLine keeps the first line of a libtorch error (the rest is a C++ backtrace).
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
-}

@@ -90,7 +90,7 @@ func saveCheckpoint(path string, model map[string]*ts.Tensor, optState map[strin
 		}
 	}()
 	if err := ts.SaveMultiNew(named, tmpName); err != nil {
-		return fmt.Errorf("checkpoint %s: %s", path, firstLine(err))
+		return fmt.Errorf("checkpoint %s: %s", path, torch.ErrLine(err))
 	}
 	if err := syncFile(tmpName); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
@@ -138,7 +138,7 @@ func loadCheckpoint(path string) (*checkpoint, error) {
 	}
 	list, err := ts.LoadMultiWithDevice(path, gotch.CPU)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: not a readable checkpoint (truncated or corrupt): %s", path, firstLine(err))
+		return nil, fmt.Errorf("checkpoint %s: not a readable checkpoint (truncated or corrupt): %s", path, torch.ErrLine(err))
 	}
 	c := &checkpoint{Path: path, Model: map[string]*ts.Tensor{}, Optim: map[string]*ts.Tensor{}}
 	var metaT *ts.Tensor
@@ -196,11 +196,6 @@ func syncFile(path string) error {
 	return f.Close()
 }
 
-// firstLine keeps the first line of a libtorch error (the rest is a C++ backtrace).
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
-}
 
 // checkZip checks that path is a whole zip archive (the container of SaveMulti's
 // TorchScript format) whose every record reads back with its checksum, before libtorch
