@@ -412,4 +412,3 @@ func allHavePrefix(named map[string]*ts.Tensor, prefix string) bool {
 	}
 	return len(named) > 0
 }
-

@@ -289,4 +289,3 @@ func checkRegular(path string) error {
 	}
 	return nil
 }
-

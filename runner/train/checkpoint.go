@@ -196,7 +196,6 @@ func syncFile(path string) error {
 	return f.Close()
 }
 
-
 // checkZip checks that path is a whole zip archive (the container of SaveMulti's
 // TorchScript format) whose every record reads back with its checksum, before libtorch
 // sees it: a truncated or damaged file is refused here with a plain error.

@@ -198,7 +198,6 @@ func (f *runFiles) writeSummary(s *Summary) error {
 	return writeAtomic(filepath.Join(f.dir, "summary.json"), append(js, '\n'))
 }
 
-
 // truncateMetrics keeps the lines of metrics.jsonl that a checkpoint at (globalStep,
 // epoch) already covers: steps up to globalStep, epochs and validations up to epoch.
 func truncateMetrics(path string, globalStep, epoch int) error {
