@@ -78,10 +78,11 @@ setup: ## install libtorch-dev if missing, prepare build/stubs and the patched g
 build: setup ## build bin/runner
 	go build -o $(BIN) ./runner/cmd/runner
 
-test: setup ## every test (ONNX Runtime installed first), the golden packages under two more CPU settings, -race, the bad-input corpus and signals, fuzz briefly; then the reference-comparison count
+test: setup ## gofmt, vet, every test (ONNX Runtime installed first), the golden packages under two more CPU settings, -race, the bad-input corpus and signals, fuzz briefly; then the reference-comparison count
 	@$(MAKE) --no-print-directory onnxruntime || echo "warning: ONNX Runtime could not be installed; the ONNX export comparisons will be skipped"
 	@set -o pipefail; rc=0; rm -f $(REFTEST_LOG); \
 	if [ -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json ]; then export SSD_ONNXRUNTIME=$(ORT_DIR)/node_modules/onnxruntime-node; fi; \
+	out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; rc=1; fi; \
 	go vet $(PKGS) || rc=1; \
 	SSD_REFTEST_LOG=$(REFTEST_LOG) go test -count=1 -timeout 30m $(PKGS) || rc=1; \
 	for s in $(CI_SETTINGS); do \
