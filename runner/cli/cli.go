@@ -39,7 +39,8 @@ func commandList() []command {
 	return []command{
 		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
 		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
-		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run", (*app).apply},
+		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run; a sweep runs its trials (--parallel N)", (*app).apply},
+		{"sweep", "emit | report", "write the Slurm or Nomad job of a sweep (emit --to slurm|nomad FILE); rewrite a sweep folder's report", (*app).sweepCmd},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"data", "check FILE | gen-shapes", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder", (*app).data},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -67,90 +68,127 @@ func (l *loader) overrides(k *koanf.Koanf, root *structSchema) hcl.Diagnostics {
 	return diags
 }
 
+// trialOverrides applies a sweep trial's keys (Options.Trial), each as its own layer whose
+// origin is the place in the sweep block the value came from.
+func (l *loader) trialOverrides(k *koanf.Koanf, root *structSchema) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, o := range l.opts.Trial {
+		v, err := l.resolveOverride(k, root, o.Path, o.Value)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid sweep value",
+				Detail: fmt.Sprintf("%s: %s", o, sentence(err)), Subject: o.Range.Ptr()})
+			continue
+		}
+		ly := newLayer()
+		setPath(ly.values, strings.Split(o.Path, "."), v)
+		ly.origins[o.Path] = fileOrigin(o.Range)
+		if err := l.merge(k, ly); err != nil {
+			diags = append(diags, errorDiag("Internal error", err.Error()))
+		}
+	}
+	return diags
+}
+
 // resolveOverride finds the key a dotted path names and parses raw as its type.
 func (l *loader) resolveOverride(k *koanf.Koanf, s *structSchema, path, raw string) (any, error) {
+	_, parse, err := l.resolveKey(k, s, path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(raw)
+}
+
+// resolveKey finds the key a dotted path names in the merged experiment k and returns its
+// Go type with the function that parses an override's text for it.
+func (l *loader) resolveKey(k *koanf.Koanf, s *structSchema, path string) (reflect.Type, func(string) (any, error), error) {
 	segs := strings.Split(path, ".")
 	prefix := ""
 	for i := 0; i < len(segs); i++ {
 		name := segs[i]
 		f, ok := s.byName[name]
 		if !ok {
-			return nil, unknownKeyError(join(prefix, name), name, s.names())
+			return nil, nil, unknownKeyError(join(prefix, name), name, s.names())
 		}
 		p := join(prefix, name)
 		rest := segs[i+1:]
 		switch f.kind {
 		case attrNode:
 			if len(rest) > 0 {
-				return nil, fmt.Errorf("%s is a value, it has no key %q", p, rest[0])
+				return nil, nil, fmt.Errorf("%s is a value, it has no key %q", p, rest[0])
 			}
-			return parseLiteral(raw, f.typ)
+			return f.typ, literalParser(f.typ), nil
 		case blockNode:
 			if len(rest) == 0 {
-				return nil, fmt.Errorf("%s is a block: set one of its keys (%s)", p, strings.Join(f.sub.names(), ", "))
+				return nil, nil, fmt.Errorf("%s is a block: set one of its keys (%s)", p, strings.Join(f.sub.names(), ", "))
 			}
 			s, prefix = f.sub, p
 		case labeledNode:
 			if len(rest) < 2 {
-				return nil, fmt.Errorf("%s blocks are set as %s.<%s>.<key> (keys: %s)", p, p, f.label, strings.Join(f.sub.names(), ", "))
+				return nil, nil, fmt.Errorf("%s blocks are set as %s.<%s>.<key> (keys: %s)", p, p, f.label, strings.Join(f.sub.names(), ", "))
 			}
 			if !validLabel(rest[0]) {
-				return nil, fmt.Errorf("%q is not a valid %s", rest[0], f.label)
+				return nil, nil, fmt.Errorf("%q is not a valid %s", rest[0], f.label)
 			}
 			s, prefix = f.sub, join(p, rest[0])
 			i++
 		case componentNode:
 			if len(rest) == 0 {
-				return nil, fmt.Errorf("%s is a component: set %s.type or one of its options", p, p)
+				return nil, nil, fmt.Errorf("%s is a component: set %s.type or one of its options", p, p)
 			}
 			if rest[0] == "type" && len(rest) == 1 {
 				cat, err := catalog(f.regKind)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
-				if _, err := cat.Lookup(raw); err != nil {
-					return nil, err
-				}
-				return raw, nil
+				return reflect.TypeOf(""), func(raw string) (any, error) {
+					if _, err := cat.Lookup(raw); err != nil {
+						return nil, err
+					}
+					return raw, nil
+				}, nil
 			}
 			typ := k.String(p + ".type")
 			if typ == "" {
-				return nil, fmt.Errorf("%s has no component yet: set %s.type first", p, p)
+				return nil, nil, fmt.Errorf("%s has no component yet: set %s.type first", p, p)
 			}
-			return componentOption(f.regKind, typ, p, rest, raw)
+			return componentOption(f.regKind, typ, p, rest)
 		case componentListNode:
-			return nil, fmt.Errorf("%s is an ordered list of blocks, which --set and the environment cannot change; edit the experiment file (or a file that inherits it)", p)
+			return nil, nil, fmt.Errorf("%s is an ordered list of blocks, which --set and the environment cannot change; edit the experiment file (or a file that inherits it)", p)
 		case componentSetNode:
 			if len(rest) < 2 {
-				return nil, fmt.Errorf("%s components are set as %s.<name>.<option>", p, p)
+				return nil, nil, fmt.Errorf("%s components are set as %s.<name>.<option>", p, p)
 			}
-			return componentOption(f.regKind, rest[0], join(p, rest[0]), rest[1:], raw)
+			return componentOption(f.regKind, rest[0], join(p, rest[0]), rest[1:])
 		}
 	}
-	return nil, fmt.Errorf("empty path")
+	return nil, nil, fmt.Errorf("empty path")
 }
 
-func componentOption(kind, typ, path string, rest []string, raw string) (any, error) {
+func literalParser(t reflect.Type) func(string) (any, error) {
+	return func(raw string) (any, error) { return parseLiteral(raw, t) }
+}
+
+func componentOption(kind, typ, path string, rest []string) (reflect.Type, func(string) (any, error), error) {
 	cat, err := catalog(kind)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spec, err := cat.Lookup(typ)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fields, err := registry.Describe(spec.NewConfig())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := registry.FieldByPath(fields, rest)
 	if err != nil {
-		return nil, fmt.Errorf("%s (%s %q): %w", path, kind, typ, err)
+		return nil, nil, fmt.Errorf("%s (%s %q): %w", path, kind, typ, err)
 	}
 	if f.IsBlock() {
-		return nil, fmt.Errorf("%s.%s is a block: set one of its keys", path, strings.Join(rest, "."))
+		return nil, nil, fmt.Errorf("%s.%s is a block: set one of its keys", path, strings.Join(rest, "."))
 	}
-	return parseLiteral(raw, f.GoType)
+	return f.GoType, literalParser(f.GoType), nil
 }
 
 func unknownKeyError(path, name string, valid []string) error {
