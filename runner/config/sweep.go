@@ -259,6 +259,9 @@ func (l *loader) decodeParam(b *hcl.Block, ctx *hcl.EvalContext, k *koanf.Koanf,
 			Detail: fmt.Sprintf("param %q needs exactly one of values, uniform, log_uniform, int_range", p.Key)}
 		if len(dists) > 1 {
 			d.Detail += fmt.Sprintf("; it has %d", len(dists))
+		}
+		d.Detail += "."
+		if len(dists) > 1 {
 			d.Subject = dists[1].NameRange.Ptr()
 		}
 		return nil, hcl.Diagnostics{d}
@@ -482,4 +485,3 @@ func isIntKind(k reflect.Kind) bool {
 	}
 	return false
 }
-

@@ -522,7 +522,7 @@ func (r *Report) html(w io.Writer, charts []chart) error {
 	m := Metric(rec.Metric)
 	esc := html.EscapeString
 	title := fmt.Sprintf("Sweep %s of %s", rec.Name, rec.Experiment)
-	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>%s</title>\n", esc(title))
+	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>%s</title>\n", esc(title))
 	b.WriteString(`<style>
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 0.9em; }

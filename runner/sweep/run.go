@@ -53,8 +53,9 @@ func RunTrial(ctx context.Context, p *Plan, i int, o TrialOptions) (*State, erro
 	}
 	resume := hasCheckpoint(dir)
 	if !resume {
-		// nothing there can be resumed: a fresh start (the folder is the sweep's own)
-		if err := os.RemoveAll(dir); err != nil {
+		// nothing there can be resumed: a fresh start (the folder is the sweep's own; the
+		// console log of a parallel sweep's child is kept)
+		if err := clearRun(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -137,6 +138,29 @@ func RunTrial(ctx context.Context, p *Plan, i int, o TrialOptions) (*State, erro
 	}
 	return st, err
 }
+
+// clearRun removes what a run that never reached a checkpoint left in its folder.
+func clearRun(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == consoleLog {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// consoleLog is a child trial's stdout and stderr, in its folder.
+const consoleLog = "console.log"
 
 func hasCheckpoint(dir string) bool {
 	pts, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "*.pt"))
@@ -285,7 +309,7 @@ func runParallel(ctx context.Context, p *Plan, todo []int, threads int, o RunOpt
 					fmt.Fprintf(o.Out, "%s: %v\n", p.Trials[i].ID, serr)
 				case err != nil && st.Status != StatusFailed && !Done(st.Status):
 					out.Failed++
-					fmt.Fprintf(o.Out, "%s failed: %v (see %s)\n", p.Trials[i].ID, err, filepath.Join(p.TrialDir(i), "console.log"))
+					fmt.Fprintf(o.Out, "%s failed: %v (see %s)\n", p.Trials[i].ID, err, filepath.Join(p.TrialDir(i), consoleLog))
 				case st.Status == StatusFailed:
 					out.Failed++
 					fmt.Fprintf(o.Out, "%s failed: %s\n", p.Trials[i].ID, st.Error)
@@ -322,7 +346,7 @@ func runChild(ctx context.Context, p *Plan, i, threads int, o RunOptions) error 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(filepath.Join(dir, consoleLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
