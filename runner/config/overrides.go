@@ -141,10 +141,15 @@ func (l *loader) resolveKey(k *koanf.Koanf, s *structSchema, path string) (refle
 					return nil, nil, err
 				}
 				return reflect.TypeOf(""), func(raw string) (any, error) {
-					if _, err := cat.Lookup(raw); err != nil {
+					v, err := parseLiteral(raw, reflect.TypeOf("")) // bare or quoted
+					if err != nil {
 						return nil, err
 					}
-					return raw, nil
+					name := v.(string)
+					if _, err := cat.Lookup(name); err != nil {
+						return nil, err
+					}
+					return name, nil
 				}, nil
 			}
 			typ := k.String(p + ".type")
