@@ -296,6 +296,9 @@ func runParallel(ctx context.Context, p *Plan, todo []int, threads int, o RunOpt
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
+				mu.Lock()
+				fmt.Fprintf(o.Out, "start %s with %d thread(s)\n", trialLine(p, i), threads)
+				mu.Unlock()
 				err := runChild(ctx, p, i, threads, o)
 				mu.Lock()
 				out.Ran++
@@ -324,9 +327,6 @@ func runParallel(ctx context.Context, p *Plan, todo []int, threads int, o RunOpt
 		if ctx.Err() != nil {
 			break
 		}
-		mu.Lock()
-		fmt.Fprintf(o.Out, "start %s with %d thread(s)\n", trialLine(p, i), threads)
-		mu.Unlock()
 		select {
 		case jobs <- i:
 		case <-ctx.Done():
