@@ -83,6 +83,11 @@ Experiment flags (validate, plan, apply, data check):
   --set PATH=VALUE            override a key, e.g. --set training.epochs=10 (repeatable)
   --json                      machine-readable output
 
+Sweeps: apply on a file with a sweep block runs its trials, each its own run folder,
+then writes the ranked report; --parallel N runs N at once (cores split), --trial ID one
+alone; the same command again continues the sweep. runner sweep emit --to slurm|nomad
+writes the cluster job, runner sweep report DIR rewrites the report.
+
 Overrides apply in this order: defaults, experiment files (bases first), environment
 (RUNNER_<PATH> with "__" between segments, e.g. RUNNER_TRAINING__EPOCHS=10), --set.
 Variables: default, RUNNER_VAR_<name>, -var-file, -var.

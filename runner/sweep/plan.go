@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -121,9 +122,12 @@ func Rungs(es *config.EarlyStopping, epochs int) []int {
 // Trial returns the trial named by spec: its index ("3") or its id ("trial-003").
 func (p *Plan) Trial(spec string) (int, error) {
 	for i, t := range p.Trials {
-		if spec == t.ID || spec == fmt.Sprint(i) || strings.TrimLeft(spec, "0") == fmt.Sprint(i) && spec != "" {
+		if spec == t.ID {
 			return i, nil
 		}
+	}
+	if i, err := strconv.Atoi(spec); err == nil && i >= 0 && i < len(p.Trials) {
+		return i, nil
 	}
 	return 0, fmt.Errorf("no trial %q: the sweep has trials 0 to %d (%s to %s)", spec, len(p.Trials)-1, p.Trials[0].ID, p.Trials[len(p.Trials)-1].ID)
 }

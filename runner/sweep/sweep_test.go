@@ -296,3 +296,50 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokenSweepFolder(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := WriteReport(dir); err == nil || !strings.Contains(err.Error(), "is not a sweep folder (it has no sweep.json)") {
+		t.Errorf("empty folder: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, RecordFile), []byte(`{"version": 1, "trials": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteReport(dir); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, RecordFile)) {
+		t.Errorf("truncated sweep.json: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, RecordFile), []byte(`{"version": 1, "metric": "best_map", "trials": [{"id": "trial-000"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "trial-000"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trial-000", StateFile), []byte("\x00\x01"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteReport(dir); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "trial-000", StateFile)) {
+		t.Errorf("corrupt trial.json: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "trial-000", StateFile))
+	r, err := WriteReport(dir) // a sweep with no result yet still gets its report
+	if err != nil || r.Best() != nil || len(r.Rows) != 1 || r.Rows[0].Status != StatusPending {
+		t.Errorf("sweep without results: %v %+v", err, r)
+	}
+}
+
+func TestTrialSpec(t *testing.T) {
+	p := &Plan{}
+	for i := 0; i < 12; i++ {
+		p.Trials = append(p.Trials, Trial{Index: i, ID: TrialID(i)})
+	}
+	for spec, want := range map[string]int{"0": 0, "11": 11, "trial-003": 3, "007": 7} {
+		if got, err := p.Trial(spec); err != nil || got != want {
+			t.Errorf("Trial(%q) = %d, %v; want %d", spec, got, err, want)
+		}
+	}
+	for _, bad := range []string{"12", "-1", "trial-12", "", "x"} {
+		if _, err := p.Trial(bad); err == nil || !strings.Contains(err.Error(), "trials 0 to 11 (trial-000 to trial-011)") {
+			t.Errorf("Trial(%q): %v", bad, err)
+		}
+	}
+}
