@@ -111,7 +111,7 @@ sweep {
 
 func TestSweepBlockJSON(t *testing.T) {
 	files := memFS{
-		"exp.hcl": sweepBase,
+		"exp.hcl":        sweepBase,
 		"sweep.hcl.json": `{"inherits": "exp.hcl", "sweep": {"param": {"optimizer.lr": {"values": [0.1, 0.01]}}, "early_stopping": {"median": {"grace_epochs": 3}}}}`,
 	}
 	s := mustLoad(t, files, "sweep.hcl.json", Options{}).Sweep
