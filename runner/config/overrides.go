@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"sort"
 	"strings"
 
@@ -59,7 +60,7 @@ func (l *loader) overrides(k *koanf.Koanf, root *structSchema) hcl.Diagnostics {
 			continue
 		}
 		ly := newLayer()
-		setPath(ly.values, strings.Split(o.path, "."), v)
+		ly.values = overrideValues(k, o.path, v)
 		ly.origins[o.path] = o.origin
 		if err := l.merge(k, ly); err != nil {
 			diags = append(diags, errorDiag("Internal error", err.Error()))
@@ -80,7 +81,7 @@ func (l *loader) trialOverrides(k *koanf.Koanf, root *structSchema) hcl.Diagnost
 			continue
 		}
 		ly := newLayer()
-		setPath(ly.values, strings.Split(o.Path, "."), v)
+		ly.values = overrideValues(k, o.Path, v)
 		ly.origins[o.Path] = fileOrigin(o.Range)
 		if err := l.merge(k, ly); err != nil {
 			diags = append(diags, errorDiag("Internal error", err.Error()))
@@ -104,13 +105,16 @@ func (l *loader) resolveKey(k *koanf.Koanf, s *structSchema, path string) (refle
 	segs := strings.Split(path, ".")
 	prefix := ""
 	for i := 0; i < len(segs); i++ {
-		name := segs[i]
+		name, idx, indexed := splitIndex(segs[i])
 		f, ok := s.byName[name]
 		if !ok {
 			return nil, nil, unknownKeyError(join(prefix, name), name, s.names())
 		}
 		p := join(prefix, name)
 		rest := segs[i+1:]
+		if indexed && f.kind != componentListNode {
+			return nil, nil, fmt.Errorf("%s is not a list of blocks: %q takes no [index]", p, segs[i])
+		}
 		switch f.kind {
 		case attrNode:
 			if len(rest) > 0 {
@@ -158,7 +162,24 @@ func (l *loader) resolveKey(k *koanf.Koanf, s *structSchema, path string) (refle
 			}
 			return componentOption(f.regKind, typ, p, rest)
 		case componentListNode:
-			return nil, nil, fmt.Errorf("%s is an ordered list of blocks, which --set and the environment cannot change; edit the experiment file (or a file that inherits it)", p)
+			list, _ := k.Get(p).([]any)
+			var names []string
+			for _, e := range list {
+				node, _ := e.(map[string]any)
+				t, _ := node["type"].(string)
+				names = append(names, t)
+			}
+			chain := fmt.Sprintf("elements 0 to %d: %s", len(list)-1, strings.Join(names, ", "))
+			if len(list) == 0 {
+				chain = "it is empty here"
+			}
+			if !indexed || len(rest) == 0 || rest[0] == "type" {
+				return nil, nil, fmt.Errorf("%s is an ordered list of blocks: --set changes an option of one element, as %s[N].<option> (%s); adding, removing or replacing elements is done in the experiment file (or a file that inherits it)", p, p, chain)
+			}
+			if idx >= len(list) {
+				return nil, nil, fmt.Errorf("%s[%d]: no such element (%s)", p, idx, chain)
+			}
+			return componentOption(f.regKind, names[idx], fmt.Sprintf("%s[%d]", p, idx), rest)
 		case componentSetNode:
 			if len(rest) < 2 {
 				return nil, nil, fmt.Errorf("%s components are set as %s.<name>.<option>", p, p)
@@ -202,6 +223,61 @@ func unknownKeyError(path, name string, valid []string) error {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	return fmt.Errorf("%s (valid keys here: %s)", msg, strings.Join(valid, ", "))
+}
+
+// splitIndex splits "transform[2]" into ("transform", 2, true); a segment without a
+// well-formed [index] comes back whole.
+func splitIndex(seg string) (string, int, bool) {
+	open := strings.IndexByte(seg, '[')
+	if open <= 0 || !strings.HasSuffix(seg, "]") {
+		return seg, 0, false
+	}
+	n, err := strconv.Atoi(seg[open+1 : len(seg)-1])
+	if err != nil || n < 0 {
+		return seg, 0, false
+	}
+	return seg[:open], n, true
+}
+
+// overrideValues is the layer that sets path to v. A path into an element of an ordered
+// list of blocks (data.transform[1].max_ratio) gives the whole list, copied from k with the
+// element's option changed, since a layer replaces a list as a whole.
+func overrideValues(k *koanf.Koanf, path string, v any) map[string]any {
+	out := map[string]any{}
+	segs := strings.Split(path, ".")
+	for i, seg := range segs {
+		name, idx, indexed := splitIndex(seg)
+		if !indexed {
+			continue
+		}
+		listPath := append(append([]string{}, segs[:i]...), name)
+		list, _ := deepCopy(k.Get(strings.Join(listPath, "."))).([]any)
+		if elem, ok := list[idx].(map[string]any); ok {
+			setPath(elem, segs[i+1:], v)
+		}
+		setPath(out, listPath, list)
+		return out
+	}
+	setPath(out, segs, v)
+	return out
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = deepCopy(e)
+		}
+		return l
+	}
+	return v
 }
 
 func setPath(m map[string]any, segs []string, v any) {
