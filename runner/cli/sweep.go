@@ -86,7 +86,11 @@ func (a *app) applySweep(res *config.Result, f *experimentFlags, sf *sweepFlags)
 	out, err := sweep.Run(a.ctx, p, sweep.RunOptions{Parallel: sf.parallel, Threads: res.Experiment.Training.Threads,
 		Command: child, Trial: to, Out: a.stdout})
 	if out != nil && out.Report != nil {
-		writeRanking(a, out.Report)
+		if f.json {
+			a.writeJSON(out.Report)
+		} else {
+			writeRanking(a, out.Report)
+		}
 	}
 	if errors.Is(err, sweep.ErrInterrupted) {
 		fmt.Fprintf(a.stderr, "runner apply: sweep interrupted; every running trial kept a checkpoint: run the same command again to continue\n")

@@ -283,6 +283,14 @@ func TestSweepEmit(t *testing.T) {
 			t.Errorf("nomad job lacks %q:\n%s", want, job)
 		}
 	}
+	// Ctrl-C before the first trial: exit 130, the sweep folder and its (empty) report written
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var o, e strings.Builder
+	code = Run(ctx, []string{"apply", path}, &o, &e, []string{"HOME=" + t.TempDir()})
+	if code != 130 || !strings.Contains(e.String(), "run the same command again to continue") || !strings.Contains(o.String(), "trial-003  pending") {
+		t.Errorf("interrupted sweep: exit %d\n%s\n%s", code, o.String(), e.String())
+	}
 	_, stderr, code = run(t, "", "sweep", "emit", "--to", "pbs", path)
 	if code != exitUsage || !strings.Contains(stderr, "want slurm or nomad") {
 		t.Errorf("--to pbs: exit %d %s", code, stderr)

@@ -89,16 +89,16 @@ type EarlyStopping struct {
 	// rule) or "successive_halving" (at rungs min_epochs × reduction_factorᵏ keep only the
 	// best 1/reduction_factor of the trials that reached the rung, as asynchronous
 	// successive halving does).
-	Rule string
+	Rule string `json:"rule"`
 	// GraceEpochs: no trial is stopped before this epoch (median rule).
-	GraceEpochs int
+	GraceEpochs int `json:"grace_epochs,omitempty"`
 	// MinTrials: the rule acts only when at least this many other trials have a value to
 	// compare with.
-	MinTrials int
+	MinTrials int `json:"min_trials"`
 	// MinEpochs is the first rung, ReductionFactor the factor between rungs and the
 	// fraction kept (successive halving).
-	MinEpochs       int
-	ReductionFactor int
+	MinEpochs       int       `json:"min_epochs,omitempty"`
+	ReductionFactor int       `json:"reduction_factor,omitempty"`
 	Range           hcl.Range `json:"-"`
 }
 
@@ -397,6 +397,11 @@ func decodeStopping(b *hcl.Block, ctx *hcl.EvalContext) (*EarlyStopping, hcl.Dia
 	}
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if es.Rule == "median" { // the other rule's settings stay unset in sweep.json
+		es.MinEpochs, es.ReductionFactor = 0, 0
+	} else {
+		es.GraceEpochs = 0
 	}
 	return es, diags
 }
