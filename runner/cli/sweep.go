@@ -53,7 +53,7 @@ func (a *app) applySweep(res *config.Result, f *experimentFlags, sf *sweepFlags)
 		}
 		if errors.Is(err, sweep.ErrInterrupted) {
 			fmt.Fprintf(a.stderr, "runner apply: %s interrupted; run the same command again to continue it\n", p.Trials[i].ID)
-			return 130
+			return exitInterrupted
 		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "runner apply: %v\n", err)
@@ -94,7 +94,7 @@ func (a *app) applySweep(res *config.Result, f *experimentFlags, sf *sweepFlags)
 	}
 	if errors.Is(err, sweep.ErrInterrupted) {
 		fmt.Fprintf(a.stderr, "runner apply: sweep interrupted; every running trial kept a checkpoint: run the same command again to continue\n")
-		return 130
+		return exitInterrupted
 	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "runner apply: %s: %v\n", res.Path, err)

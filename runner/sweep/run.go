@@ -108,7 +108,14 @@ func RunTrial(ctx context.Context, p *Plan, i int, o TrialOptions) (*State, erro
 	}
 
 	torch.SetThreads(e.Training.Threads)
-	run, err := build.Build(res, build.Options{Log: o.Log})
+	run, err := build.Build(res, build.Options{Log: o.Log, Ctx: ctx})
+	if err != nil && ctx.Err() != nil { // Ctrl-C while the datasets were read
+		st.Status = StatusInterrupted
+		if werr := st.write(dir); werr != nil {
+			return st, werr
+		}
+		return st, ErrInterrupted
+	}
 	if err != nil {
 		st.Status, st.Error = StatusFailed, err.Error()
 		if werr := st.write(dir); werr != nil {
