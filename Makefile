@@ -67,7 +67,7 @@ RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
 
-.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench run report lint fmt fuzz clean
+.PHONY: help setup build test test-short test-hostile test-cluster test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench run report lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -100,6 +100,9 @@ test-short: setup ## run the tests without the slow ones (-short)
 
 test-hostile: build ## run the bad-input corpus through bin/runner, each case under a time and memory cap; fails on a panic, hang or crash
 	$(ROOT)/scripts/hostile.sh $(BIN)
+
+test-cluster: build ## a single-node Slurm here (apt-installs slurm-wlm and munge; root): a 3-trial sweep as an array job, its report checked; the Nomad job parsed by Nomad's own parser
+	$(ROOT)/scripts/cluster/test-cluster.sh $(BIN)
 
 test-race: setup ## the concurrent packages (loader, registry, jpeg, downloads, torch scopes) under the race detector, -short
 	go test -race -short -count=1 $(RACE_PKGS)

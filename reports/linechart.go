@@ -16,6 +16,8 @@ type line struct {
 	dash  []float64
 	width float64
 	dots  bool // mark every point
+	// noLine draws the points as dots alone (a scatter plot)
+	noLine bool
 }
 
 // lineChart is the layout shared by PRCurves and Curves: a title block, a plot with a left and a
@@ -98,7 +100,9 @@ func (lc *lineChart) render(f Format, m *metrics, w io.Writer) error {
 		for i, p := range ln.pts {
 			pts[i] = pt{lc.x.px(p.x), lc.y.px(p.y)}
 		}
-		c.polyline(pts, ln.color, ln.width, ln.dash)
+		if !ln.noLine {
+			c.polyline(pts, ln.color, ln.width, ln.dash)
+		}
 		if ln.dots || len(pts) == 1 {
 			for _, p := range pts {
 				c.dot(p.x, p.y, ln.width+1.5, ln.color)

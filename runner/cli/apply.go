@@ -15,13 +15,25 @@ import (
 func (a *app) apply(args []string) int {
 	var runName, resume string
 	var force bool
-	res, f, code, ok := a.loadExperiment("apply", args, func(fs *flag.FlagSet) {
+	var sf sweepFlags
+	res, f, code, ok := a.loadExperiment("apply", args, sf.register, func(fs *flag.FlagSet) {
 		fs.StringVar(&runName, "run-name", "", "name of the run folder (default: the UTC start time)")
 		fs.StringVar(&resume, "resume", "", "continue a run: a run folder, a checkpoint file, or auto (the newest run of this experiment)")
 		fs.BoolVar(&force, "force", false, "resume even if the experiment differs from the checkpoint's")
 	})
 	if !ok {
 		return code
+	}
+	if res.Sweep != nil {
+		if runName != "" || resume != "" || force {
+			fmt.Fprintf(a.stderr, "runner apply: %s has a sweep: its trials live in the sweep folder and resume by running the same command again (no --run-name, --resume or --force)\n", res.Path)
+			return exitUsage
+		}
+		return a.applySweep(res, f, &sf)
+	}
+	if sf.trial != "" || sf.parallel != 1 {
+		fmt.Fprintf(a.stderr, "runner apply: --trial and --parallel are for experiments with a sweep block; %s has none\n", res.Path)
+		return exitUsage
 	}
 	threads := torch.SetThreads(res.Experiment.Training.Threads)
 	a.log.Debug().Int("threads", threads).Msg("libtorch threads")

@@ -39,9 +39,10 @@ func commandList() []command {
 	return []command{
 		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
 		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
-		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run", (*app).apply},
+		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run; a sweep runs its trials (--parallel N)", (*app).apply},
 		{"report", "RUN_DIR…", "write a run's report: report.html (self-contained), report.md and every chart, PNG and SVG", (*app).report},
 		{"compare", "RUN_DIR|SWEEP_DIR…", "compare runs: per-class AP, mAP, losses and lr overlaid, the experiment keys that differ (--out DIR)", (*app).compare},
+		{"sweep", "emit | report", "write the Slurm or Nomad job of a sweep (emit --to slurm|nomad FILE); rewrite a sweep folder's report", (*app).sweepCmd},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"export", "onnx|pth --checkpoint F", "write a trained model as an ONNX graph (scores and decoded boxes) or a PyTorch state_dict for the reference project", (*app).exportCmd},
@@ -86,6 +87,11 @@ Experiment flags (validate, plan, apply, data check):
   -var-file FILE              read variables from an HCL file (repeatable)
   --set PATH=VALUE            override a key, e.g. --set training.epochs=10 (repeatable)
   --json                      machine-readable output
+
+Sweeps: apply on a file with a sweep block runs its trials, each its own run folder,
+then writes the ranked report; --parallel N runs N at once (cores split), --trial ID one
+alone; the same command again continues the sweep. runner sweep emit --to slurm|nomad
+writes the cluster job, runner sweep report DIR rewrites the report.
 
 Overrides apply in this order: defaults, experiment files (bases first), environment
 (RUNNER_<PATH> with "__" between segments, e.g. RUNNER_TRAINING__EPOCHS=10), --set.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 	"github.com/ssdrunner/ssdrunner/runner/plan"
+	"github.com/ssdrunner/ssdrunner/runner/sweep"
 )
 
 // experimentFlags are the flags of the commands that load an experiment.
@@ -125,15 +127,44 @@ func (a *app) validate(args []string) int {
 	if !ok {
 		return code
 	}
+	var p *sweep.Plan
+	if res.Sweep != nil {
+		// every trial's experiment is checked too
+		var diags hcl.Diagnostics
+		if p, diags = sweep.NewPlan(res, config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env}); diags.HasErrors() {
+			a.printDiagnostics(diags, res, f.json)
+			return exitError
+		}
+	}
 	if f.json {
-		return a.writeJSON(map[string]any{"valid": true, "name": res.Experiment.Name, "files": res.Chain, "diagnostics": []any{}})
+		out := map[string]any{"valid": true, "name": res.Experiment.Name, "files": res.Chain, "diagnostics": []any{}}
+		if p != nil {
+			out["sweep"] = p.Record()
+		}
+		return a.writeJSON(out)
 	}
 	fmt.Fprintf(a.stdout, "%s: valid (experiment %q", res.Path, res.Experiment.Name)
 	if len(res.Chain) > 1 {
 		fmt.Fprintf(a.stdout, ", inherits %s", strings.Join(res.Chain[:len(res.Chain)-1], ", "))
 	}
 	fmt.Fprintln(a.stdout, ")")
+	if p != nil {
+		writeSweepPlan(a.stdout, p)
+	}
 	return exitOK
+}
+
+// writeSweepPlan prints a sweep's trials.
+func writeSweepPlan(w io.Writer, p *sweep.Plan) {
+	s := p.Sweep
+	fmt.Fprintf(w, "sweep %s: %s, %d trials, ranked by %s", s.Name, s.Method, len(p.Trials), sweep.Metric(s.Metric).Label())
+	if es := s.EarlyStopping; es != nil {
+		fmt.Fprintf(w, ", early stopping: %s", es.Rule)
+	}
+	fmt.Fprintf(w, "; folder %s\n", p.Dir)
+	for _, t := range p.Trials {
+		fmt.Fprintf(w, "  %s  %s\n", t.ID, strings.Join(t.Sets(), " "))
+	}
 }
 
 func (a *app) plan(args []string) int {
@@ -153,10 +184,25 @@ func (a *app) plan(args []string) int {
 	}
 	defer run.Close()
 	p := plan.Summarize(res, run)
+	var sp *sweep.Plan
+	if res.Sweep != nil {
+		var diags hcl.Diagnostics
+		if sp, diags = sweep.NewPlan(res, config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env}); diags.HasErrors() {
+			a.printDiagnostics(diags, res, f.json)
+			return exitError
+		}
+	}
 	if f.json {
+		if sp != nil {
+			return a.writeJSON(map[string]any{"plan": p, "sweep": sp.Record()})
+		}
 		return a.writeJSON(p)
 	}
 	writePlan(a.stdout, p)
+	if sp != nil {
+		fmt.Fprintln(a.stdout)
+		writeSweepPlan(a.stdout, sp)
+	}
 	return exitOK
 }
 

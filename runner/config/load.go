@@ -29,6 +29,9 @@ type Options struct {
 	Env []string
 	// Set are --set PATH=VALUE overrides, applied in order after the environment.
 	Set []string
+	// Trial are a sweep trial's overrides, applied after Set; each points at the place in
+	// the sweep block its value came from.
+	Trial []Override
 	// ReadFile reads experiment and var files; nil means textfile.ReadText: regular files
 	// of at most textfile.Config bytes, without a byte-order mark.
 	ReadFile func(string) ([]byte, error)
@@ -68,6 +71,10 @@ type Result struct {
 	Vars map[string]cty.Value
 	// Files holds the parsed sources, for printing diagnostics with snippets.
 	Files map[string]*hcl.File
+	// Sweep is the sweep block of the experiment (of the nearest file that has one), nil
+	// when there is none. Experiment is then the sweep's base: the experiment without any
+	// trial's values (unless Options.Trial gave them).
+	Sweep *Sweep
 }
 
 // DiagAt makes an error diagnostic pointing at where path's value came from: its place in
@@ -120,7 +127,7 @@ var envReserved = map[string]bool{"RUNNER_LOG_LEVEL": true, "RUNNER_LOG_FORMAT":
 
 var fileSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "inherits"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}, {Type: "locals"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}, {Type: "locals"}, {Type: "sweep"}},
 }
 
 type loader struct {
@@ -182,6 +189,16 @@ func Load(path string, opts Options) (*Result, hcl.Diagnostics) {
 		}
 	}
 	diags = append(diags, l.overrides(k, root)...)
+	if diags.HasErrors() {
+		return l.res, diags
+	}
+	sw, d := l.decodeSweep(chain, ctx, k, root)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return l.res, diags
+	}
+	l.res.Sweep = sw
+	diags = append(diags, l.trialOverrides(k, root)...)
 	if diags.HasErrors() {
 		return l.res, diags
 	}

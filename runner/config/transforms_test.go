@@ -64,3 +64,39 @@ func TestTransformErrors(t *testing.T) {
 		t.Errorf("--set into a chain: %v", diags)
 	}
 }
+
+// TestSetChainElement: --set (and a sweep) changes an option of one element of a chain as
+// data.transform[N].<option>, leaving the other elements and the order as they were.
+func TestSetChainElement(t *testing.T) {
+	src := strings.Replace(minimal, "data {\n", `data {
+  transform "expand" {
+    max_ratio = 2
+  }
+  transform "hflip" {}
+  transform "expand" {}
+`, 1)
+	res := mustLoad(t, memFS{"x.hcl": src}, "x.hcl", Options{Set: []string{"data.transform[2].max_ratio=3", "data.transform[0].max_ratio=1.5"}})
+	want := []registry.Ref{
+		{Type: "expand", Options: map[string]any{"max_ratio": 1.5}},
+		{Type: "hflip", Options: map[string]any{}},
+		{Type: "expand", Options: map[string]any{"max_ratio": 3.0}},
+	}
+	if diff := cmp.Diff(want, res.Experiment.Data.Transforms); diff != "" {
+		t.Errorf("chain differs (-want +got):\n%s", diff)
+	}
+	if o, _ := res.OriginOf("data.transform[2].max_ratio"); o.Layer != "set" {
+		t.Errorf("origin %v", o)
+	}
+	for set, want := range map[string]string{
+		"data.transform[3].max_ratio=2": "data.transform[3]: no such element (elements 0 to 2: expand, hflip, expand)",
+		"data.transform[1].max_ratio=2": `data.transform[1] (transform "hflip"): unknown option "max_ratio"`,
+		"data.transform[0].type=hflip":  "adding, removing or replacing elements is done in the experiment file",
+		"data.transform[0].max_ratio=x": "expected a number",
+		"data.batch_size[0]=2":          `data.batch_size is not a list of blocks: "batch_size[0]" takes no [index]`,
+	} {
+		_, diags := load(t, memFS{"x.hcl": src}, "x.hcl", Options{Set: []string{set}})
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
+			t.Errorf("--set %s: want %q in %v", set, want, diags)
+		}
+	}
+}

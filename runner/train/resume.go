@@ -18,6 +18,15 @@ func (t *trainer) runsDir() string { return filepath.Join(t.e.Output.Dir, t.e.Na
 // newRunDir creates the folder of a new run: <output.dir>/<name>/<run id>, the id being
 // --run-name or the UTC start time (sortable).
 func (t *trainer) newRunDir() (string, error) {
+	if dir := t.opts.Dir; dir != "" {
+		if exists(filepath.Join(dir, "summary.json")) || exists(filepath.Join(dir, "checkpoints")) {
+			return "", fmt.Errorf("run folder %s holds a run already: resume it with --resume %s", dir, dir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		return dir, nil
+	}
 	id := t.opts.RunName
 	if id == "" {
 		id = t.now().UTC().Format("20060102-150405")

@@ -59,6 +59,13 @@ type Options struct {
 	Force bool
 	// Now gives the time (tests may fix it); nil is time.Now.
 	Now func() time.Time
+	// Dir, when set, is the folder of a new run instead of <output.dir>/<name>/<run id>
+	// (a sweep gives each trial its own); it must not hold a run yet.
+	Dir string
+	// OnValidation, when set, is called after every validation has been recorded, with
+	// the run's history so far; stop ends the run there (a sweep's early stopping): a
+	// checkpoint is written and the summary's status is "stopped", with reason.
+	OnValidation func(v Validation, h *History) (stop bool, reason string)
 	// OnStep, when set, is called after every optimizer step with the epoch (1-based), the
 	// step within it and the global step (progress displays, sweeps, tests).
 	OnStep func(epoch, step, global int)
@@ -68,8 +75,9 @@ type Options struct {
 type Summary struct {
 	Experiment   string       `json:"experiment"`
 	RunDir       string       `json:"run_dir"`
-	Status       string       `json:"status"` // "finished", "interrupted", "failed"
+	Status       string       `json:"status"` // "finished", "interrupted", "failed", "stopped" (OnValidation)
 	Error        string       `json:"error,omitempty"`
+	StopReason   string       `json:"stop_reason,omitempty"`
 	Epochs       int          `json:"epochs"`
 	EpochsDone   int          `json:"epochs_done"`
 	Steps        int          `json:"steps"`
@@ -219,6 +227,7 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 		if err := t.files.epoch(rec, &t.hist); err != nil {
 			return nil, err
 		}
+		stop, reason := false, ""
 		if t.validationDue(epoch) {
 			v, err := t.validate(epoch + 1)
 			if err != nil {
@@ -227,11 +236,24 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 			if err := t.recordValidation(v); err != nil {
 				return nil, err
 			}
+			if t.opts.OnValidation != nil && epoch+1 < epochs {
+				stop, reason = t.opts.OnValidation(v, &t.hist)
+			}
 		}
-		if t.checkpointDue(epoch) {
+		if t.checkpointDue(epoch) || stop {
 			if err := t.periodicCheckpoint(epoch + 1); err != nil {
 				return nil, err
 			}
+		}
+		if stop {
+			t.log.Info().Int("epoch", epoch+1).Str("reason", reason).Msg("run stopped early")
+			if err := t.files.charts(&t.hist, t.e.Name); err != nil {
+				return nil, err
+			}
+			sum := t.summary("stopped", nil)
+			sum.StopReason = reason
+			t.console.summary(sum, t.run.Classes)
+			return sum, nil
 		}
 	}
 	sum := t.summary("finished", nil)
