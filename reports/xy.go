@@ -7,9 +7,9 @@ import (
 	"strconv"
 )
 
-// XYSeries is one set of points of an XY chart: a line through them in order, or
+// XYChartSeries is one set of points of an XYChart: a line through them in order, or
 // (Scatter) dots alone.
-type XYSeries struct {
+type XYChartSeries struct {
 	Name    string
 	X, Y    []float64
 	Scatter bool
@@ -26,7 +26,7 @@ type XYChart struct {
 	Categories []string
 	// IntegerX ticks a numeric x at whole numbers only (trial numbers, epochs).
 	IntegerX bool
-	Series   []XYSeries
+	Series   []XYChartSeries
 }
 
 // XY writes an XY chart: one line or set of dots per series, with a legend when there are

@@ -97,6 +97,7 @@ type Summary struct {
 	Experiment   string   `json:"experiment"`
 	Status       string   `json:"status"`
 	Error        string   `json:"error"`
+	StopReason   string   `json:"stop_reason"` // why an early-stopping rule stopped the run (status "stopped")
 	Epochs       int      `json:"epochs"`
 	EpochsDone   int      `json:"epochs_done"`
 	Steps        int      `json:"steps"`
@@ -477,10 +478,14 @@ func sortedNames[V any](m map[string]V) []string {
 
 var nan = math.NaN()
 
-// Error is the error that ended the run (summary.json's), or "".
+// Error is the error that ended the run (summary.json's), the reason an early-stopping
+// rule stopped it, or "".
 func (r *Run) Error() string {
 	if r.Summary == nil || r.Status() != r.Summary.Status {
 		return ""
+	}
+	if r.Summary.Status == "stopped" && r.Summary.Error == "" && r.Summary.StopReason != "" {
+		return "stopped early: " + r.Summary.StopReason
 	}
 	return r.Summary.Error
 }

@@ -221,7 +221,7 @@ func (r *Report) valueChart(p ParamRecord) (reports.XYChart, bool) {
 		}
 		c.Categories, c.LogX = cats, false
 	}
-	groups := map[string]*reports.XYSeries{}
+	groups := map[string]*reports.XYChartSeries{}
 	var order []string
 	for _, row := range r.Rows {
 		if !row.HasMetric {
@@ -247,7 +247,7 @@ func (r *Report) valueChart(p ParamRecord) (reports.XYChart, bool) {
 		}
 		s, ok := groups[g]
 		if !ok {
-			s = &reports.XYSeries{Name: g, Scatter: true}
+			s = &reports.XYChartSeries{Name: g, Scatter: true}
 			groups[g] = s
 			order = append(order, g)
 		}
@@ -266,8 +266,8 @@ func (r *Report) bestSoFarChart() (reports.XYChart, bool) {
 	m := Metric(r.Record.Metric)
 	byIndex := slices.Clone(r.Rows)
 	sort.Slice(byIndex, func(i, j int) bool { return byIndex[i].Index < byIndex[j].Index })
-	trials := reports.XYSeries{Name: "trial", Scatter: true}
-	best := reports.XYSeries{Name: "best so far"}
+	trials := reports.XYChartSeries{Name: "trial", Scatter: true}
+	best := reports.XYChartSeries{Name: "best so far"}
 	cur := math.NaN()
 	for _, row := range byIndex {
 		if !row.HasMetric {
@@ -281,7 +281,7 @@ func (r *Report) bestSoFarChart() (reports.XYChart, bool) {
 		best.X, best.Y = append(best.X, x), append(best.Y, cur)
 	}
 	c := reports.XYChart{Title: m.Label() + ": best so far over the trials", XName: "trial", YName: m.Label(), IntegerX: true,
-		Series: []reports.XYSeries{best, trials}}
+		Series: []reports.XYChartSeries{best, trials}}
 	return c, len(trials.X) > 0
 }
 

@@ -247,9 +247,6 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 		}
 		if stop {
 			t.log.Info().Int("epoch", epoch+1).Str("reason", reason).Msg("run stopped early")
-			if err := t.files.charts(&t.hist, t.e.Name); err != nil {
-				return nil, err
-			}
 			sum := t.summary("stopped", nil)
 			sum.StopReason = reason
 			t.console.summary(sum, t.run.Classes)
