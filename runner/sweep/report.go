@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/reports"
+	"github.com/ssdrunner/ssdrunner/runner/report"
 )
 
 // Row is one trial in the sweep report.
@@ -47,8 +49,9 @@ type Report struct {
 	Record *Record `json:"-"`
 	Rows   []Row   `json:"trials"` // ranked: trials with a value first, best first
 	// Files are the report's files, relative to Dir.
-	Files []string `json:"files"`
-	pts   map[string][]point
+	Files    []string `json:"files"`
+	pts      map[string][]point
+	compared bool // compareDir holds the comparison of the top trials
 }
 
 // TopN is how many of the best trials the report compares class by class.
@@ -141,6 +144,9 @@ func WriteReport(dir string) (*Report, error) {
 	if err := r.writeCSV(); err != nil {
 		return r, err
 	}
+	if err := r.compareTop(); err != nil {
+		return r, err
+	}
 	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "report.md"), 0o644, func(w io.Writer) error { return r.markdown(w, charts) }); err != nil {
 		return r, err
 	}
@@ -148,7 +154,43 @@ func WriteReport(dir string) (*Report, error) {
 		return r, err
 	}
 	r.Files = append([]string{"report.html", "report.md", "ranking.csv"}, r.Files...)
+	if r.compared {
+		r.Files = append(r.Files, compareDir+"/compare.html", compareDir+"/compare.md")
+	}
 	return r, nil
+}
+
+// compareDir is the folder, in the sweep folder, of the run-by-run comparison of the top
+// trials (runner compare's output).
+const compareDir = "compare-top"
+
+// compareTop compares the top trials (up to TopN with a metric) run by run with
+// runner/report.Compare into compareDir: losses, mAP over epochs, learning rates and
+// per-class AP overlaid, and the keys that differ.
+func (r *Report) compareTop() error {
+	dirs, labels := r.topDirs()
+	if len(dirs) == 0 {
+		return nil
+	}
+	title := fmt.Sprintf("The top %d trials of sweep %s", len(dirs), filepath.Base(r.Dir))
+	if _, err := report.Compare(context.Background(), dirs, filepath.Join(r.Dir, compareDir),
+		report.CompareOptions{Labels: labels, Title: title}); err != nil {
+		return fmt.Errorf("sweep report: comparing the top trials: %w", err)
+	}
+	r.compared = true
+	return nil
+}
+
+// topDirs lists the run folders and ids of the best trials (at most TopN) that have a value.
+func (r *Report) topDirs() (dirs, ids []string) {
+	for _, row := range r.Rows {
+		if len(dirs) == TopN || !row.HasMetric {
+			break
+		}
+		dirs = append(dirs, filepath.Join(r.Dir, row.ID))
+		ids = append(ids, row.ID)
+	}
+	return dirs, ids
 }
 
 // chart is one chart of the report, written as charts/<name>.png and .svg.
@@ -369,13 +411,7 @@ func fmtF(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
 
 // compareCommand is the command that compares the top trials run by run.
 func (r *Report) compareCommand() string {
-	var dirs []string
-	for _, row := range r.Rows {
-		if len(dirs) == TopN || !row.HasMetric {
-			break
-		}
-		dirs = append(dirs, filepath.Join(r.Dir, row.ID))
-	}
+	dirs, _ := r.topDirs()
 	if len(dirs) == 0 {
 		return ""
 	}
@@ -450,12 +486,19 @@ func (r *Report) compareSection(asHTML bool) string {
 	if cmd == "" {
 		return ""
 	}
+	const what = "Losses, mAP over epochs, learning rates and per-class AP of the top trials overlaid, and the experiment keys that differ"
 	if asHTML {
-		return "<h2 id=\"compare-top-trials\">Comparison of the top trials</h2>\n<!-- compare-top-trials: link runner compare's output of the top trials here -->\n" +
-			"<p>Loss curves, mAP over epochs and learning rates of the top trials side by side: <code>" + html.EscapeString(cmd) + "</code></p>\n"
+		out := "<h2 id=\"compare-top-trials\">Comparison of the top trials</h2>\n<p>" + what
+		if r.compared {
+			out += ": <a href=\"" + compareDir + "/compare.html\">" + compareDir + "/compare.html</a>"
+		}
+		return out + " (made by <code>" + html.EscapeString(cmd) + "</code>).</p>\n"
 	}
-	return "## Comparison of the top trials\n\n<!-- compare-top-trials: link runner compare's output of the top trials here -->\n" +
-		"Loss curves, mAP over epochs and learning rates of the top trials side by side:\n\n```sh\n" + cmd + "\n```\n"
+	out := "## Comparison of the top trials\n\n" + what
+	if r.compared {
+		out += ": [" + compareDir + "/compare.md](" + compareDir + "/compare.md)"
+	}
+	return out + ", made by:\n\n```sh\n" + cmd + "\n```\n"
 }
 
 func (r *Report) valuesText(row Row) string {

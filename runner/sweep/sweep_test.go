@@ -254,14 +254,14 @@ func TestReportFromFolder(t *testing.T) {
 		t.Errorf("ranking %s", got)
 	}
 	for _, f := range []string{"report.html", "report.md", "ranking.csv", "charts/metric_vs_optimizer.lr.png", "charts/metric_vs_optimizer.lr.svg",
-		"charts/best_so_far.png", "charts/top_trials_ap.svg"} {
+		"charts/best_so_far.png", "charts/top_trials_ap.svg", "compare-top/compare.html", "compare-top/compare.md", "compare-top/charts/map.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	for _, want := range []string{"**Best: trial-001**, best mAP 0.5000 (epoch 2)", "| 3 | trial-002 | 0.003 | stopped |", "below the median",
-		"compare-top-trials", "runner compare " + filepath.Join(dir, "trial-001") + " " + filepath.Join(dir, "trial-000")} {
+		"## Comparison of the top trials", "[compare-top/compare.md](compare-top/compare.md)", "runner compare " + filepath.Join(dir, "trial-001") + " " + filepath.Join(dir, "trial-000")} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}
