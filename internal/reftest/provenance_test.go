@@ -8,8 +8,9 @@ import (
 )
 
 // TestEveryGoldenHasProvenance checks that each file directly in a testdata folder of the
-// repository (the golden files and the fixtures their generators write; generator
-// scripts and sub-folders of hand-made inputs aside) has an entry in its folder's
+// repository (the golden files and the fixtures their generators write; scripts —
+// generators and the helpers tests run, Python or JavaScript — and sub-folders of
+// hand-made inputs aside) has an entry in its folder's
 // PROVENANCE.json, and logs them.
 func TestEveryGoldenHasProvenance(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("..", "..", "*", "*", "testdata"))
@@ -24,7 +25,7 @@ func TestEveryGoldenHasProvenance(t *testing.T) {
 		}
 		var golden []string
 		for _, e := range entries {
-			if name := e.Name(); e.Type().IsRegular() && !strings.HasSuffix(name, ".py") && name != ProvenanceFile {
+			if name := e.Name(); e.Type().IsRegular() && !isScript(name) && name != ProvenanceFile {
 				golden = append(golden, name)
 			}
 		}
@@ -57,4 +58,10 @@ func TestEveryGoldenHasProvenance(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no golden file found: the test looks in ../../*/*/testdata")
 	}
+}
+
+// isScript tells the scripts of a testdata folder (golden generators, and the helpers that
+// tests run under python3 or node) from the data files that need a provenance entry.
+func isScript(name string) bool {
+	return strings.HasSuffix(name, ".py") || strings.HasSuffix(name, ".js")
 }
