@@ -38,6 +38,8 @@ func commandList() []command {
 		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
 		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
 		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run", (*app).apply},
+		{"eval", "[EXPERIMENT|RUN_DIR]", "evaluate a checkpoint on a dataset as eval_ssd.py: per-class AP and mAP, det_test_<class>.txt, results.json, charts", (*app).eval},
+		{"predict", "--checkpoint F INPUT…", "detect objects in images, folders and videos: annotated copies, detections as JSON and CSV", (*app).predict},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"data", "check FILE | gen-shapes", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder", (*app).data},

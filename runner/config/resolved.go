@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -128,6 +129,16 @@ func Diff(a, b map[string]any) []string {
 // WriteHCL renders a Resolved tree as an experiment file (canonical HCL) that loads back
 // into the same experiment.
 func WriteHCL(tree map[string]any) ([]byte, error) {
+	if d, ok := tree["data"].(map[string]any); ok {
+		if chain, ok := d["transform"].([]any); ok && len(chain) > 0 {
+			// The transform blocks are the whole chain: written beside them, the
+			// augmentation preset (on record with its default) would be refused.
+			d = maps.Clone(d)
+			delete(d, "augmentation")
+			tree = maps.Clone(tree)
+			tree["data"] = d
+		}
+	}
 	f := hclwrite.NewEmptyFile()
 	if err := writeBody(f.Body(), tree, schemaOf(reflect.TypeOf(Experiment{}))); err != nil {
 		return nil, err
