@@ -138,7 +138,7 @@ func ResolveExperiment(checkpoint string, opts Options) (*Source, error) {
 			return nil, fmt.Errorf("checkpoint %s records no classes: give the labels file (--labels) with --model", src.Checkpoint)
 		}
 		text := fmt.Sprintf("name = %s\ninherits = %s\n", strconv.Quote(opts.Model), strconv.Quote("builtin:"+opts.Model))
-		exp = "builtin:" + opts.Model + "#predict.hcl"
+		exp = src.Checkpoint + "#" + opts.Model + ".hcl"
 		read = virtualFile(exp, []byte(text))
 	default:
 		return nil, fmt.Errorf("%s is not a checkpoint of runner apply (%v), so it records neither model nor classes: give an experiment file or run folder, or --model NAME with --labels FILE", src.Checkpoint, metaErr)

@@ -198,11 +198,21 @@ func GroundTruths(gts []metric.GroundTruth, ds dataset.Dataset, indices []int, i
 	return gts, nil
 }
 
-// Score runs every metric of run over the ground truths and detections.
+// Score runs every metric of run over the ground truths and detections. The "voc" metric
+// gets the detections in eval_ssd.py's ranking order (ReferenceOrder), so that its AP
+// equals eval_ssd.py's even where detections of equal score tie.
 func Score(run *build.Run, gts []metric.GroundTruth, dets []metric.Detection) ([]MetricResult, error) {
 	out := make([]MetricResult, 0, len(run.Metrics))
+	var ranked []metric.Detection
 	for _, m := range run.Metrics {
-		r, err := m.Metric.Evaluate(run.Classes, gts, dets)
+		in := dets
+		if m.Ref.Type == "voc" {
+			if ranked == nil {
+				ranked = ReferenceOrder(dets)
+			}
+			in = ranked
+		}
+		r, err := m.Metric.Evaluate(run.Classes, gts, in)
 		if err != nil {
 			return nil, fmt.Errorf("metric %s: %w", m.Name, err)
 		}
