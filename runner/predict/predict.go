@@ -88,7 +88,6 @@ type Input struct {
 	Video bool   // read as a video
 }
 
-
 // Expand lists the files of inputs: files as given, folders walked recursively (sorted,
 // images and videos by extension). The output names keep the folder structure below each
 // named folder. A missing input is an error.
