@@ -35,7 +35,13 @@ type benchCase struct {
 	reps   int
 	target string // the target, shown beside the ratio
 	ours   func(reps int) ([]float64, error)
+	// refArg, when set, gives the reference.py case at run time (after the case's data
+	// is prepared), in place of ref.
+	refArg func() (string, error)
 }
+
+// benchThreads is the -threads flag, for the cases that start their own libtorch thread.
+var benchThreads int
 
 func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "libtorch threads, for both sides")
@@ -48,6 +54,7 @@ func main() {
 		*rounds = 1
 	}
 	torch.SetThreads(*threads)
+	benchThreads = *threads
 
 	var re *regexp.Regexp
 	if *only != "" {
@@ -127,6 +134,7 @@ type caseResult struct {
 func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string) caseResult {
 	var res caseResult
 	per := max(1, (reps+rounds-1)/rounds)
+	refCase := c.ref
 	for r := 0; r < rounds; r++ {
 		ours, err := c.ours(per)
 		if err != nil {
@@ -137,7 +145,13 @@ func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string
 		if ref == "" || c.ref == "" || res.refErr != nil {
 			continue
 		}
-		rms, err := runReference(ref, c.ref, threads, per, refEnv)
+		if c.refArg != nil && refCase == c.ref {
+			if refCase, err = c.refArg(); err != nil {
+				res.refErr = err
+				continue
+			}
+		}
+		rms, err := runReference(ref, refCase, threads, per, refEnv)
 		if err != nil {
 			res.refErr = err
 			continue

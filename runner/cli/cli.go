@@ -76,7 +76,7 @@ Global flags (before the command):
 Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensors of
 2 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
 
-Experiment flags (validate, plan, apply, data check):
+Experiment flags (validate, plan, apply, data check, eval, predict):
   -var NAME=VALUE             set a variable (repeatable)
   -var-file FILE              read variables from an HCL file (repeatable)
   --set PATH=VALUE            override a key, e.g. --set training.epochs=10 (repeatable)

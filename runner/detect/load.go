@@ -72,8 +72,9 @@ func IsRunDir(dir string) bool {
 
 // ResolveExperiment decides the experiment of a checkpoint and loads it:
 //
-//   - opts.Experiment, when set: an experiment file, or a run folder (its
-//     experiment.hcl; the checkpoint then defaults to its checkpoints/best.pt);
+//   - opts.Experiment, when set: an experiment file, or a run folder (the checkpoint
+//     then defaults to its checkpoints/best.pt, and the experiment is the one the
+//     checkpoint records, else the folder's experiment.hcl);
 //   - else the experiment a checkpoint of `runner apply` records;
 //   - else, for a weights file without one (a reference .pth), opts.Model (a built-in
 //     model, `runner list model`) with opts.Labels.
@@ -96,6 +97,9 @@ func ResolveExperiment(checkpoint string, opts Options) (*Source, error) {
 				src.Checkpoint = ck
 			}
 			exp = filepath.Join(exp, "experiment.hcl")
+			if _, err := readMeta(src.Checkpoint); err == nil {
+				exp = "" // the checkpoint's own record of the experiment (what it was trained with)
+			}
 		}
 	}
 	if src.Checkpoint == "" {
