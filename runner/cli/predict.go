@@ -140,7 +140,11 @@ func (a *app) predict(args []string) int {
 	if len(sum.Failures) > 0 {
 		fmt.Fprintf(a.stdout, "%d input(s) skipped:\n", len(sum.Failures))
 		for _, fl := range sum.Failures {
-			fmt.Fprintf(a.stdout, "  %s: %s\n", fl.Path, fl.Error)
+			if strings.Contains(fl.Error, fl.Path) {
+				fmt.Fprintf(a.stdout, "  %s\n", fl.Error)
+			} else {
+				fmt.Fprintf(a.stdout, "  %s: %s\n", fl.Path, fl.Error)
+			}
 		}
 	}
 	if *timing {
