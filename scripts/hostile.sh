@@ -39,6 +39,12 @@ cases+=(
   "plan experiments/quickstart.hcl --set model.init.base_net=$tmp/truncated.pth"
   "plan experiments/quickstart.hcl --set model.init.base_net=$tmp/random.pth"
   "data gen-shapes --out $tmp/full --count 2"
+  "eval experiments/quickstart.hcl --checkpoint $tmp/truncated.pth"
+  "eval experiments/quickstart.hcl --checkpoint $tmp/random.pth"
+  "eval --checkpoint /dev/zero"
+  "predict --checkpoint $tmp/empty.pth experiments/quickstart.hcl $tmp/random.pth"
+  "predict --checkpoint $tmp/truncated.pth --model mb1-ssd-lite --labels /dev/zero $tmp/fifo.hcl"
+  "predict --checkpoint $tmp/random.pth $tmp/fifo.hcl"
 )
 
 fail=0

@@ -231,7 +231,7 @@ func (a *app) evalError(err error, asJSON bool) int {
 		a.printDiagnostics(ee.Diags, ee.Result, asJSON)
 		return exitError
 	}
-	fmt.Fprintf(a.stderr, "runner: %v\n", err)
+	fmt.Fprintf(a.stderr, "runner eval: %v\n", flattenMessage(err))
 	return exitError
 }
 
