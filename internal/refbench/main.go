@@ -177,8 +177,12 @@ func reference() (string, string) {
 	return dir, ""
 }
 
+// refTimeout bounds one reference.py run: eval_ssd.py over 200 images of a barely trained
+// model runs its Python NMS over hundreds of candidates per class and image.
+const refTimeout = 60 * time.Minute
+
 func runReference(ref, name string, threads, reps int, env []string) ([]float64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), refTimeout)
 	defer cancel()
 	script := filepath.Join(sourceDir(), "reference.py")
 	cmd := exec.CommandContext(ctx, reftest.Python(), script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
