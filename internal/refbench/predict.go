@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -165,7 +167,9 @@ func prepareData() (benchData, error) {
 // trainedCheckpoint returns the checkpoint of trainedRecipe, training it first when the
 // temporary folder has none.
 func trainedCheckpoint(root string) (string, error) {
-	dir := filepath.Join(root, "train")
+	// one folder per recipe: a changed recipe trains afresh
+	h := sha256.Sum256([]byte(trainedRecipe))
+	dir := filepath.Join(root, "train-"+hex.EncodeToString(h[:4]))
 	ckpt := filepath.Join(dir, "runs", "refbench-mb2", "trained", "checkpoints", "last.pt")
 	if _, err := train.ReadCheckpointMeta(ckpt); err == nil {
 		return ckpt, nil
