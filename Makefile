@@ -51,7 +51,7 @@ MATRIX := ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2 \
           OMP_NUM_THREADS=1 OMP_NUM_THREADS=2
 CI_SETTINGS := ATEN_CPU_CAPABILITY=default,OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott,OMP_NUM_THREADS=2
 # The concurrent packages that `make test` runs under the race detector (-short).
-RACE_PKGS := ./runner/loader ./registry ./internal/jpeg
+RACE_PKGS := ./runner/loader ./registry ./internal/jpeg ./runner/detect
 RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
@@ -86,7 +86,7 @@ test-short: setup ## run the tests without the slow ones (-short)
 test-hostile: build ## run the bad-input corpus through bin/runner, each case under a time and memory cap; fails on a panic, hang or crash
 	$(ROOT)/scripts/hostile.sh $(BIN)
 
-test-race: setup ## the concurrent packages (loader, registry, jpeg, torch scopes) under the race detector, -short
+test-race: setup ## the concurrent packages (loader, registry, jpeg, detect, torch scopes) under the race detector, -short
 	go test -race -short -count=1 $(RACE_PKGS)
 	go test -race -short -count=1 -run '$(RACE_TORCH_RUN)' ./internal/torch
 
