@@ -80,7 +80,7 @@ func IsRunDir(dir string) bool {
 //     model, `runner list model`) with opts.Labels.
 //
 // opts.Labels names the classes (model.labels); opts.Set and opts.Vars apply on top, as
-// on the command line. noTrainData accepts an experiment without data.train.
+// on the command line. The experiment needs no data.train (config.Options.NoTrainData).
 func ResolveExperiment(checkpoint string, opts Options) (*Source, error) {
 	src := &Source{Checkpoint: checkpoint}
 	exp := opts.Experiment

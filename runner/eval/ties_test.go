@@ -12,10 +12,10 @@ import (
 	"github.com/ssdrunner/ssdrunner/internal/rng"
 )
 
-// TestNumpyArgsort compares numpyArgsort with NumPy's np.argsort on arrays full of ties
+// TestNumpyArgsortMatchesReference compares numpyArgsort with NumPy's np.argsort on arrays full of ties
 // (where the order of equal values is the algorithm's signature), of sizes that take
 // the insertion sort, the quicksort partitions and the heapsort fallback's inputs.
-func TestNumpyArgsort(t *testing.T) {
+func TestNumpyArgsortMatchesReference(t *testing.T) {
 	reftest.RequirePython(t, "numpy")
 	r := rng.New(3).SplitMix64()
 	var cases [][]float64
