@@ -65,6 +65,12 @@ cases+=(
   "report $tmp/run-random"
   "report /dev/zero"
   "compare --out $tmp/cmp $tmp/run-fifo $tmp/run-random"
+  "eval experiments/quickstart.hcl --checkpoint $tmp/truncated.pth"
+  "eval experiments/quickstart.hcl --checkpoint $tmp/random.pth"
+  "eval --checkpoint /dev/zero"
+  "predict --checkpoint $tmp/empty.pth experiments/quickstart.hcl $tmp/random.pth"
+  "predict --checkpoint $tmp/truncated.pth --model mb1-ssd-lite --labels /dev/zero $tmp/fifo.hcl"
+  "predict --checkpoint $tmp/random.pth $tmp/fifo.hcl"
 )
 
 fail=0

@@ -322,3 +322,9 @@ func jpegMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// DecodeImage reads and decodes an image file as the datasets do: JPEGs with
+// libjpeg-turbo (the pixels cv2.imread gives), turned upright by their EXIF orientation
+// when exif is set (as cv2.imread does); PNG and GIF with Go's decoders. Errors name the
+// file; images of more than 2^27 pixels are refused.
+func DecodeImage(path string, exif bool) (image.Image, error) { return decodeImage(path, exif) }

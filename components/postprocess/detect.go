@@ -32,31 +32,72 @@ func Detect(conf, loc, priors *ts.Tensor, v box.Variances, cfg Config) (_ []Dete
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := checkDetect(conf, loc, priors)
+	d, err := Decode(conf, loc, priors, v)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Detections, b)
+	defer d.Close()
+	return d.Select(cfg)
+}
+
+// Decoded is the first half of Detect, before the NMS: the class probabilities and the
+// decoded boxes of a batch. Close frees them.
+type Decoded struct {
+	Probs  *ts.Tensor // [B, P, C] softmax of the logits
+	Corner *ts.Tensor // [B, P, 4] corner-form boxes, relative to the image
+}
+
+// Close frees the tensors; it may be called more than once.
+func (d *Decoded) Close() {
+	for _, t := range []**ts.Tensor{&d.Probs, &d.Corner} {
+		if *t != nil {
+			(*t).MustDrop()
+			*t = nil
+		}
+	}
+}
+
+// Decode checks Detect's inputs and computes the class probabilities and the corner-form
+// boxes (Detect without the NMS; Select finishes it). The caller closes the result.
+func Decode(conf, loc, priors *ts.Tensor, v box.Variances) (_ *Decoded, err error) {
+	defer torch.Recover(&err)
+	if _, err := checkDetect(conf, loc, priors); err != nil {
+		return nil, err
+	}
+	d := &Decoded{}
 	err = torch.NoGrad(func() error {
-		s := torch.NewScope()
-		defer s.Close()
-		probs := s.T(conf.MustSoftmax(2, gotch.Float, false))
+		d.Probs = conf.MustSoftmax(2, gotch.Float, false)
 		center, err := box.Decode(loc, priors, v)
 		if err != nil {
 			return fmt.Errorf("postprocess: %w", err)
 		}
-		s.T(center)
-		corner, err := box.CenterToCorner(center)
-		if err != nil {
+		defer center.MustDrop()
+		if d.Corner, err = box.CenterToCorner(center); err != nil {
 			return fmt.Errorf("postprocess: %w", err)
 		}
-		s.T(corner)
+		return nil
+	})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Select runs the NMS of every image of d as cfg says (Detect's second half).
+func (d *Decoded) Select(cfg Config) (_ []Detections, err error) {
+	defer torch.Recover(&err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	out := make([]Detections, d.Probs.MustSize()[0])
+	err = torch.NoGrad(func() error {
 		for i := range out {
-			d, err := detectImage(probs, corner, i, cfg)
+			det, err := detectImage(d.Probs, d.Corner, i, cfg)
 			if err != nil {
 				return fmt.Errorf("postprocess: image %d: %w", i, err)
 			}
-			out[i] = d
+			out[i] = det
 		}
 		return nil
 	})

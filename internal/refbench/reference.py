@@ -163,6 +163,58 @@ elif kind == "nms":
         with contextlib.redirect_stdout(io.StringIO()):  # predict prints its inference time
             predictor.predict(image, -1, 0.01)
     ms = time_reps(step)
+elif kind in ("predict", "eval"):
+    # predict:CHECKPOINT:LABELS:IMAGE_LIST — the reference's mb2-ssd-lite predictor, as
+    #   run_ssd_example.py: per image cv2.imread, BGR->RGB and Predictor.predict (with the
+    #   defaults eval_ssd.py uses: hard NMS, candidate_size 200, score > 0.01); ms per image.
+    # eval:CHECKPOINT:LABELS:VOC_ROOT:OUT — eval_ssd.py itself (as a script, on the CPU)
+    #   over VOC_ROOT's test split; ms of the whole evaluation (model creation and loading,
+    #   every image, the AP computation), one repetition per run.
+    # CHECKPOINT is one of `runner apply` (a TorchScript archive of the model's variables
+    # beside its own records), converted here into the reference's state_dict.
+    import contextlib, io, os, runpy, tempfile
+    args = rest.split(":")
+    ckpt, labels = args[0], args[1]
+    archive = torch.jit.load(ckpt)
+    sd = {k: v for k, v in archive.state_dict().items() if not k.startswith("__")}
+    classes = [c.strip() for c in open(labels).readlines() if c.strip()]
+    from vision.ssd.mobilenet_v2_ssd_lite import create_mobilenetv2_ssd_lite, create_mobilenetv2_ssd_lite_predictor
+    net = create_mobilenetv2_ssd_lite(len(classes), is_test=True)
+    missing, unexpected = net.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise SystemExit("checkpoint does not fit mb2-ssd-lite: missing %s, unexpected %s" % (missing[:5], unexpected[:5]))
+    if kind == "predict":
+        import cv2
+        files = [l.strip() for l in open(args[2]) if l.strip()]
+        predictor = create_mobilenetv2_ssd_lite_predictor(net, candidate_size=200, nms_method="hard")
+
+        def step():
+            with contextlib.redirect_stdout(io.StringIO()):  # predict prints its inference time
+                for f in files:
+                    image = cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB)
+                    predictor.predict(image, -1, 0.01)
+        ms = [t / len(files) for t in time_reps(step)]
+    else:
+        voc, out = args[2], args[3]
+        pth = os.path.join(out, "model.pth")
+        os.makedirs(out, exist_ok=True)
+        torch.save(net.state_dict(), pth)
+        label_file = os.path.join(out, "labels.txt")
+        with open(label_file, "w") as f:
+            f.write("\n".join(classes) + "\n")
+
+        def step():
+            sys.argv = ["eval_ssd.py", "--net", "mb2-ssd-lite", "--trained_model", pth, "--dataset", voc,
+                        "--label_file", label_file, "--eval_dir", os.path.join(out, "eval"), "--use_cuda", "False"]
+            with contextlib.redirect_stdout(io.StringIO()):
+                runpy.run_path(os.path.join(ref, "eval_ssd.py"), run_name="__main__")
+        out_ms = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            step()
+            out_ms.append((time.perf_counter() - t) * 1000)
+        ms = out_ms
 else:
     raise SystemExit("unknown case " + case)
 print(json.dumps({"case": case, "ms": ms}))

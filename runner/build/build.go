@@ -48,6 +48,13 @@ type Options struct {
 	NoOptimizer bool
 	// Ctx, when set, cancels the reading of the datasets (Ctrl-C during a long build).
 	Ctx context.Context
+	// NoData leaves both datasets unbuilt (evaluation builds its own, prediction needs
+	// none); ValTransform, the test transform, is built all the same.
+	NoData bool
+	// Classes, when set (the class names a checkpoint records, BACKGROUND first), are the
+	// model's classes: model.labels, model.num_classes and the training dataset, when
+	// read, must agree with them.
+	Classes []string
 }
 
 // Error is a problem found while building, tied to the experiment key it comes from
@@ -159,14 +166,18 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 
 	// datasets
 	env := dataset.Env{BaseDir: ".", SkipBad: e.Data.OnBadSample == "skip", Ctx: opts.Ctx}
-	if ds, err := dataset.Build(e.Data.Train, env); err != nil {
+	if opts.NoData {
+		// neither dataset
+	} else if ds, err := dataset.Build(e.Data.Train, env); err != nil {
 		fail("data.train", err)
 	} else {
 		r.Train = ds
 		r.Problems = append(r.Problems, problemsOf(ds)...)
 		r.Warnings = append(r.Warnings, warningsOf("data.train", ds)...)
 	}
-	if e.Data.Validation.Type != "" {
+	if opts.NoData {
+		// neither dataset
+	} else if e.Data.Validation.Type != "" {
 		if ds, err := dataset.Build(e.Data.Validation, env); err != nil {
 			fail("data.validation", err)
 		} else {
@@ -185,8 +196,8 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 	}
 
 	// classes
-	classes, cerr := resolveClasses(e, r.Train)
-	if cerr != nil && (r.Train != nil || e.Model.Labels != "") {
+	classes, cerr := resolveClasses(e, r.Train, opts.Classes)
+	if cerr != nil && (r.Train != nil || e.Model.Labels != "" || opts.NoData || opts.Classes != nil) {
 		fail("model", cerr) // (a training dataset that failed to build was reported above)
 	}
 	r.Classes = classes
@@ -216,7 +227,7 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 		if terr != nil {
 			errs = append(errs, terr)
 		}
-		if e.Data.Validation.Type != "" {
+		if e.Data.Validation.Type != "" || opts.NoData {
 			r.ValTransform, r.ValInfo, terr = testTransform(e, r.ImageSize)
 			if terr != nil {
 				errs = append(errs, terr)
@@ -401,15 +412,29 @@ func checkFeatureMaps(m *model.SSD, gen anchors.Generator) error {
 	return nil
 }
 
-// resolveClasses decides the class names (BACKGROUND first): the labels file, else the
-// training dataset's classes; model.num_classes must agree with them when set.
-func resolveClasses(e *config.Experiment, train dataset.Dataset) ([]string, error) {
+// resolveClasses decides the class names (BACKGROUND first): known (a checkpoint's),
+// else the labels file, else the training dataset's classes; model.num_classes, the
+// labels file and the training dataset must agree with them when set.
+func resolveClasses(e *config.Experiment, train dataset.Dataset, known []string) ([]string, error) {
 	n := e.Model.NumClasses
 	var names []string
+	if known != nil {
+		if len(known) < 2 {
+			return nil, fmt.Errorf("%d class names: want BACKGROUND and at least one class", len(known))
+		}
+		if n != 0 && n != len(known) {
+			return nil, fmt.Errorf("num_classes = %d but the checkpoint has %d classes (BACKGROUND included)", n, len(known))
+		}
+		n = len(known)
+		names = known
+	}
 	if e.Model.Labels != "" {
 		labels, err := dataset.ReadLabels(e.Model.Labels)
 		if err != nil {
 			return nil, err
+		}
+		if known != nil && !slices.Equal(known, labels) {
+			return nil, fmt.Errorf("%s gives the classes %v but the checkpoint's are %v", e.Model.Labels, labels, known)
 		}
 		if n != 0 && n != len(labels) {
 			return nil, fmt.Errorf("num_classes = %d but %s gives %d classes (BACKGROUND included)", n, e.Model.Labels, len(labels))
@@ -424,7 +449,11 @@ func resolveClasses(e *config.Experiment, train dataset.Dataset) ([]string, erro
 			}
 			names = dn
 		} else if len(names) != len(dn) {
-			return nil, fmt.Errorf("%s gives %d classes but the training dataset has %d (BACKGROUND included)", e.Model.Labels, len(names), len(dn))
+			src := "the checkpoint has"
+			if e.Model.Labels != "" {
+				src = e.Model.Labels + " gives"
+			}
+			return nil, fmt.Errorf("%s %d classes but the training dataset has %d (BACKGROUND included)", src, len(names), len(dn))
 		}
 	}
 	if names == nil && n > 0 {

@@ -43,6 +43,8 @@ func commandList() []command {
 		{"report", "RUN_DIR…", "write a run's report: report.html (self-contained), report.md and every chart, PNG and SVG", (*app).report},
 		{"compare", "RUN_DIR|SWEEP_DIR…", "compare runs: per-class AP, mAP, losses and lr overlaid, the experiment keys that differ (--out DIR)", (*app).compare},
 		{"sweep", "emit | report", "write the Slurm or Nomad job of a sweep (emit --to slurm|nomad FILE); rewrite a sweep folder's report", (*app).sweepCmd},
+		{"eval", "[EXPERIMENT|RUN_DIR]", "evaluate a checkpoint on a dataset as eval_ssd.py: per-class AP and mAP, det_test_<class>.txt, results.json, charts", (*app).eval},
+		{"predict", "--checkpoint F INPUT…", "detect objects in images, folders and videos: annotated copies, detections as JSON and CSV", (*app).predict},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"export", "onnx|pth --checkpoint F", "write a trained model as an ONNX graph (scores and decoded boxes) or a PyTorch state_dict for the reference project", (*app).exportCmd},
@@ -82,7 +84,7 @@ Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensor
 RUNNER_OPEN_IMAGES_BASE_URL, RUNNER_OPEN_IMAGES_IMAGES_URL: mirrors for 'data download
 open-images' (its --base-url and --images-url).
 
-Experiment flags (validate, plan, apply, data check):
+Experiment flags (validate, plan, apply, data check, eval, predict):
   -var NAME=VALUE             set a variable (repeatable)
   -var-file FILE              read variables from an HCL file (repeatable)
   --set PATH=VALUE            override a key, e.g. --set training.epochs=10 (repeatable)

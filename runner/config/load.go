@@ -35,6 +35,10 @@ type Options struct {
 	// ReadFile reads experiment and var files; nil means textfile.ReadText: regular files
 	// of at most textfile.Config bytes, without a byte-order mark.
 	ReadFile func(string) ([]byte, error)
+	// NoTrainData accepts an experiment without data.train: evaluation and prediction
+	// need only the model (its classes then come from model.labels, model.num_classes or
+	// a checkpoint).
+	NoTrainData bool
 }
 
 // Origin says where a value came from.

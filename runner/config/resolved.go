@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -129,20 +130,14 @@ func Diff(a, b map[string]any) []string {
 // into the same experiment. With a transform chain, data.augmentation (then unused, and
 // refused beside transform blocks when set in a file) is left out.
 func WriteHCL(tree map[string]any) ([]byte, error) {
-	if data, ok := tree["data"].(map[string]any); ok {
-		if chain, ok := data["transform"].([]any); ok && len(chain) > 0 {
-			d := make(map[string]any, len(data))
-			for k, v := range data {
-				if k != "augmentation" {
-					d[k] = v
-				}
-			}
-			t := make(map[string]any, len(tree))
-			for k, v := range tree {
-				t[k] = v
-			}
-			t["data"] = d
-			tree = t
+	if d, ok := tree["data"].(map[string]any); ok {
+		if chain, ok := d["transform"].([]any); ok && len(chain) > 0 {
+			// The transform blocks are the whole chain: written beside them, the
+			// augmentation preset (on record with its default) would be refused.
+			d = maps.Clone(d)
+			delete(d, "augmentation")
+			tree = maps.Clone(tree)
+			tree["data"] = d
 		}
 	}
 	f := hclwrite.NewEmptyFile()

@@ -136,7 +136,7 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	}
 
 	d := e.Data
-	c.component("data.train", "dataset", d.Train, true)
+	c.component("data.train", "dataset", d.Train, !l.opts.NoTrainData)
 	c.component("data.validation", "dataset", d.Validation, false)
 	if len(d.Transforms) > 0 {
 		if o, ok := l.res.OriginOf("data.augmentation"); ok && o.Layer != "default" {

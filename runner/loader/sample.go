@@ -128,6 +128,14 @@ func (l *Loader) encode(s *transform.Sample, buf *sampleBuf) error {
 	return nil
 }
 
+// HWCToCHW returns the n pixels of the interleaved RGB image src (a transform's output)
+// as three planes, the layout of the network's input.
+func HWCToCHW(src []float32, n int) []float32 {
+	dst := make([]float32, 3*n)
+	hwcToCHW(dst, src, n)
+	return dst
+}
+
 // hwcToCHW writes the n pixels of the interleaved RGB image src into dst as three planes.
 func hwcToCHW(dst, src []float32, n int) {
 	r, g, b := dst[:n:n], dst[n:2*n:2*n], dst[2*n:3*n:3*n]

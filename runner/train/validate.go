@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/ssdrunner/ssdrunner/components/metric"
-	"github.com/ssdrunner/ssdrunner/components/postprocess"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/eval"
 	"github.com/ssdrunner/ssdrunner/runner/loader"
 )
 
@@ -38,7 +38,7 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 		}
 		reg, cls, d, err := t.evalBatch(b)
 		if err == nil {
-			gts, err = t.appendGroundTruths(gts, b)
+			gts, err = eval.GroundTruths(gts, t.run.Validation, b.Indices, b.IDs)
 		}
 		b.Close()
 		if err != nil {
@@ -55,11 +55,12 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 		v.Regression, v.Classification = sumReg/float64(batches), sumCls/float64(batches)
 		v.Loss = v.Regression + v.Classification
 	}
-	for i, m := range t.run.Metrics {
-		res, err := m.Metric.Evaluate(t.run.Classes, gts, dets)
-		if err != nil {
-			return v, fmt.Errorf("validation after epoch %d: metric %s: %w", epoch, m.Name, err)
-		}
+	results, err := eval.Score(t.run, gts, dets)
+	if err != nil {
+		return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+	}
+	for i, m := range results {
+		res := m.Result
 		v.Metrics[m.Name] = res.Value
 		for k, x := range res.Extra {
 			v.Metrics[m.Name+"."+k] = x
@@ -106,45 +107,11 @@ func (t *trainer) evalBatch(b *loader.Batch) (reg, cls float64, dets []metric.De
 		if !finite(reg) || !finite(cls) {
 			return fmt.Errorf("the validation loss is not finite (regression %g, classification %g) on images %v", reg, cls, b.IDs)
 		}
-		if conf.MustDevice() != t.run.Priors.MustDevice() {
-			conf = s.T(conf.MustTo(t.run.Priors.MustDevice(), false))
-			loc = s.T(loc.MustTo(t.run.Priors.MustDevice(), false))
-		}
-		out, err := postprocess.Detect(conf, loc, t.run.Priors, t.run.Variances, t.run.NMS)
+		dets, err = eval.Detections(t.run, conf, loc, b.IDs, b.Sizes)
 		if err != nil {
 			return err
-		}
-		for i, d := range out {
-			w, h := float64(b.Sizes[i][0]), float64(b.Sizes[i][1])
-			for j := range d.Scores {
-				bx := d.Boxes[j]
-				dets = append(dets, metric.Detection{ImageID: b.IDs[i], Label: d.Labels[j], Score: float64(d.Scores[j]),
-					Box: [4]float64{float64(bx[0]) * w, float64(bx[1]) * h, float64(bx[2]) * w, float64(bx[3]) * h}})
-			}
 		}
 		return nil
 	})
 	return reg, cls, dets, err
-}
-
-// appendGroundTruths adds the annotated objects of a batch's images (every object of a
-// known class, difficult ones flagged).
-func (t *trainer) appendGroundTruths(gts []metric.GroundTruth, b *loader.Batch) ([]metric.GroundTruth, error) {
-	for i, idx := range b.Indices {
-		id, objs, err := t.run.Validation.Annotation(idx)
-		if err != nil {
-			return gts, err
-		}
-		if id != b.IDs[i] {
-			id = b.IDs[i]
-		}
-		g := metric.GroundTruth{ImageID: id}
-		for _, o := range objs {
-			g.Boxes = append(g.Boxes, o.Box)
-			g.Labels = append(g.Labels, o.Label)
-			g.Difficult = append(g.Difficult, o.Difficult)
-		}
-		gts = append(gts, g)
-	}
-	return gts, nil
 }

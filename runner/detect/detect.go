@@ -1,0 +1,288 @@
+// Package detect runs a trained SSD on images from Go: Load a checkpoint (one written by
+// `runner apply`, or a reference .pth with its experiment or model name and labels),
+// Detect objects in decoded images, Close.
+//
+//	d, err := detect.Load("runs/quickstart/20261206-101500/checkpoints/best.pt", detect.Options{})
+//	if err != nil { … }
+//	defer d.Close()
+//	dets, err := d.Detect(ctx, img) // dets[0]: the boxes found in img, in its pixels
+//
+// Images go through the experiment's test transform (resize to the anchors' input size,
+// normalise), the network in evaluation mode and the experiment's evaluation.nms, exactly
+// as `runner eval` and the reference's Predictor.predict; boxes come back in the pixels
+// of each input image (corner form, not clipped, as the reference).
+//
+// A Detector is safe for use by several goroutines: images are prepared on the calling
+// goroutines, in parallel, and the libtorch work (forward pass, box decoding, NMS) of all
+// callers is serialised on one goroutine locked to its OS thread, the thread libtorch's
+// settings belong to (see internal/torch). Several images given to one Detect call go
+// through the network together, Options.BatchSize at a time.
+package detect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ssdrunner/ssdrunner/components/postprocess"
+	"github.com/ssdrunner/ssdrunner/internal/rng"
+	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/build"
+	"github.com/ssdrunner/ssdrunner/runner/loader"
+)
+
+// Options configure Load. Everything is optional for a checkpoint of `runner apply`.
+type Options struct {
+	// Experiment is an experiment file or a run folder: the model of a weights file that
+	// records none (a reference .pth), or one that replaces a checkpoint's.
+	Experiment string
+	// Model is a built-in model (`runner list model`: mb1-ssd, mb2-ssd-lite, …), for a
+	// weights file without an experiment; Labels must name its classes.
+	Model string
+	// Labels is a labels file (one class per line, BACKGROUND first or added): the
+	// classes of a .pth. With a checkpoint of ours it must agree with the checkpoint's.
+	Labels string
+	// Set are overrides of the experiment's keys, as `--set PATH=VALUE`, e.g.
+	// "evaluation.nms.score_threshold=0.4", "evaluation.nms.method=soft",
+	// "evaluation.nms.top_k=10", "evaluation.nms.class_agnostic=true",
+	// "model.anchors.image_size=320".
+	Set []string
+	// Vars set the experiment's variables, as `-var NAME=VALUE`.
+	Vars []string
+	// BatchSize is the largest number of images that go through the network together
+	// (default 8).
+	BatchSize int
+	// Threads is libtorch's thread count (default: the experiment's training.threads,
+	// whose 0 means every core).
+	Threads int
+	// Log receives the build's warnings.
+	Log zerolog.Logger
+}
+
+// Detection is one object found in an image.
+type Detection struct {
+	// Box is xmin, ymin, xmax, ymax in pixels of the input image.
+	Box   [4]float64 `json:"box"`
+	Label int        `json:"label"` // class index, >= 1 (0 is the background)
+	Class string     `json:"class"`
+	Score float64    `json:"score"` // the class probability (decayed, with soft NMS)
+}
+
+// Timing is the time spent per stage, summed over the images of a Detect call.
+type Timing struct {
+	Images      int
+	Preprocess  time.Duration // image to normalised tensor data (test transform)
+	Forward     time.Duration // the network
+	DecodeBoxes time.Duration // softmax and box decoding against the priors
+	NMS         time.Duration // candidate selection and non-maximum suppression
+}
+
+// Add adds o's times and images to t.
+func (t *Timing) Add(o Timing) {
+	t.Images += o.Images
+	t.Preprocess += o.Preprocess
+	t.Forward += o.Forward
+	t.DecodeBoxes += o.DecodeBoxes
+	t.NMS += o.NMS
+}
+
+// Detector is a loaded model ready to detect objects. Its methods may be called from
+// several goroutines; Close frees it.
+type Detector struct {
+	classes   []string
+	size      int
+	batchSize int
+	nms       postprocess.Config
+	run       *build.Run // owned by the worker goroutine
+
+	jobs      chan job
+	done      chan struct{}
+	closeOnce sync.Once
+	mu        sync.RWMutex // held for reading while a Detect call may send jobs
+	closed    bool
+}
+
+// job is one batch for the worker.
+type job struct {
+	pixels [][]float32 // CHW, normalised, one per image
+	sizes  [][2]int
+	reply  chan jobResult
+}
+
+type jobResult struct {
+	dets   [][]Detection
+	timing Timing
+	err    error
+}
+
+// Load builds the model of checkpoint (see Options) and loads its weights. Problems in
+// the experiment come back as an *ExperimentError; a checkpoint whose classes do not fit
+// the labels, or that does not fit the model, is refused.
+func Load(checkpoint string, opts Options) (*Detector, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 8
+	}
+	d := &Detector{batchSize: opts.BatchSize, jobs: make(chan job), done: make(chan struct{})}
+	ready := make(chan error, 1)
+	go d.worker(checkpoint, opts, ready)
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// worker builds the run and then serves jobs, on one locked OS thread, until Close.
+func (d *Detector) worker(checkpoint string, opts Options, ready chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(d.done)
+	src, err := ResolveExperiment(checkpoint, opts)
+	if err != nil {
+		ready <- err
+		return
+	}
+	threads := opts.Threads
+	if threads <= 0 {
+		threads = src.Experiment.Experiment.Training.Threads
+	}
+	torch.SetThreads(threads)
+	run, err := BuildSource(src, opts)
+	if err != nil {
+		ready <- err
+		return
+	}
+	defer run.Close()
+	d.run, d.classes, d.size, d.nms = run, run.Classes, run.ImageSize, run.NMS
+	ready <- nil
+	for j := range d.jobs {
+		dets, timing, err := d.runBatch(j.pixels, j.sizes)
+		j.reply <- jobResult{dets: dets, timing: timing, err: err}
+	}
+}
+
+// Classes returns the class names, BACKGROUND first.
+func (d *Detector) Classes() []string { return append([]string(nil), d.classes...) }
+
+// ImageSize is the network's input width and height.
+func (d *Detector) ImageSize() int { return d.size }
+
+// NMS returns the post-processing settings in effect.
+func (d *Detector) NMS() postprocess.Config { return d.nms }
+
+// Run returns the built run (model, priors, transforms, metrics). Its tensors belong to
+// the Detector's thread: use it only for reading its settings.
+func (d *Detector) Run() *build.Run { return d.run }
+
+// ErrClosed is returned by Detect after Close.
+var ErrClosed = errors.New("detect: the detector is closed")
+
+// Close stops the worker and frees the model. Detect calls in progress finish first; later
+// ones return ErrClosed. It may be called more than once.
+func (d *Detector) Close() {
+	d.closeOnce.Do(func() {
+		d.mu.Lock()
+		d.closed = true
+		close(d.jobs)
+		d.mu.Unlock()
+		<-d.done
+	})
+}
+
+// Detect finds the objects in each image: out[i] holds image i's detections, class by
+// class, best first within a class. A nil image is an error naming its position. It
+// returns ctx's error if ctx is cancelled before the work is done.
+func (d *Detector) Detect(ctx context.Context, images ...image.Image) ([][]Detection, error) {
+	out, _, err := d.DetectTimed(ctx, images...)
+	return out, err
+}
+
+// DetectTimed is Detect that also reports the time spent in each stage.
+func (d *Detector) DetectTimed(ctx context.Context, images ...image.Image) ([][]Detection, Timing, error) {
+	var timing Timing
+	for i, img := range images {
+		if img == nil {
+			return nil, timing, fmt.Errorf("detect: image %d is nil", i)
+		}
+		if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 {
+			return nil, timing, fmt.Errorf("detect: image %d is empty (%dx%d)", i, b.Dx(), b.Dy())
+		}
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, timing, ErrClosed
+	}
+	out := make([][]Detection, 0, len(images))
+	for lo := 0; lo < len(images); lo += d.batchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, timing, err
+		}
+		batch := images[lo:min(lo+d.batchSize, len(images))]
+		start := time.Now()
+		pixels, sizes, err := d.prepare(batch)
+		if err != nil {
+			return nil, timing, fmt.Errorf("detect: image %d: %w", lo+len(pixels), err)
+		}
+		prep := time.Since(start)
+		reply := make(chan jobResult, 1)
+		select {
+		case d.jobs <- job{pixels: pixels, sizes: sizes, reply: reply}:
+		case <-ctx.Done():
+			return nil, timing, ctx.Err()
+		}
+		r := <-reply // the worker always answers a job it took
+		if r.err != nil {
+			return nil, timing, r.err
+		}
+		r.timing.Preprocess = prep
+		timing.Add(r.timing)
+		out = append(out, r.dets...)
+	}
+	return out, timing, nil
+}
+
+// prepare runs the test transform on each image, in parallel, and lays the results out
+// channel-first. On error, pixels holds the images prepared before the failing one.
+func (d *Detector) prepare(images []image.Image) (pixels [][]float32, sizes [][2]int, err error) {
+	pixels = make([][]float32, len(images))
+	sizes = make([][2]int, len(images))
+	errs := make([]error, len(images))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, img := range images {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			pixels[i], sizes[i], errs[i] = d.prepareOne(img)
+		}()
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if e != nil {
+			return pixels[:i], sizes[:i], e
+		}
+	}
+	return pixels, sizes, nil
+}
+
+// prepareOne is the test transform of one image, laid out channel-first.
+func (d *Detector) prepareOne(img image.Image) ([]float32, [2]int, error) {
+	b := img.Bounds()
+	s := loader.FromImage("", img, nil)
+	// The test transform draws no random numbers; it gets a generator all the same.
+	if err := d.run.ValTransform.Apply(s, rng.NewRand(rng.New(0), rng.New(0))); err != nil {
+		return nil, [2]int{}, err
+	}
+	if s.W != d.size || s.H != d.size || len(s.Image) != 3*d.size*d.size {
+		return nil, [2]int{}, fmt.Errorf("the test transform made a %dx%d image, the network takes %dx%d", s.W, s.H, d.size, d.size)
+	}
+	return loader.HWCToCHW(s.Image, s.W*s.H), [2]int{b.Dx(), b.Dy()}, nil
+}
