@@ -53,6 +53,7 @@ type app struct {
 	logW           io.Writer // where log writes (apply adds the run's JSON log beside it)
 	logLevel       zerolog.Level
 	jsonOut        bool
+	args           []string // the whole command line (a data-parallel supervisor starts its ranks with it)
 }
 
 func usage(w io.Writer) {
@@ -119,7 +120,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		fmt.Fprintf(stderr, "runner: RUNNER_MALLOC=%q: want hugepages or system\n", m)
 		return exitUsage
 	}
-	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log, logW: logW, logLevel: log.GetLevel()}
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log, logW: logW, logLevel: log.GetLevel(), args: args}
 	for _, c := range commandList() {
 		if c.name == rest[0] {
 			return c.run(a, rest[1:])
