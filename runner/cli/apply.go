@@ -58,13 +58,13 @@ func (a *app) apply(args []string) int {
 		defer group.Close()
 		rank = rk.rank
 		a.log = a.log.With().Int("rank", rank).Logger()
+		a.log.Info().Int("world", rk.world).Int("threads", res.Experiment.Training.Threads).Msg("joined the data-parallel job")
 		if rank != 0 && a.logLevel > zerolog.DebugLevel && a.logLevel < zerolog.WarnLevel {
 			// rank 0 logs the job's progress; the others their warnings and errors (all with
 			// --log-level debug)
 			a.logLevel = zerolog.WarnLevel
 			a.log = a.log.Level(a.logLevel)
 		}
-		a.log.Info().Int("world", rk.world).Int("threads", res.Experiment.Training.Threads).Msg("joined the data-parallel job")
 	}
 	threads := torch.SetThreads(res.Experiment.Training.Threads)
 	a.log.Debug().Int("threads", threads).Msg("libtorch threads")

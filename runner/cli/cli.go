@@ -40,6 +40,7 @@ func commandList() []command {
 		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run", (*app).apply},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
+		{"launch", "emit --to slurm FILE", "write the batch script of a multi-machine data-parallel training (srun, torchrun-style ranks)", (*app).launch},
 		{"data", "check FILE | gen-shapes", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder", (*app).data},
 	}
 }

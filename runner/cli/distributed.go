@@ -68,7 +68,7 @@ func rankFromEnv(env []string) (r rankEnv, ok bool, err error) {
 	r.world = num("WORLD_SIZE", "")
 	r.rank = num("RANK", "")
 	r.localRank = num("LOCAL_RANK", strconv.Itoa(r.rank))
-	r.localWorld = num("LOCAL_WORLD_SIZE", "1")
+	r.localWorld = num("LOCAL_WORLD_SIZE", "0") // 0: unknown (Slurm's srun does not say)
 	r.addr = envOr(env, "MASTER_ADDR", "")
 	if r.world > 1 {
 		r.port = num("MASTER_PORT", "")
@@ -76,14 +76,15 @@ func rankFromEnv(env []string) (r rankEnv, ok bool, err error) {
 	if err != nil {
 		return r, true, err
 	}
-	if r.localWorld < 1 || r.localRank < 0 || r.localRank >= r.localWorld {
+	if r.localWorld < 0 || r.localRank < 0 || (r.localWorld > 0 && r.localRank >= r.localWorld) {
 		return r, true, fmt.Errorf("LOCAL_RANK=%d, LOCAL_WORLD_SIZE=%d: want 0 <= LOCAL_RANK < LOCAL_WORLD_SIZE", r.localRank, r.localWorld)
 	}
 	return r, true, nil
 }
 
-// threadShare is one rank's share of total intra-op threads (0: every core) among the
-// ranks of its machine.
+// threadShare is one rank's share of total intra-op threads (0: every core, which under a
+// scheduler's CPU binding are the rank's own) among the localWorld ranks of its machine
+// (0: unknown, the whole).
 func threadShare(total, localWorld int) int {
 	if total <= 0 {
 		total = runtime.NumCPU()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -155,6 +156,10 @@ func TestRankFromEnv(t *testing.T) {
 	if err != nil || !ok || r != (rankEnv{rank: 3, world: 4, localRank: 1, localWorld: 2, addr: "10.1.2.3", port: 29500}) {
 		t.Errorf("got %+v %v %v", r, ok, err)
 	}
+	// srun gives no LOCAL_WORLD_SIZE: unknown, any LOCAL_RANK
+	if r, _, err := rankFromEnv([]string{"WORLD_SIZE=4", "RANK=3", "LOCAL_RANK=3", "MASTER_ADDR=h", "MASTER_PORT=2"}); err != nil || r.localWorld != 0 {
+		t.Errorf("without LOCAL_WORLD_SIZE: %+v %v", r, err)
+	}
 	if _, ok, err := rankFromEnv([]string{"RANK=1"}); ok || err != nil {
 		t.Errorf("without WORLD_SIZE: %v %v", ok, err)
 	}
@@ -162,6 +167,7 @@ func TestRankFromEnv(t *testing.T) {
 		{"WORLD_SIZE=two", "RANK=0"},
 		{"WORLD_SIZE=2", "RANK=0", "MASTER_ADDR=h"}, // no port
 		{"WORLD_SIZE=2", "RANK=0", "LOCAL_RANK=2", "LOCAL_WORLD_SIZE=2", "MASTER_PORT=1"},
+		{"WORLD_SIZE=2", "RANK=0", "LOCAL_RANK=-1", "MASTER_PORT=1"},
 	} {
 		if _, _, err := rankFromEnv(env); err == nil {
 			t.Errorf("%v: no error", env)
@@ -198,5 +204,45 @@ func TestApplyDistFlags(t *testing.T) {
 		[]string{"HOME=" + t.TempDir(), "WORLD_SIZE=2", "RANK=0", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=1"})
 	if code != exitUsage || !strings.Contains(e.String(), "WORLD_SIZE is set") {
 		t.Errorf("--nproc inside a launched rank: exit %d\n%s", code, e.String())
+	}
+}
+
+// TestLaunchEmitSlurm: the batch script asks Slurm for the nodes and tasks, derives the
+// torchrun variables per task, passes the experiment's flags and apply's on, is valid bash,
+// and lands atomically in --out; wrong flags are usage errors.
+func TestLaunchEmitSlurm(t *testing.T) {
+	dir := t.TempDir()
+	exp, _ := filepath.Abs(filepath.Join(repoRoot, "experiments", "quickstart.hcl"))
+	out := filepath.Join(dir, "job.sbatch")
+	stdout, stderr, code := run(t, "", "launch", "emit", "--to", "slurm", exp, "--nodes", "3", "--tasks-per-node", "2",
+		"--cpus-per-task", "4", "--runner", "/opt/runner bin/runner", "--set", "training.epochs=2", "--out", out, "--", "--resume", "auto")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	script, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#SBATCH --nodes=3", "#SBATCH --ntasks-per-node=2", "#SBATCH --cpus-per-task=4",
+		"WORLD_SIZE=$SLURM_NTASKS RANK=$SLURM_PROCID LOCAL_RANK=$SLURM_LOCALID", "MASTER_ADDR=$(scontrol show hostnames",
+		"'/opt/runner bin/runner' apply " + exp, "--set training.epochs=2 --resume auto", "srun --kill-on-bad-exit=1"} {
+		if !strings.Contains(string(script), want) {
+			t.Errorf("the script lacks %q:\n%s", want, script)
+		}
+	}
+	if b, err := exec.LookPath("bash"); err == nil {
+		if o, err := exec.Command(b, "-n", out).CombinedOutput(); err != nil {
+			t.Errorf("bash -n: %v\n%s", err, o)
+		}
+	}
+	for _, c := range [][]string{
+		{"--to", "pbs", exp},
+		{"--to", "slurm", exp, "--nodes", "0"},
+		{"--to", "slurm"},
+		{"--to", "slurm", exp, "--", "--nproc", "2"},
+	} {
+		if _, stderr, code := run(t, "", append([]string{"launch", "emit"}, c...)...); code != exitUsage {
+			t.Errorf("%v: exit %d, want a usage error\n%s", c, code, stderr)
+		}
 	}
 }

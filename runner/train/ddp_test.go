@@ -21,7 +21,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ssdrunner/ssdrunner/internal/dist"
-	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
@@ -51,7 +50,6 @@ func ddpWorker() int {
 		fmt.Fprintln(os.Stderr, diags.Error())
 		return 2
 	}
-	torch.SetThreads(1)
 	g, err := dist.Init(dist.Config{Rank: rank, World: world, MasterAddr: "127.0.0.1", MasterPort: port, Timeout: 20 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -86,7 +84,13 @@ type rankResult struct {
 
 // spawnJob trains exp as world ranks (run name runName, overrides sets) and returns each
 // rank's exit status and stderr.
-func spawnJob(t *testing.T, exp, runName string, world, killAt int, sets ...string) []rankResult {
+func spawnJob(t testing.TB, exp, runName string, world, killAt int, sets ...string) []rankResult {
+	return spawnJobThreads(t, exp, runName, world, killAt, 1, sets...)
+}
+
+// spawnJobThreads is spawnJob with threads OpenMP and OpenBLAS threads per rank (the
+// experiment's training.threads sets libtorch's).
+func spawnJobThreads(t testing.TB, exp, runName string, world, killAt, threads int, sets ...string) []rankResult {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,7 +107,7 @@ func spawnJob(t *testing.T, exp, runName string, world, killAt int, sets ...stri
 		cmd.Env = append(os.Environ(), "SSD_TRAIN_RANK="+strconv.Itoa(r), "SSD_TRAIN_WORLD="+strconv.Itoa(world),
 			"SSD_TRAIN_PORT="+strconv.Itoa(port), "SSD_TRAIN_EXP="+exp, "SSD_TRAIN_RUN="+runName,
 			"SSD_TRAIN_SET="+strings.Join(sets, ";"), "SSD_TRAIN_KILL_AT="+strconv.Itoa(killAt),
-			"OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1")
+			"OMP_NUM_THREADS="+strconv.Itoa(threads), "OPENBLAS_NUM_THREADS="+strconv.Itoa(threads))
 		var se bytes.Buffer
 		cmd.Stderr = &se
 		if err := cmd.Start(); err != nil {
