@@ -219,7 +219,9 @@ func (a *app) supervise(d *distFlags) int {
 			}
 			if code < 0 {
 				code = c
-				fmt.Fprintf(a.stderr, "runner apply: rank %d %s\n", e.rank, describeExit(e.err))
+				if !interrupted || c != 130 {
+					fmt.Fprintf(a.stderr, "runner apply: rank %d %s\n", e.rank, describeExit(e.err))
+				}
 				if running > 0 && !interrupted {
 					grace := d.timeout + 30*time.Second
 					a.log.Warn().Int("rank", e.rank).Str("within", grace.String()).Msg("a rank failed: the others stop when they notice it")

@@ -335,3 +335,21 @@ func TestDataParallelLostRank(t *testing.T) {
 		t.Errorf("resumed run: %+v", sum)
 	}
 }
+
+func TestResumeStep(t *testing.T) {
+	for _, c := range []struct {
+		step, world, now, want int
+		exact                  bool
+	}{
+		{5, 2, 2, 5, true},
+		{5, 0, 1, 5, true},  // a one-process checkpoint
+		{3, 2, 1, 6, true},  // 3 global batches of 2 ranks are 6 of one
+		{4, 1, 3, 1, false}, // 4 batches of one process: 1 of 3 ranks, the 4th trained again
+		{0, 4, 2, 0, true},
+	} {
+		got, exact := resumeStep(c.step, c.world, c.now)
+		if got != c.want || exact != c.exact {
+			t.Errorf("resumeStep(%d, %d, %d) = %d, %v; want %d, %v", c.step, c.world, c.now, got, exact, c.want, c.exact)
+		}
+	}
+}

@@ -244,6 +244,10 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 			skip = startStep
 		}
 		rec, stoppedAt, err := t.trainEpoch(epoch, skip)
+		if errors.Is(err, ErrInterrupted) && !t.writes() {
+			return t.summary("interrupted", nil), fmt.Errorf("%w at epoch %d, step %d/%d with the job (rank 0 wrote the checkpoint)",
+				ErrInterrupted, epoch+1, stoppedAt, t.steps)
+		}
 		if errors.Is(err, ErrInterrupted) {
 			path := filepath.Join(t.files.ckptDir, "last.pt")
 			if cerr := t.saveCheckpoint(path, epoch, stoppedAt, "interrupt"); cerr != nil {
