@@ -22,6 +22,8 @@ export GOWORK       := $(ROOT)/go.work
 # The experiment `make run` executes, and extra flags for it (e.g. RUN_FLAGS='--set training.epochs=1').
 RUN_EXPERIMENT ?= experiments/quickstart.hcl
 RUN_FLAGS      ?=
+# The run folders (or folders of runs) `make report` writes reports of.
+RUNS           ?= runs
 # Flags of the side-by-side benchmark, e.g. REFBENCH_FLAGS='-run mb2 -threads 1'.
 REFBENCH_FLAGS ?=
 # How long `make fuzz` runs each fuzz target.
@@ -39,6 +41,15 @@ endif
 # The interpreter with torch that runs the reference (internal/reftest's default).
 export SSD_PYTHON ?= /usr/bin/python3
 
+# ONNX Runtime for the ONNX export tests: the npm package onnxruntime-node (it carries the Linux
+# x64 libonnxruntime.so.1 and its Node binding), installed by `make onnxruntime` into
+# build/onnxruntime, which SSD_ONNXRUNTIME then names (runner/export's tests skip without it).
+ORT_VERSION := 1.20.1
+ORT_DIR     := $(BUILD)/onnxruntime
+ifneq ($(wildcard $(ORT_DIR)/node_modules/onnxruntime-node/package.json),)
+export SSD_ONNXRUNTIME ?= $(ORT_DIR)/node_modules/onnxruntime-node
+endif
+
 # The numerical packages: golden comparisons with the reference and libtorch's kernels.
 # `make test-matrix` runs them under every CPU kernel and thread setting of MATRIX, and
 # `make test` under the two of CI_SETTINGS (besides the default run of every test).
@@ -51,12 +62,12 @@ MATRIX := ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2 \
           OMP_NUM_THREADS=1 OMP_NUM_THREADS=2
 CI_SETTINGS := ATEN_CPU_CAPABILITY=default,OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott,OMP_NUM_THREADS=2
 # The concurrent packages that `make test` runs under the race detector (-short).
-RACE_PKGS := ./runner/loader ./registry ./internal/jpeg
+RACE_PKGS := ./runner/loader ./registry ./internal/jpeg ./runner/download/...
 RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
 
-.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race reference reftest-summary bench run lint fmt fuzz clean
+.PHONY: help setup build test test-short test-hostile test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench run report lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,8 +78,10 @@ setup: ## install libtorch-dev if missing, prepare build/stubs and the patched g
 build: setup ## build bin/runner
 	go build -o $(BIN) ./runner/cmd/runner
 
-test: setup ## every test, the golden packages under two more CPU settings, -race, fuzz briefly; then the reference-comparison count
+test: setup ## every test (ONNX Runtime installed first), the golden packages under two more CPU settings, -race, the bad-input corpus and signals, fuzz briefly; then the reference-comparison count
+	@$(MAKE) --no-print-directory onnxruntime || echo "warning: ONNX Runtime could not be installed; the ONNX export comparisons will be skipped"
 	@set -o pipefail; rc=0; rm -f $(REFTEST_LOG); \
+	if [ -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json ]; then export SSD_ONNXRUNTIME=$(ORT_DIR)/node_modules/onnxruntime-node; fi; \
 	go vet $(PKGS) || rc=1; \
 	SSD_REFTEST_LOG=$(REFTEST_LOG) go test -count=1 -timeout 30m $(PKGS) || rc=1; \
 	for s in $(CI_SETTINGS); do \
@@ -76,6 +89,7 @@ test: setup ## every test, the golden packages under two more CPU settings, -rac
 	  env $${s//,/ } go test -count=1 -timeout 30m $(NUM_PKGS) || rc=1; \
 	done; \
 	$(MAKE) --no-print-directory test-race || rc=1; \
+	$(MAKE) --no-print-directory test-hostile || rc=1; \
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s || rc=1; \
 	$(MAKE) --no-print-directory reftest-summary; \
 	exit $$rc
@@ -86,7 +100,7 @@ test-short: setup ## run the tests without the slow ones (-short)
 test-hostile: build ## run the bad-input corpus through bin/runner, each case under a time and memory cap; fails on a panic, hang or crash
 	$(ROOT)/scripts/hostile.sh $(BIN)
 
-test-race: setup ## the concurrent packages (loader, registry, jpeg, torch scopes) under the race detector, -short
+test-race: setup ## the concurrent packages (loader, registry, jpeg, downloads, torch scopes) under the race detector, -short
 	go test -race -short -count=1 $(RACE_PKGS)
 	go test -race -short -count=1 -run '$(RACE_TORCH_RUN)' ./internal/torch
 
@@ -100,6 +114,18 @@ test-matrix: setup ## the numerical packages (NUM_PKGS) under each setting of MA
 
 test-reference: setup ## every reference comparison, failing (not skipping) when the reference or torch is absent
 	SSD_REQUIRE_REFERENCE=1 go test -count=1 -timeout 30m -run 'Golden|Reference|Torchvision' $(PKGS)
+
+test-export: setup onnxruntime ## the export tests, failing (not skipping) when ONNX Runtime, python3-torch or the reference is absent
+	SSD_ONNXRUNTIME=$(ORT_DIR)/node_modules/onnxruntime-node SSD_REQUIRE_ONNXRUNTIME=1 SSD_REQUIRE_REFERENCE=1 \
+	  go test -count=1 -timeout 30m ./runner/export/... ./internal/onnx
+
+onnxruntime: ## install ONNX Runtime for Node (npm onnxruntime-node at ORT_VERSION, --ignore-scripts) into build/onnxruntime (idempotent)
+	@if [ "$$(cat $(ORT_DIR)/.version 2>/dev/null)" = "$(ORT_VERSION)" ] && [ -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json ]; then \
+	  echo "onnxruntime: onnxruntime-node $(ORT_VERSION) ready in $(ORT_DIR)"; exit 0; fi; \
+	command -v node >/dev/null && command -v npm >/dev/null || { echo "onnxruntime: node and npm are needed (Debian: apt-get install nodejs npm)"; exit 1; }; \
+	rm -rf $(ORT_DIR) && mkdir -p $(ORT_DIR) && cd $(ORT_DIR) && echo '{"private": true}' > package.json && \
+	npm install --ignore-scripts --no-audit --no-fund --loglevel=error onnxruntime-node@$(ORT_VERSION) && \
+	echo $(ORT_VERSION) > .version && echo "onnxruntime: onnxruntime-node $(ORT_VERSION) installed in $(ORT_DIR)"
 
 reference: ## export the pinned reference commit into build/reference (REF=<git URL, local clone or bare git dir>)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -121,6 +147,9 @@ bench: setup ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 th
 
 run: build ## train the built-in default experiment (quickstart: synthetic data, no downloads) into runs/
 	$(BIN) apply $(RUN_EXPERIMENT) $(RUN_FLAGS)
+
+report: build ## write the report (report.html, report.md, charts) of every run below RUNS (default runs/)
+	$(BIN) report $(RUNS)
 
 lint: setup ## gofmt -l and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -155,6 +155,21 @@ func (c *canvas) rect(x0, y0, x1, y1 int, fill drawing.Color) {
 	c.r.Fill()
 }
 
+// polygon fills the closed path through pts (at least three).
+func (c *canvas) polygon(pts []pt, fill drawing.Color) {
+	if len(pts) < 3 {
+		return
+	}
+	c.r.ResetStyle()
+	c.r.SetFillColor(fill)
+	c.r.MoveTo(pts[0].x, pts[0].y)
+	for _, p := range pts[1:] {
+		c.r.LineTo(p.x, p.y)
+	}
+	c.r.Close()
+	c.r.Fill()
+}
+
 // line strokes a straight segment.
 func (c *canvas) line(x0, y0, x1, y1 int, col drawing.Color, width float64, dash []float64) {
 	c.polyline([]pt{{x0, y0}, {x1, y1}}, col, width, dash)

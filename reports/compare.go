@@ -73,7 +73,7 @@ func (ch Charts) CompareAP(w io.Writer, evals []Eval) error {
 		names[i] = shorten(r, nameRunes)
 	}
 	title := fmt.Sprintf("AP per class · %d runs compared", k)
-	subtitle := fmt.Sprintf("%d classes · bars top to bottom in legend order", len(rows)-1)
+	subtitle := fmt.Sprintf("%s · bars top to bottom in legend order", nClasses(len(rows)-1))
 
 	barT := 12
 	if k > 3 {

@@ -98,7 +98,8 @@ func TestCallErrors(t *testing.T) {
 		{"Curves overflow", func(w io.Writer) error {
 			return Curves(w, "t", "", []Series{{Run: "a", Name: "x", Points: []Point{{0, -1.7e308}, {1, 1.7e308}}}})
 		}, "cannot chart the value range"},
-		{"too many classes", func(w io.Writer) error { return PerClassAP(w, bareEval(2300)) }, "at most 50000 per side"},
+		// ranked in columns of 100 rows: 12,000 classes need 120 columns, over 50,000 px
+		{"too many classes", func(w io.Writer) error { return PerClassAP(w, bareEval(12000)) }, "at most 50000 per side"},
 	}
 	for _, c := range cases {
 		var b bytes.Buffer

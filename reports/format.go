@@ -61,3 +61,11 @@ func PRCurves(w io.Writer, e Eval, classes ...string) error {
 func Curves(w io.Writer, title, yLabel string, series []Series) error {
 	return Charts{}.Curves(w, title, yLabel, series)
 }
+
+// PRGrid writes a PNG of precision–recall small multiples; see Charts.PRGrid.
+func PRGrid(w io.Writer, e Eval) error { return Charts{}.PRGrid(w, e) }
+
+// Lines writes a PNG line chart over a real-valued x; see Charts.Lines.
+func Lines(w io.Writer, title, xLabel, yLabel string, series []XYSeries) error {
+	return Charts{}.Lines(w, title, xLabel, yLabel, series)
+}

@@ -110,7 +110,7 @@ func pickPRClasses(e Eval, classes []string) (shown, others []int, note string, 
 		for i := range e.Classes {
 			shown = append(shown, i)
 		}
-		return shown, nil, fmt.Sprintf("%d classes", n), nil
+		return shown, nil, nClasses(n), nil
 	}
 	byAP := make([]int, n)
 	for i := range byAP {

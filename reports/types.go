@@ -1,5 +1,6 @@
 // Package reports turns evaluation results into charts for people: AP per class, AP of several
-// runs side by side, precision–recall curves, and metrics over epochs.
+// runs side by side, precision–recall curves (in one chart or as small multiples), and
+// metrics over epochs or over any real-valued x (steps).
 //
 // Charts are drawn with the renderers of github.com/wcharczuk/go-chart/v2 (its PNG rasteriser or
 // its SVG writer, and its embedded Roboto font); the layout (axes, ticks, bars, legends) is done

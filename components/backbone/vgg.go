@@ -3,6 +3,7 @@ package backbone
 import (
 	"fmt"
 
+	"github.com/sugarme/gotch"
 	gnn "github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 
@@ -186,8 +187,23 @@ type l2Norm struct {
 }
 
 func newL2Norm(p *gnn.Path, channels int, scale float64) *l2Norm {
-	return &l2Norm{Weight: p.MustNewVar("weight", []int64{int64(channels)}, gnn.NewConstInit(scale))}
+	return &l2Norm{Weight: p.MustNewVar("weight", []int64{int64(channels)}, floatConst(scale))}
 }
+
+// floatConst is a gotch nn.Init filling float32 tensors with one value. gotch's
+// NewConstInit makes a float64 tensor for any value but 0 and 1, which would turn the
+// L2 norm's output, and every layer after it, into float64.
+type floatConst float64
+
+// InitTensor returns a new float32 tensor of the given shape filled with the value.
+func (c floatConst) InitTensor(dims []int64, device gotch.Device) *ts.Tensor {
+	v := ts.FloatScalar(float64(c))
+	defer v.MustDrop()
+	return ts.MustFull(dims, v, gotch.Float, device)
+}
+
+// Set refills t with the value.
+func (c floatConst) Set(t *ts.Tensor) { reinit(t, c) }
 
 // Forward normalises x [B,C,H,W]; the caller owns the result.
 func (l *l2Norm) Forward(x *ts.Tensor, _ bool) *ts.Tensor {

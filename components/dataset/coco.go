@@ -74,6 +74,7 @@ type COCO struct {
 	dir      string
 	exif     bool
 	problems []Problem
+	warnings []string
 }
 
 // NewCOCO reads the instances file.
@@ -105,12 +106,19 @@ func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
 		return nil, err
 	}
 	paths := make([]string, len(items))
+	rels := make([]string, len(items))
 	for i, it := range items {
+		rels[i] = it.file
 		if it.bad == nil {
 			paths[i] = filepath.Join(dir, filepath.FromSlash(it.file))
 		}
 	}
-	for i, err := range statImages(paths) {
+	warning := outsideWarning(file, dir, rels, func(i int) string { return fmt.Sprintf("image id %d", items[i].imageID) })
+	statErrs, err := statImages(env.ctx(), paths)
+	if err != nil {
+		return nil, err
+	}
+	for i, err := range statErrs {
 		if err == nil || items[i].bad != nil {
 			continue
 		}
@@ -121,6 +129,9 @@ func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
 		items[i].bad = err
 	}
 	d := &COCO{names: names, dir: dir, exif: cfg.ExifOrientation, problems: cocoProblems(items)}
+	if warning != "" {
+		d.warnings = []string{warning}
+	}
 	for _, it := range items {
 		if it.bad == nil {
 			d.items = append(d.items, it)
@@ -137,6 +148,9 @@ func NewCOCO(cfg COCOConfig, env Env) (*COCO, error) {
 // no one image's (an image without id, an annotation without a valid image_id, which is
 // dropped) are Problems with an empty ID, listed first; so is an image without file_name.
 func (d *COCO) Problems() []Problem { return append([]Problem(nil), d.problems...) }
+
+// Warnings lists what was accepted but looked odd (image paths outside the dataset folder).
+func (d *COCO) Warnings() []string { return append([]string(nil), d.warnings...) }
 
 // Len is the number of images.
 func (d *COCO) Len() int { return len(d.items) }

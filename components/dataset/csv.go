@@ -78,6 +78,7 @@ type CSV struct {
 	exif     bool
 	sizes    *imageSizes
 	problems []Problem
+	warnings []string
 }
 
 // NewCSV reads the CSV file.
@@ -91,7 +92,7 @@ func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
 	if cfg.Images != "" {
 		dir = env.resolve(cfg.Images)
 	}
-	o := csvParseOptions{layout: lay, header: cfg.Header, relative: cfg.Relative, skipBad: env.SkipBad}
+	o := csvParseOptions{layout: lay, header: cfg.Header, relative: cfg.Relative, skipBad: env.SkipBad, ctx: env.ctx()}
 	switch {
 	case cfg.Labels != "":
 		names, err := ReadLabels(env.resolve(cfg.Labels))
@@ -122,7 +123,18 @@ func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
 		paths[i] = p
 	}
 	d := &CSV{names: names, file: file, relative: cfg.Relative, exif: cfg.ExifOrientation}
-	for i, err := range statImages(paths) {
+	rels := make([]string, len(items))
+	for i, it := range items {
+		rels[i] = it.image
+	}
+	if w := outsideWarning(file, dir, rels, func(i int) string { return fmt.Sprintf("line %d", items[i].line) }); w != "" {
+		d.warnings = append(d.warnings, w)
+	}
+	statErrs, err := statImages(env.ctx(), paths)
+	if err != nil {
+		return nil, err
+	}
+	for i, err := range statErrs {
 		if err == nil || items[i].bad != nil {
 			continue
 		}
@@ -150,6 +162,9 @@ func NewCSV(cfg CSVConfig, env Env) (*CSV, error) {
 // order of their first rows (only when built with Env.SkipBad). A bad row that names no
 // image is a Problem with an empty ID.
 func (d *CSV) Problems() []Problem { return append([]Problem(nil), d.problems...) }
+
+// Warnings lists what was accepted but looked odd (image paths outside the dataset folder).
+func (d *CSV) Warnings() []string { return append([]string(nil), d.warnings...) }
 
 // Len is the number of images.
 func (d *CSV) Len() int { return len(d.items) }

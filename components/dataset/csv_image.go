@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"image"
 	"os"
@@ -71,23 +72,24 @@ func imageSize(path string, exif bool) (int, int, error) {
 const headerPeek = 160 << 10
 
 // statImages checks, on a few goroutines, that every path is a regular file. It returns one
-// error (or nil) per path.
-func statImages(paths []string) []error {
+// error (or nil) per path, or ctx's error when ctx is cancelled first.
+func statImages(ctx context.Context, paths []string) ([]error, error) {
 	errs := make([]error, len(paths))
-	forEachIndex(len(paths), func(i int) {
+	err := forEachIndex(ctx, len(paths), func(i int) {
 		if st, err := os.Stat(paths[i]); err != nil {
 			errs[i] = fmt.Errorf("image: %w", err)
 		} else if !st.Mode().IsRegular() {
 			errs[i] = fmt.Errorf("image %s is not a regular file", paths[i])
 		}
 	})
-	return errs
+	return errs, err
 }
 
 // forEachIndex calls fn(i) for every i in [0, n) on up to 8 goroutines (no more than
 // GOMAXPROCS) and returns when all calls have. fn must be safe for concurrent use on
-// distinct indexes.
-func forEachIndex(n int, fn func(i int)) {
+// distinct indexes. When ctx is cancelled it stops handing out indexes, waits for the
+// calls in progress and returns ctx's error.
+func forEachIndex(ctx context.Context, n int, fn func(i int)) error {
 	workers := min(runtime.GOMAXPROCS(0), 8, n)
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -100,11 +102,19 @@ func forEachIndex(n int, fn func(i int)) {
 			}
 		}()
 	}
+	var err error
+feed:
 	for i := 0; i < n; i++ {
-		next <- i
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()
+	return err
 }
 
 // everySampleBad is the error of a dataset built with Env.SkipBad whose samples are all bad

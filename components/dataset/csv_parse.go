@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -61,10 +62,11 @@ type csvItem struct {
 // csvParseOptions are the options of parseDetectionCSV.
 type csvParseOptions struct {
 	layout   csvLayout
-	header   string   // "auto", "true" or "false"
-	relative bool     // coordinates are fractions of the image size
-	classes  []string // explicit class names in label order; nil: order of first appearance
-	skipBad  bool     // record row errors in the items instead of failing (Env.SkipBad)
+	header   string          // "auto", "true" or "false"
+	relative bool            // coordinates are fractions of the image size
+	classes  []string        // explicit class names in label order; nil: order of first appearance
+	skipBad  bool            // record row errors in the items instead of failing (Env.SkipBad)
+	ctx      context.Context // cancels the reading (nil: never)
 }
 
 // parseDetectionCSV reads a "csv" dataset file (file names it in errors): one box per row,
@@ -163,7 +165,11 @@ func parseDetectionCSV(data []byte, file string, o csvParseOptions) ([]string, [
 		items[k].objs = append(items[k].objs, Object{Box: box, Label: l})
 		return nil
 	}
-	err := eachCSVRecord(data, file, func(line int, rec []string) error {
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	err := eachCSVRecord(ctx, data, file, func(line int, rec []string) error {
 		err := row(line, rec)
 		if err == nil || !o.skipBad {
 			return err

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -19,13 +20,18 @@ import (
 // blank lines are skipped, fields may be quoted (RFC 4180, quoted fields may span lines).
 // Records may differ in length: callers check the number of fields. A malformed file, or a
 // field that is not valid UTF-8, is an error naming the file and the line. The record slice
-// is reused between calls.
-func eachCSVRecord(data []byte, file string, fn func(line int, rec []string) error) error {
+// is reused between calls. A cancelled ctx stops the reading with its error.
+func eachCSVRecord(ctx context.Context, data []byte, file string, fn func(line int, rec []string) error) error {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
-	for {
+	for n := 0; ; n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		rec, err := r.Read()
 		if err == io.EOF {
 			return nil

@@ -15,6 +15,7 @@
 package dataset
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"path/filepath"
@@ -60,6 +61,17 @@ type Env struct {
 	// Problem, instead of failing (the experiment's on_bad_sample = "skip", and
 	// `runner data check`, which wants every problem at once).
 	SkipBad bool
+	// Ctx, when set, cancels the reading of annotations and the checks of image files
+	// (Ctrl-C during `plan` or `data check` of a large dataset); nil means never.
+	Ctx context.Context
+}
+
+// ctx returns env.Ctx, or a context that is never cancelled.
+func (env Env) ctx() context.Context {
+	if env.Ctx == nil {
+		return context.Background()
+	}
+	return env.Ctx
 }
 
 // Problem is a sample a dataset dropped because its annotation or image is bad.

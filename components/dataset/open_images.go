@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -78,6 +79,7 @@ type OpenImages struct {
 	exif      bool
 	minImages int
 	problems  []Problem
+	warnings  []string
 }
 
 // NewOpenImages reads the annotation file of the configured split.
@@ -100,7 +102,7 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 	if len(cfg.Classes) > 0 {
 		classes = cfg.Classes
 	}
-	p, err := parseOpenImagesSkip(data, file, classes, env.SkipBad)
+	p, err := parseOpenImagesSkip(env.ctx(), data, file, classes, env.SkipBad)
 	if err != nil {
 		return nil, err
 	}
@@ -115,10 +117,17 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 	var keep []oiImage
 	problems := p.problems
 	paths := make([]string, len(p.images))
+	ids := make([]string, len(p.images))
 	for i, im := range p.images {
 		paths[i] = filepath.Join(root, cfg.Split, im.id+".jpg")
+		ids[i] = im.id
 	}
-	for i, err := range statImages(paths) {
+	warning := outsideWarning(file, filepath.Join(root, cfg.Split), ids, func(i int) string { return fmt.Sprintf("line %d", p.images[i].line) })
+	statErrs, err := statImages(env.ctx(), paths)
+	if err != nil {
+		return nil, err
+	}
+	for i, err := range statErrs {
 		im := p.images[i]
 		if err != nil {
 			if cfg.SkipMissingImages && errors.Is(err, fs.ErrNotExist) {
@@ -143,6 +152,9 @@ func NewOpenImages(cfg OpenImagesConfig, env Env) (*OpenImages, error) {
 		return nil, fmt.Errorf("%s: none of the %d images exists in %s", file, len(p.images), filepath.Join(root, cfg.Split))
 	}
 	d := &OpenImages{names: p.names, file: file, items: keep, exif: cfg.ExifOrientation, minImages: -1, problems: problems}
+	if warning != "" {
+		d.warnings = []string{warning}
+	}
 	if cfg.BalanceData {
 		if d.items, d.minImages, err = balanceImages(keep, p.names, int64(cfg.Seed)); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
@@ -161,7 +173,7 @@ func checkOpenImagesClasses(classes []string, seen map[string]bool, file, descri
 	data, err := textfile.ReadText(descriptions, textfile.Data)
 	switch {
 	case err == nil:
-		err = eachCSVRecord(data, descriptions, func(line int, rec []string) error {
+		err = eachCSVRecord(context.Background(), data, descriptions, func(line int, rec []string) error {
 			if len(rec) < 2 {
 				return fmt.Errorf("%s: line %d: %d fields, want 2 (LabelName, ClassName)", descriptions, line, len(rec))
 			}
@@ -196,6 +208,9 @@ func checkOpenImagesClasses(classes []string, seen map[string]bool, file, descri
 // dataset order (only when built with Env.SkipBad). A bad row without an ImageID is a
 // Problem with an empty ID, listed first.
 func (d *OpenImages) Problems() []Problem { return append([]Problem(nil), d.problems...) }
+
+// Warnings lists what was accepted but looked odd (image paths outside the dataset folder).
+func (d *OpenImages) Warnings() []string { return append([]string(nil), d.warnings...) }
 
 // Len is the number of images.
 func (d *OpenImages) Len() int { return len(d.items) }

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -49,7 +50,7 @@ type oiParsed struct {
 // without any row is an error too (with explicit classes, the caller checks that some row
 // was kept).
 func parseOpenImages(data []byte, file string, classes []string) (*oiParsed, error) {
-	return parseOpenImagesSkip(data, file, classes, false)
+	return parseOpenImagesSkip(context.Background(), data, file, classes, false)
 }
 
 // parseOpenImagesSkip is parseOpenImages, which fails at the first bad row, with the choice
@@ -57,7 +58,7 @@ func parseOpenImages(data []byte, file string, classes []string) (*oiParsed, err
 // dropped and recorded in problems with its first error (a row without an ImageID is
 // recorded on its own, with an empty id), and an error is returned only when no image is
 // good. Header and file errors stay fatal. The labels still come from every row's ClassName.
-func parseOpenImagesSkip(data []byte, file string, classes []string, skipBad bool) (*oiParsed, error) {
+func parseOpenImagesSkip(ctx context.Context, data []byte, file string, classes []string, skipBad bool) (*oiParsed, error) {
 	p := &oiParsed{seen: map[string]bool{}}
 	var col [len(oiColumns)]int
 	nfields := 0
@@ -132,7 +133,7 @@ func parseOpenImagesSkip(data []byte, file string, classes []string, skipBad boo
 		rowClasses[k] = append(rowClasses[k], class)
 		return nil
 	}
-	err := eachCSVRecord(data, file, func(line int, rec []string) error {
+	err := eachCSVRecord(ctx, data, file, func(line int, rec []string) error {
 		err := row(line, rec)
 		if err == nil || !skipBad || headerErr {
 			return err

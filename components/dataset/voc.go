@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -76,6 +77,7 @@ type VOC struct {
 	keepDifficult bool
 	exif          bool
 	problems      []Problem
+	warnings      []string
 }
 
 type vocItem struct {
@@ -118,16 +120,20 @@ func NewVOC(cfg VOCConfig, env Env) (*VOC, error) {
 			return nil, fmt.Errorf("root %s has the classes of %s %v, but an earlier root has those of %s %v; all roots must share one label set",
 				root, from, names[1:], namesFrom, d.names[1:])
 		}
-		ids, err := readIDs(filepath.Join(root, "ImageSets", "Main", cfg.Split+".txt"))
+		set := filepath.Join(root, "ImageSets", "Main", cfg.Split+".txt")
+		ids, err := readIDs(set)
 		if err != nil {
 			return nil, err
+		}
+		if w := outsideWarning(set, root, ids, func(i int) string { return fmt.Sprintf("image %d", i+1) }); w != "" {
+			d.warnings = append(d.warnings, w)
 		}
 		for _, id := range ids {
 			d.items = append(d.items, vocItem{id: id, image: filepath.Join(root, "JPEGImages", id+".jpg")})
 			files = append(files, filepath.Join(root, "Annotations", id+".xml"))
 		}
 	}
-	if err := d.loadAnnotations(files, cfg.StrictClasses, env.SkipBad); err != nil {
+	if err := d.loadAnnotations(env.ctx(), files, cfg.StrictClasses, env.SkipBad); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -136,6 +142,9 @@ func NewVOC(cfg VOCConfig, env Env) (*VOC, error) {
 // Problems lists the samples dropped because their annotation or image file was bad
 // (only when built with Env.SkipBad).
 func (d *VOC) Problems() []Problem { return append([]Problem(nil), d.problems...) }
+
+// Warnings lists what was accepted but looked odd (image paths outside the dataset folder).
+func (d *VOC) Warnings() []string { return append([]string(nil), d.warnings...) }
 
 // rootLabels returns the class names that apply to root and where they come from: the
 // explicit labels file, else root/labels.txt when it is a regular file, else the VOC classes.
@@ -177,10 +186,12 @@ func readIDs(path string) ([]string, error) {
 
 // loadAnnotations parses files[i] into d.items[i].objs and checks that the images exist, on
 // a few goroutines. The error of the lowest index wins, so reports are deterministic.
-func (d *VOC) loadAnnotations(files []string, strict, skipBad bool) error {
+func (d *VOC) loadAnnotations(ctx context.Context, files []string, strict, skipBad bool) error {
 	idx := classIndex(d.names)
 	errs := make([]error, len(files))
-	forEachIndex(len(files), func(i int) { errs[i] = d.loadItem(i, files[i], idx, strict) })
+	if err := forEachIndex(ctx, len(files), func(i int) { errs[i] = d.loadItem(i, files[i], idx, strict) }); err != nil {
+		return err
+	}
 	if !skipBad {
 		for _, err := range errs {
 			if err != nil {

@@ -10,6 +10,8 @@
 //   - the backbones and the heads share the layer kit of components/nn, not each other;
 //     transform does not read datasets (the loader turns a dataset's image into a sample)
 //     and model does not read label files (its callers do);
+//   - the downloaders (runner/download/**) use neither libtorch nor the components: they
+//     only write the files that the datasets read;
 //   - only internal/torch, internal/jpeg and internal/dist (libtorch's c10d collectives)
 //     use cgo (import "C"): every other binding to C goes through them.
 package archtest
@@ -53,6 +55,8 @@ var Rules = []Rule{
 	{"components/backbone/...", "components/head/...", "heads and backbones share components/nn, not each other"},
 	{"components/transform/...", "components/dataset/...", "transforms work on samples; the loader converts a dataset's images"},
 	{"components/model/...", "components/dataset/...", "model is given labels; its callers read label files"},
+	{"runner/download/...", "internal/torch", "the downloaders are plain Go: they never load libtorch"},
+	{"runner/download/...", "components/...", "the downloaders write files; the datasets read them"},
 }
 
 // CgoAllowed are the only packages (relative to the module path) that may import "C".

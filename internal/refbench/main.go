@@ -35,6 +35,8 @@ type benchCase struct {
 	reps   int
 	target string // the issue's target, shown beside the ratio
 	ours   func(reps int) ([]float64, error)
+	// ops counts our libtorch ops of one step (-ops); nil when the case has no op count.
+	ops func() (map[string]int64, error)
 }
 
 func main() {
@@ -43,6 +45,7 @@ func main() {
 	quick := flag.Bool("quick", false, "one repetition per case (a smoke run)")
 	sameMalloc := flag.Bool("same-malloc", false, "run the reference with our malloc policy too (isolates the framework's own overhead)")
 	rounds := flag.Int("rounds", 3, "alternate ours and the reference this many times per case; the ratio is the median of the rounds' ratios")
+	ops := flag.Bool("ops", false, "instead of timing, count the libtorch ops of one step on each side and print where they differ")
 	flag.Parse()
 	if *quick || *rounds < 1 {
 		*rounds = 1
@@ -60,6 +63,13 @@ func main() {
 	ref, why := reference()
 	if ref == "" {
 		fmt.Printf("reference timings skipped: %s\n\n", why)
+	}
+	if *ops {
+		if err := compareOps(re, ref, *threads); err != nil {
+			fmt.Fprintln(os.Stderr, "refbench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	refEnv := []string{fmt.Sprintf("OMP_NUM_THREADS=%d", *threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", *threads)}
 	refMalloc := "glibc's defaults"
@@ -169,21 +179,32 @@ func runReference(ref, name string, threads, reps int, env []string) ([]float64,
 	script := filepath.Join(sourceDir(), "reference.py")
 	cmd := exec.CommandContext(ctx, reftest.Python(), script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return nil, fmt.Errorf("%v: %s", err, ee.Stderr)
-		}
-		return nil, err
-	}
 	var res struct {
 		MS []float64 `json:"ms"`
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || len(res.MS) == 0 {
-		return nil, fmt.Errorf("unexpected output: %s", out)
+	if err := runScript(cmd, &res); err != nil {
+		return nil, err
+	}
+	if len(res.MS) == 0 {
+		return nil, fmt.Errorf("reference.py %s: no timings", name)
 	}
 	return res.MS, nil
+}
+
+// runScript runs reference.py and decodes the JSON of its last output line into v.
+func runScript(cmd *exec.Cmd, v any) error {
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return fmt.Errorf("%v: %s", err, ee.Stderr)
+		}
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), v); err != nil {
+		return fmt.Errorf("unexpected output: %s", out)
+	}
+	return nil
 }
 
 // sourceDir is this package's folder (reference.py lives beside main.go).

@@ -61,6 +61,7 @@ func modelCases() []benchCase {
 					reps:   reps,
 					target: "≤ 1.0",
 					ours:   func(reps int) ([]float64, error) { return timeModel(name, batch, train, reps) },
+					ops:    func() (map[string]int64, error) { return countModel(name, batch, train) },
 				})
 			}
 		}
@@ -69,25 +70,50 @@ func modelCases() []benchCase {
 }
 
 func timeModel(name string, batch int, train bool, reps int) ([]float64, error) {
+	step, done, err := modelStep(name, batch, train)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return timeReps(reps, step)
+}
+
+// countModel counts the libtorch ops of one step (after a warm-up step), as -ops prints.
+func countModel(name string, batch int, train bool) (map[string]int64, error) {
+	step, done, err := modelStep(name, batch, train)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := step(); err != nil {
+		return nil, err
+	}
+	return torch.CountOps(step)
+}
+
+// modelStep builds a named model and returns one step of it on a random batch (forward
+// under no-grad, or forward and backward of the outputs' sum) and the function that frees
+// it all.
+func modelStep(name string, batch int, train bool) (step func() error, done func(), err error) {
 	spec := models[name]
 	gen, err := anchors.Build(spec.anchors)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	vs := nn.NewVarStore(gotch.CPU)
 	m, err := model.Build(vs, spec.backbone, spec.head, anchors.BoxesPerLocation(gen.FeatureMaps()), 21)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer func() {
+	x := ts.MustRandn([]int64{int64(batch), 3, 300, 300}, gotch.Float, gotch.CPU)
+	done = func() {
+		x.MustDrop()
 		for _, t := range vs.Variables() {
 			t.MustDrop()
 		}
-	}()
-	x := ts.MustRandn([]int64{int64(batch), 3, 300, 300}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
+	}
 	_, params := m.Parameters("")
-	step := func() error {
+	step = func() error {
 		if !train {
 			return torch.NoGrad(func() error {
 				conf, loc, err := m.Forward(x, false)
@@ -115,5 +141,5 @@ func timeModel(name string, batch int, train bool, reps int) ([]float64, error) 
 		total.MustBackward()
 		return nil
 	}
-	return timeReps(reps, step)
+	return step, done, nil
 }

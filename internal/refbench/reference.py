@@ -6,6 +6,7 @@ Prints one JSON line: {"case": ..., "ms": [per-rep milliseconds]}.
 Run with Debian's python3-torch (/usr/bin/python3). Only timings leave this script.
 """
 import json
+import os
 import sys
 import time
 import types
@@ -64,6 +65,14 @@ if kind in ("forward", "train"):
             net.zero_grad()
             conf, loc = net(x)
             (conf.sum() + loc.sum()).backward()
+    if os.environ.get("REFBENCH_OPS"):
+        # refbench -ops: count the ops of one step after a warm-up one, by the names
+        # libtorch's RecordFunction gives them (what ours counts through the same hook).
+        step()
+        with torch.autograd.profiler.profile() as prof:
+            step()
+        print(json.dumps({"case": case, "ops": {e.key: e.count for e in prof.key_averages()}}))
+        sys.exit(0)
     ms = time_reps(step)
 elif kind in ("match", "loss"):
     # 32 images x 10 ground truths over the mobilenet priors, as core.go.

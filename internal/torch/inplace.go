@@ -50,8 +50,16 @@ func ZeroGrad(t *ts.Tensor) error {
 	if err != nil || !defined {
 		return err
 	}
-	if err := InPlace(g, (*ts.Tensor).Detach_); err != nil {
+	// A gradient computed without create_graph has no graph (it does not require grad):
+	// then, as zero_grad does, there is nothing to detach, and no detach_ op is launched.
+	needs, err := g.RequiresGrad()
+	if err != nil {
 		return err
+	}
+	if needs {
+		if err := InPlace(g, (*ts.Tensor).Detach_); err != nil {
+			return err
+		}
 	}
 	return InPlace(g, (*ts.Tensor).Zero_)
 }

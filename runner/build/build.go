@@ -6,6 +6,7 @@
 package build
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -45,6 +46,8 @@ type Options struct {
 	SkipWeights bool
 	// NoOptimizer leaves Run.Optimizer nil (evaluation and prediction).
 	NoOptimizer bool
+	// Ctx, when set, cancels the reading of the datasets (Ctrl-C during a long build).
+	Ctx context.Context
 }
 
 // Error is a problem found while building, tied to the experiment key it comes from
@@ -155,12 +158,13 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 	r.Device = dev
 
 	// datasets
-	env := dataset.Env{BaseDir: ".", SkipBad: e.Data.OnBadSample == "skip"}
+	env := dataset.Env{BaseDir: ".", SkipBad: e.Data.OnBadSample == "skip", Ctx: opts.Ctx}
 	if ds, err := dataset.Build(e.Data.Train, env); err != nil {
 		fail("data.train", err)
 	} else {
 		r.Train = ds
 		r.Problems = append(r.Problems, problemsOf(ds)...)
+		r.Warnings = append(r.Warnings, warningsOf("data.train", ds)...)
 	}
 	if e.Data.Validation.Type != "" {
 		if ds, err := dataset.Build(e.Data.Validation, env); err != nil {
@@ -168,6 +172,7 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 		} else {
 			r.Validation = ds
 			r.Problems = append(r.Problems, problemsOf(ds)...)
+			r.Warnings = append(r.Warnings, warningsOf("data.validation", ds)...)
 		}
 	} else {
 		r.Warnings = append(r.Warnings, "no validation dataset: validation is skipped")
@@ -364,6 +369,19 @@ func problemsOf(ds dataset.Dataset) []dataset.Problem {
 		return pr.Problems()
 	}
 	return nil
+}
+
+// warningsOf returns what a dataset accepted but found odd, each prefixed with its key.
+func warningsOf(key string, ds dataset.Dataset) []string {
+	wr, ok := ds.(dataset.WarningReporter)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, w := range wr.Warnings() {
+		out = append(out, key+": "+w)
+	}
+	return out
 }
 
 // checkFeatureMaps runs the backbone on a blank image of the anchors' size and compares

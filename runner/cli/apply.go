@@ -68,7 +68,10 @@ func (a *app) apply(args []string) int {
 	}
 	threads := torch.SetThreads(res.Experiment.Training.Threads)
 	a.log.Debug().Int("threads", threads).Msg("libtorch threads")
-	run, err := build.Build(res, build.Options{Log: a.log})
+	run, err := build.Build(res, build.Options{Log: a.log, Ctx: a.ctx})
+	if err != nil && a.interrupted("apply") {
+		return exitInterrupted
+	}
 	if err != nil {
 		a.printBuildError(res, err, f.json)
 		return exitError
@@ -91,7 +94,7 @@ func (a *app) apply(args []string) int {
 	}
 	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintf(a.stderr, "runner apply: %v\n", err)
-		return 130
+		return exitInterrupted
 	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "runner apply: %s: %v\n", res.Path, err)

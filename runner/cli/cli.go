@@ -24,6 +24,8 @@ const (
 	exitOK    = 0
 	exitError = 1 // the experiment or data is wrong
 	exitUsage = 2 // the command line is wrong
+	// exitInterrupted is the shell's code for a command stopped by SIGINT (128 + 2).
+	exitInterrupted = 130
 )
 
 type command struct {
@@ -38,10 +40,13 @@ func commandList() []command {
 		{"validate", "FILE", "check an experiment file (syntax, structure, types, component names and options, overrides)", (*app).validate},
 		{"plan", "FILE", "resolve the whole experiment (model, anchors, datasets, groups, schedule) without training", (*app).plan},
 		{"apply", "FILE", "train: validate every N epochs, write the run folder (metrics, charts, checkpoints); --resume continues a run", (*app).apply},
+		{"report", "RUN_DIR…", "write a run's report: report.html (self-contained), report.md and every chart, PNG and SVG", (*app).report},
+		{"compare", "RUN_DIR|SWEEP_DIR…", "compare runs: per-class AP, mAP, losses and lr overlaid, the experiment keys that differ (--out DIR)", (*app).compare},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
 		{"launch", "emit --to slurm FILE", "write the batch script of a multi-machine data-parallel training (srun, torchrun-style ranks)", (*app).launch},
-		{"data", "check FILE | gen-shapes", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder", (*app).data},
+		{"export", "onnx|pth --checkpoint F", "write a trained model as an ONNX graph (scores and decoded boxes) or a PyTorch state_dict for the reference project", (*app).exportCmd},
+		{"data", "check|gen-shapes|download", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder; download Open Images classes", (*app).data},
 	}
 }
 
@@ -66,7 +71,7 @@ Usage:
 Commands:
 `)
 	for _, c := range commandList() {
-		fmt.Fprintf(w, "  %-9s %-25s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-9s %-27s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintf(w, `
 Global flags (before the command):
@@ -75,6 +80,8 @@ Global flags (before the command):
 
 Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensors of
 2 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
+RUNNER_OPEN_IMAGES_BASE_URL, RUNNER_OPEN_IMAGES_IMAGES_URL: mirrors for 'data download
+open-images' (its --base-url and --images-url).
 
 Experiment flags (validate, plan, apply, data check):
   -var NAME=VALUE             set a variable (repeatable)
@@ -194,4 +201,15 @@ func sortedKinds() []registry.Catalog {
 	kinds := registry.Kinds()
 	sort.Slice(kinds, func(i, j int) bool { return kinds[i].Kind() < kinds[j].Kind() })
 	return kinds
+}
+
+// interrupted reports whether the command's context was cancelled (Ctrl-C or SIGTERM) and,
+// if so, says so on stderr: the caller then returns exitInterrupted, whatever error the
+// cancelled work returned.
+func (a *app) interrupted(cmd string) bool {
+	if a.ctx.Err() == nil {
+		return false
+	}
+	fmt.Fprintf(a.stderr, "runner %s: interrupted\n", cmd)
+	return true
 }

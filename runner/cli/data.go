@@ -21,6 +21,9 @@ const dataUsage = `Usage:
       sizes and every problem found; exit 1 when there are problems
   runner data gen-shapes --out DIR [--count N] [--seed S] [--split NAME] [--force]
       write the built-in synthetic shapes dataset as a Pascal VOC folder
+  runner data download open-images --root DIR --classes "Handgun,Shotgun" [flags]
+      download Open Images boxes and images of some classes, as the PyTorch SSD project's
+      open_images_downloader.py, into the layout the open_images dataset reads; resumable
 `
 
 // data runs the dataset tools.
@@ -34,6 +37,8 @@ func (a *app) data(args []string) int {
 		return a.dataCheck(args[1:])
 	case "gen-shapes":
 		return a.genShapes(args[1:])
+	case "download":
+		return a.dataDownload(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(a.stdout, dataUsage)
 		return exitOK
@@ -63,7 +68,7 @@ func (a *app) dataCheck(args []string) int {
 		return code
 	}
 	e := res.Experiment
-	env := dataset.Env{BaseDir: ".", SkipBad: true}
+	env := dataset.Env{BaseDir: ".", SkipBad: true, Ctx: a.ctx}
 	var reports []*datacheck.Report
 	bad := false
 	for _, d := range []struct {
@@ -73,7 +78,11 @@ func (a *app) dataCheck(args []string) int {
 		if d.ref.Type == "" {
 			continue
 		}
+		a.log.Debug().Str("dataset", d.name).Str("type", d.ref.Type).Msg("reading annotations")
 		ds, err := dataset.Build(d.ref, env)
+		if err != nil && a.interrupted("data check") {
+			return exitInterrupted
+		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "data.%s: %v\n", d.name, err)
 			bad = true
@@ -81,6 +90,9 @@ func (a *app) dataCheck(args []string) int {
 		}
 		a.log.Info().Str("dataset", d.name).Int("images", ds.Len()).Bool("decode", *images).Msg("checking")
 		r, err := datacheck.Check(a.ctx, d.name, d.ref.Type, ds, *images)
+		if err != nil && a.interrupted("data check") {
+			return exitInterrupted
+		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "data.%s: %v\n", d.name, err)
 			return exitError
@@ -122,6 +134,9 @@ func writeDataReport(w io.Writer, r *datacheck.Report) {
 	}
 	if r.TinyBoxes > 0 {
 		fmt.Fprintf(w, "  %d boxes have a side under %d px (SSD's smallest priors rarely match them)\n", r.TinyBoxes, datacheck.TinySide)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintln(w, "  no problems found")

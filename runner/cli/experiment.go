@@ -143,7 +143,10 @@ func (a *app) plan(args []string) int {
 	}
 	threads := torch.SetThreads(res.Experiment.Training.Threads)
 	a.log.Debug().Int("threads", threads).Msg("libtorch threads")
-	run, err := build.Build(res, build.Options{Log: a.log, NoOptimizer: true})
+	run, err := build.Build(res, build.Options{Log: a.log, NoOptimizer: true, Ctx: a.ctx})
+	if err != nil && a.interrupted("plan") {
+		return exitInterrupted
+	}
 	if err != nil {
 		a.printBuildError(res, err, f.json)
 		return exitError

@@ -115,7 +115,8 @@ const (
 )
 
 // envReserved are RUNNER_ variables that configure the program, not the experiment.
-var envReserved = map[string]bool{"RUNNER_LOG_LEVEL": true, "RUNNER_LOG_FORMAT": true, "RUNNER_MALLOC": true}
+var envReserved = map[string]bool{"RUNNER_LOG_LEVEL": true, "RUNNER_LOG_FORMAT": true, "RUNNER_MALLOC": true,
+	"RUNNER_OPEN_IMAGES_BASE_URL": true, "RUNNER_OPEN_IMAGES_IMAGES_URL": true}
 
 var fileSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "inherits"}},

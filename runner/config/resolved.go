@@ -126,8 +126,25 @@ func Diff(a, b map[string]any) []string {
 }
 
 // WriteHCL renders a Resolved tree as an experiment file (canonical HCL) that loads back
-// into the same experiment.
+// into the same experiment. With a transform chain, data.augmentation (then unused, and
+// refused beside transform blocks when set in a file) is left out.
 func WriteHCL(tree map[string]any) ([]byte, error) {
+	if data, ok := tree["data"].(map[string]any); ok {
+		if chain, ok := data["transform"].([]any); ok && len(chain) > 0 {
+			d := make(map[string]any, len(data))
+			for k, v := range data {
+				if k != "augmentation" {
+					d[k] = v
+				}
+			}
+			t := make(map[string]any, len(tree))
+			for k, v := range tree {
+				t[k] = v
+			}
+			t["data"] = d
+			tree = t
+		}
+	}
 	f := hclwrite.NewEmptyFile()
 	if err := writeBody(f.Body(), tree, schemaOf(reflect.TypeOf(Experiment{}))); err != nil {
 		return nil, err

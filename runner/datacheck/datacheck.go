@@ -69,6 +69,8 @@ type Report struct {
 	ImageWidth    Stats        `json:"image_width,omitempty"`
 	ImageHeight   Stats        `json:"image_height,omitempty"`
 	Problems      []Problem    `json:"problems"`
+	// Warnings is what the dataset accepted but found odd (dataset.WarningReporter).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // TinySide is the box side (pixels) under which a box is counted as tiny: SSD300's
@@ -84,6 +86,9 @@ func Check(ctx context.Context, name, typ string, ds dataset.Dataset, decode boo
 		for _, p := range pr.Problems() {
 			r.Problems = append(r.Problems, Problem{ID: p.ID, Error: p.Err.Error()})
 		}
+	}
+	if wr, ok := ds.(dataset.WarningReporter); ok {
+		r.Warnings = wr.Warnings()
 	}
 	classes := ds.ClassNames()
 	counts := make([]ClassCount, len(classes))

@@ -232,6 +232,7 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	if err := t.files.writeSummary(sum); err != nil && runErr == nil {
 		runErr = err
 	}
+	t.writeReport()
 	return sum, runErr
 }
 
@@ -540,6 +541,7 @@ func (t *trainer) recordValidation(v Validation) error {
 	if err := t.files.charts(&t.hist, t.e.Name); err != nil {
 		return err
 	}
+	t.writeReport()
 	t.console.validation(v, t.hist.Best)
 	t.log.Info().Int("epoch", v.Epoch).Float64("val_loss", round4(v.Loss)).Str("metric", v.Metric).
 		Float64("map", round4(v.MAP)).Bool("best", better).Msg("validation")

@@ -158,9 +158,19 @@ func TestApplyRunFolder(t *testing.T) {
 			t.Errorf("%s: missing or empty (%v)", f, err)
 		}
 	}
-	for _, c := range []string{"ap_latest", "ap_best", "pr_latest", "loss", "map", "lr"} {
+	for _, c := range []string{"ap_latest", "ap_best", "pr_latest", "pr_grid", "loss", "map", "lr"} {
 		checkPNG(t, filepath.Join(run, "charts", c+".png"))
 		checkSVG(t, filepath.Join(run, "charts", c+".svg"))
+	}
+	// the report (runner/report), rewritten at the end from the finished run's files
+	page, _ := os.ReadFile(filepath.Join(run, "report.html"))
+	for _, want := range []string{"finished", "Parameters", "2 of 2", `id="chart-pr_grid"`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(run, "report.md")); err != nil || st.Size() == 0 {
+		t.Errorf("report.md: missing or empty (%v)", err)
 	}
 	if f, err := os.Open(filepath.Join(run, "charts", "train_batch0.jpg")); err == nil {
 		if _, err := jpeg.Decode(f); err != nil {
@@ -423,6 +433,11 @@ func TestNonFiniteGuard(t *testing.T) {
 		}
 		if mode == "skip" && !strings.Contains(err.Error(), "max_nonfinite = 2") {
 			t.Errorf("skip: err = %v, want the limit named", err)
+		}
+		// the run's report says why it stopped
+		page, _ := os.ReadFile(filepath.Join(dir, "runs", "tiny", "nan-"+mode, "report.html"))
+		if !strings.Contains(string(page), "failed: epoch 1") || !strings.Contains(string(page), "non-finite") {
+			t.Errorf("%s: report.html does not say the run failed on a non-finite loss", mode)
 		}
 	}
 }

@@ -24,7 +24,7 @@ mkdir -p "$build"
 
 say() { printf 'setup: %s\n' "$*"; }
 
-# --- 1. libtorch, its BLAS, libturbojpeg, gloo ---------------------------------------------------
+# --- 1. libtorch, its BLAS, libturbojpeg, gloo -------------------------------------------------
 # libtorch-dev is satisfied by any libblas.so.3; apt may pick the slow reference BLAS or
 # OpenBLAS depending on what else is installed, which changes speed and the last digits of
 # results. Ask for OpenBLAS (pthread build) explicitly so every machine runs the same one.
@@ -58,9 +58,9 @@ done
 # --- 3. patched gotch copy ---------------------------------------------------------------------
 gotch_ver="$(awk '$1=="github.com/sugarme/gotch"{print $2; exit} $2=="github.com/sugarme/gotch"{print $3; exit}' "$root/go.mod")"
 [ -n "$gotch_ver" ] || { echo "setup: cannot find the gotch version in go.mod" >&2; exit 1; }
-stamp="$gotch_ver $(cat "$here/patch-free-outptr.sh" "$here/patch-must-panic.sh" | sha256sum | cut -c1-16)"
+stamp="$gotch_ver $(cat "$here/patch-free-outptr.sh" "$here/patch-must-panic.sh" "$here/lockthread/main.go" | sha256sum | cut -c1-16)"
 if [ "$(cat "$build/gotch/.setup-stamp" 2>/dev/null)" != "$stamp" ]; then
-  say "preparing build/gotch (gotch $gotch_ver + per-op leak fix + Must* panic instead of exit)"
+  say "preparing build/gotch (gotch $gotch_ver + per-op leak fix + Must* panic instead of exit + thread lock around error reads)"
   src="$(cd "$root" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "github.com/sugarme/gotch@$gotch_ver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   [ -d "$src" ] || { echo "setup: go mod download of gotch $gotch_ver failed" >&2; exit 1; }
   rm -rf "$build/gotch.tmp" "$build/gotch"
@@ -76,9 +76,13 @@ if [ "$(cat "$build/gotch/.setup-stamp" 2>/dev/null)" != "$stamp" ]; then
   gen="$(grep -c 'log\.Fatal' "$build/gotch.tmp/ts/must-tensor-generated.go" || true)"
   [ "$m" -gt 1900 ] && [ "$left" -eq 0 ] && [ "$gen" -eq 0 ] || {
     echo "setup: the Must* panic patch did not apply ($m sites changed, $left log.Fatal(err) left, $gen in must-tensor-generated.go)" >&2; exit 1; }
+  # Every ts function that reads libtorch's per-thread error state stays on one OS thread
+  # (see lockthread/main.go); gotch v0.7.0 has 1,941 of them.
+  l="$(cd "$root" && GOWORK=off GOFLAGS=-mod=mod go run ./third_party/gotch-compat/lockthread "$build/gotch.tmp/ts")"
+  [ "$l" -gt 1900 ] || { echo "setup: the thread-lock patch did not apply (only $l functions)" >&2; exit 1; }
   printf '%s\n' "$stamp" >"$build/gotch.tmp/.setup-stamp"
   mv "$build/gotch.tmp" "$build/gotch"
-  say "patched $n op wrappers (leak fix) and $m Must* sites (panic instead of exit)"
+  say "patched $n op wrappers (leak fix), $m Must* sites (panic instead of exit) and $l functions (one OS thread while reading the error state)"
 fi
 
 # --- 4. go.work --------------------------------------------------------------------------------

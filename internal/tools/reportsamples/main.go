@@ -7,6 +7,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -49,6 +50,16 @@ func samples(dir string) error {
 		}
 		lr.Points = append(lr.Points, reports.Point{Epoch: ep, Value: v})
 	}
+	oi := synthEval("oi-mb2", 30, 5, 0.45, openImagesClasses(601))
+	var stepLR []reports.XYSeries
+	for g, base := range map[string]float64{"base_net": 0.001, "heads": 0.01} {
+		s := reports.XYSeries{Run: "mb2", Name: g}
+		for step := 0; step <= 5000; step += 50 {
+			s.Points = append(s.Points, reports.XY{X: float64(step), Y: base * 0.5 * (1 + math.Cos(math.Pi*float64(step)/5000))})
+		}
+		stepLR = append(stepLR, s)
+	}
+	sort.Slice(stepLR, func(i, j int) bool { return stepLR[i].Name < stepLR[j].Name })
 	charts := map[string]func(reports.Charts, io.Writer) error{
 		"per_class_voc":  func(ch reports.Charts, w io.Writer) error { return ch.PerClassAP(w, a) },
 		"per_class_coco": func(ch reports.Charts, w io.Writer) error { return ch.PerClassAP(w, coco) },
@@ -84,6 +95,16 @@ func samples(dir string) error {
 				evals = append(evals, synthEval("lr-sweep", 10*(i+1), int64(10+i), 0.4+0.05*float64(i), vocClasses[:8]))
 			}
 			return ch.CompareAP(w, evals)
+		},
+		"pr_grid_voc":  func(ch reports.Charts, w io.Writer) error { return ch.PRGrid(w, a) },
+		"pr_grid_coco": func(ch reports.Charts, w io.Writer) error { return ch.PRGrid(w, coco) },
+		"pr_grid_one": func(ch reports.Charts, w io.Writer) error {
+			return ch.PRGrid(w, reports.Eval{Run: "one", Classes: a.Classes[:1], MAP: a.Classes[0].AP})
+		},
+		"pr_grid_oi":   func(ch reports.Charts, w io.Writer) error { return ch.PRGrid(w, oi) },
+		"per_class_oi": func(ch reports.Charts, w io.Writer) error { return ch.PerClassAP(w, oi) },
+		"lines_lr": func(ch reports.Charts, w io.Writer) error {
+			return ch.Lines(w, "Learning rate per group over steps", "step", "learning rate", stepLR)
 		},
 		"curves_single": func(ch reports.Charts, w io.Writer) error {
 			return ch.Curves(w, "", "mAP", []reports.Series{{Run: "x", Name: "mAP", Points: []reports.Point{{Epoch: 5, Value: 0}}}})
@@ -210,4 +231,14 @@ func trainingSeries(run string, epochs int, speed float64) (loss, mAP reports.Se
 		mAP.Points = append(mAP.Points, reports.Point{Epoch: ep, Value: 0.75 * t / (t + 8)})
 	}
 	return loss, mAP
+}
+
+// openImagesClasses returns n made-up class names of Open Images' kind (long, with spaces).
+func openImagesClasses(n int) []string {
+	words := []string{"Vehicle", "registration", "plate", "Kitchen", "appliance", "Musical", "instrument", "Personal", "care", "Sports", "equipment", "Office", "supplies", "Human", "face"}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s %s %d", words[i%len(words)], words[(i*7+3)%len(words)], i)
+	}
+	return out
 }

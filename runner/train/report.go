@@ -1,0 +1,34 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+
+	"github.com/ssdrunner/ssdrunner/runner/plan"
+	"github.com/ssdrunner/ssdrunner/runner/report"
+)
+
+// writeReport writes plan.json (the model's size, the datasets' sizes: what the run folder's
+// other files do not record) and rewrites the run's report (runner/report: report.html,
+// report.md, charts/). A failure is logged, not returned: the report is derived from files
+// the run has already written, and `runner report` can make it again.
+func (t *trainer) writeReport() {
+	js, err := json.MarshalIndent(plan.Summarize(t.res, t.run), "", "  ")
+	if err == nil {
+		err = writeAtomic(filepath.Join(t.dir, "plan.json"), append(js, '\n'))
+	}
+	if err != nil {
+		t.log.Warn().Err(err).Msg("cannot write plan.json")
+	}
+	// Not t.ctx: the report after an interruption is the one that says so.
+	res, err := report.Write(context.Background(), t.dir)
+	if err != nil {
+		t.log.Warn().Err(err).Msg("cannot write the run report")
+		return
+	}
+	for _, n := range res.Notes {
+		t.log.Warn().Msg("run report: " + n)
+	}
+	t.log.Debug().Str("path", res.HTML).Msg("run report written")
+}
