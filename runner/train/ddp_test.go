@@ -108,6 +108,10 @@ func spawnJobThreads(t testing.TB, exp, runName string, world, killAt, threads i
 			"SSD_TRAIN_PORT="+strconv.Itoa(port), "SSD_TRAIN_EXP="+exp, "SSD_TRAIN_RUN="+runName,
 			"SSD_TRAIN_SET="+strings.Join(sets, ";"), "SSD_TRAIN_KILL_AT="+strconv.Itoa(killAt),
 			"OMP_NUM_THREADS="+strconv.Itoa(threads), "OPENBLAS_NUM_THREADS="+strconv.Itoa(threads))
+		// each rank in a folder of its own: a rank other than 0 must write nothing (relative
+		// paths would land here)
+		cwd := t.TempDir()
+		cmd.Dir = cwd
 		var se bytes.Buffer
 		cmd.Stderr = &se
 		if err := cmd.Start(); err != nil {
@@ -126,6 +130,9 @@ func spawnJobThreads(t testing.TB, exp, runName string, world, killAt, threads i
 				}
 			} else if err != nil {
 				code = -1000
+			}
+			if ents, _ := os.ReadDir(cwd); r > 0 && len(ents) > 0 {
+				code, se = -2000, *bytes.NewBufferString(fmt.Sprintf("rank %d wrote %s in its working folder\n%s", r, ents[0].Name(), se.String()))
 			}
 			out[r] = rankResult{code: code, stderr: se.String()}
 		}()
