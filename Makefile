@@ -145,7 +145,7 @@ reftest-summary: # the count of reference comparisons in $(REFTEST_LOG), with th
 	  grep -E '^(skipped|failed) ' $(REFTEST_LOG) | sed -E 's/^(skipped|failed) [^:]*: /\1: /' | sort | uniq -c; \
 	else echo "reference comparisons: none recorded ($(REFTEST_LOG) is empty)"; fi
 
-bench: setup ## benchmarks: Go micro-benchmarks, then ours vs the reference side by side as ratios (REFBENCH_FLAGS='-run mb1')
+bench: setup ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side (REFBENCH_FLAGS='-run mb1')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
 	go run ./internal/refbench $(REFBENCH_FLAGS)
 

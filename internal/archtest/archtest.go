@@ -12,8 +12,8 @@
 //     and model does not read label files (its callers do);
 //   - the downloaders (runner/download/**) use neither libtorch nor the components: they
 //     only write the files that the datasets read;
-//   - only internal/torch and internal/jpeg use cgo (import "C"): every other binding to C
-//     goes through them.
+//   - only internal/torch, internal/jpeg and internal/dist (libtorch's c10d collectives)
+//     use cgo (import "C"): every other binding to C goes through them.
 package archtest
 
 import (
@@ -60,7 +60,7 @@ var Rules = []Rule{
 }
 
 // CgoAllowed are the only packages (relative to the module path) that may import "C".
-var CgoAllowed = []string{"internal/torch", "internal/jpeg"}
+var CgoAllowed = []string{"internal/torch", "internal/jpeg", "internal/dist"}
 
 // match reports whether the import path p of module mod matches pattern pat.
 func match(mod, pat, p string) bool {

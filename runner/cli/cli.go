@@ -47,6 +47,7 @@ func commandList() []command {
 		{"predict", "--checkpoint F INPUT…", "detect objects in images, folders and videos: annotated copies, detections as JSON and CSV", (*app).predict},
 		{"fmt", "[--check] [PATH…]", "rewrite experiment files in canonical HCL style (default: experiments/)", (*app).fmt},
 		{"list", "[KIND]", "list registered components with their options and defaults (KIND model: the built-in bases)", (*app).list},
+		{"launch", "emit --to slurm FILE", "write the batch script of a multi-machine data-parallel training (srun, torchrun-style ranks)", (*app).launch},
 		{"export", "onnx|pth --checkpoint F", "write a trained model as an ONNX graph (scores and decoded boxes) or a PyTorch state_dict for the reference project", (*app).exportCmd},
 		{"data", "check|gen-shapes|download", "check every annotation of an experiment's datasets; write the synthetic dataset as a VOC folder; download Open Images classes", (*app).data},
 	}
@@ -61,6 +62,7 @@ type app struct {
 	logW           io.Writer // where log writes (apply adds the run's JSON log beside it)
 	logLevel       zerolog.Level
 	jsonOut        bool
+	args           []string // the whole command line (a data-parallel supervisor starts its ranks with it)
 }
 
 func usage(w io.Writer) {
@@ -134,7 +136,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		fmt.Fprintf(stderr, "runner: RUNNER_MALLOC=%q: want hugepages or system\n", m)
 		return exitUsage
 	}
-	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log, logW: logW, logLevel: log.GetLevel()}
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, env: env, log: log, logW: logW, logLevel: log.GetLevel(), args: args}
 	for _, c := range commandList() {
 		if c.name == rest[0] {
 			return c.run(a, rest[1:])

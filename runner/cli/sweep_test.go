@@ -11,15 +11,6 @@ import (
 	"testing"
 )
 
-// TestMain lets the test binary stand in for `runner` when a parallel sweep starts its
-// trials as child processes (they run os.Executable()).
-func TestMain(m *testing.M) {
-	if os.Getenv("SSDRUNNER_TEST_CHILD") == "1" {
-		os.Exit(Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
-	}
-	os.Exit(m.Run())
-}
-
 // tinySweep writes a learning-rate sweep over the quickstart, shortened to a few images
 // and two epochs with a validation after each, into dir; extra goes inside the sweep block.
 func tinySweep(t *testing.T, dir, method, extra string) string {

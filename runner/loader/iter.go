@@ -52,7 +52,8 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Iter {
 	ctx, cancel := context.WithCancel(ctx)
 	it := &Iter{l: l, epoch: epoch, ctx: ctx, cancel: cancel, out: make(chan item, l.cfg.Prefetch)}
 	order := epochOrder(l.n, l.cfg.Shuffle, l.cfg.Seed, epoch)[:l.samples()]
-	order = order[min(max(skip, 0)*l.cfg.BatchSize, len(order)):]
+	order = order[min(max(skip, 0)*l.globalBatch(), len(order)):]
+	order, ends := l.plan(order)
 	m := len(order)
 	workers := min(l.cfg.Workers, max(m, 1))
 	window := min(m, l.cfg.BatchSize+2*workers) // samples between dispatch and the collector
@@ -97,23 +98,23 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Iter {
 			}
 		}()
 	}
-	go it.collect(order, tokens, done)
+	go it.collect(order, ends, tokens, done)
 	return it
 }
 
-// collect assembles the results of each batch's positions, in order, into batches and
-// queues them (or the error that ends the epoch).
-func (it *Iter) collect(order []int, tokens <-chan struct{}, done <-chan result) {
+// collect assembles the results of each batch's positions (batch k ends before ends[k]),
+// in order, into batches and queues them (or the error that ends the epoch).
+func (it *Iter) collect(order, ends []int, tokens <-chan struct{}, done <-chan result) {
 	defer it.wg.Done()
 	defer close(it.out)
 	runtime.LockOSThread() // it builds the batch tensors (see the workers)
 	defer runtime.UnlockOSThread()
 	l := it.l
-	m, bs := len(order), l.cfg.BatchSize
+	sharded := l.cfg.Shard.world() > 1
 	pending := make(map[int]result)
 	loaded, skipped := 0, 0
-	for lo := 0; lo < m; lo += bs {
-		hi := min(lo+bs, m)
+	lo := 0
+	for _, hi := range ends {
 		good := make([]result, 0, hi-lo)
 		for p := lo; p < hi; p++ {
 			r, ok := pending[p]
@@ -147,7 +148,11 @@ func (it *Iter) collect(order []int, tokens <-chan struct{}, done <-chan result)
 				good = append(good, r)
 			}
 		}
+		lo = hi
 		if len(good) == 0 {
+			if sharded && !it.send(item{batch: &Batch{}}) {
+				return
+			}
 			continue
 		}
 		b, err := l.collate(good)
@@ -161,7 +166,8 @@ func (it *Iter) collect(order []int, tokens <-chan struct{}, done <-chan result)
 		}
 		loaded += len(good)
 	}
-	if loaded == 0 && skipped > 0 {
+	// (a shard's share may be a handful of samples: a data-parallel trainer counts every rank's)
+	if loaded == 0 && skipped > 0 && !sharded {
 		it.send(item{err: fmt.Errorf("loader: epoch %d: every sample is bad (%d skipped)", it.epoch, skipped)})
 		return
 	}

@@ -50,7 +50,27 @@ type Config struct {
 	// ImageSize is the width and height of the transform's output (e.g. 300); an output
 	// of another size is an error.
 	ImageSize int
+	// Shard makes this loader one rank's part of a data-parallel job (see Shard); the zero
+	// value is the whole data set.
+	Shard Shard
 }
+
+// Shard is one rank's share of every epoch in a data-parallel job of World ranks.
+//
+// A step of the job is a global batch of World×BatchSize consecutive positions of the
+// epoch's order (the same order for every rank and any world size: a function of the seed
+// and the epoch); rank r gets the r-th of World contiguous, disjoint parts of it. So every
+// sample is seen once per epoch, the union of the ranks' batches at step k is the batch k of
+// one process with batch size World×BatchSize, and each sample keeps its augmentation
+// (seeded by seed, epoch and dataset index). A short final global batch of m positions is
+// split as evenly as possible (part r is [r·m/World, (r+1)·m/World)); a rank whose part is
+// empty, or whose samples were all skipped as bad, gets an empty batch (Len 0, no tensors)
+// so that every rank takes part in every step.
+type Shard struct {
+	Rank, World int
+}
+
+func (s Shard) world() int { return max(s.World, 1) }
 
 // Validate checks the settings.
 func (c Config) Validate() error {
@@ -63,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if c.Prefetch < 1 {
 		errs = append(errs, fmt.Errorf("prefetch must be >= 1, got %d", c.Prefetch))
+	}
+	if c.Shard.World < 0 || c.Shard.Rank < 0 || c.Shard.Rank >= max(c.Shard.World, 1) {
+		errs = append(errs, fmt.Errorf("shard: rank %d of %d ranks", c.Shard.Rank, c.Shard.World))
 	}
 	if c.ImageSize < 1 || c.ImageSize > 16384 {
 		errs = append(errs, fmt.Errorf("image size must be in [1, 16384], got %d", c.ImageSize))
@@ -115,22 +138,46 @@ func New(ds dataset.Dataset, tf transform.Transform, m *target.Matcher, cfg Conf
 }
 
 // Len is the number of batches of an epoch: the dataset's samples divided by the batch
-// size, rounded up (down with DropLast). Batches whose samples are all bad are skipped,
-// so an epoch may yield fewer.
+// size (the global batch, World×BatchSize, for a shard), rounded up (down with DropLast).
+// Batches whose samples are all bad are skipped, so an epoch may yield fewer (not for a
+// shard, which yields an empty batch instead).
 func (l *Loader) Len() int {
-	b := l.cfg.BatchSize
+	b := l.globalBatch()
 	if l.cfg.DropLast {
 		return l.n / b
 	}
 	return (l.n + b - 1) / b
 }
 
-// samples is the number of samples an epoch visits.
+// globalBatch is the number of positions of the epoch's order that a step consumes.
+func (l *Loader) globalBatch() int { return l.cfg.BatchSize * l.cfg.Shard.world() }
+
+// samples is the number of samples an epoch visits (all ranks together).
 func (l *Loader) samples() int {
 	if l.cfg.DropLast {
-		return l.n / l.cfg.BatchSize * l.cfg.BatchSize
+		return l.n / l.globalBatch() * l.globalBatch()
 	}
 	return l.n
+}
+
+// plan returns the positions of order (the epoch's order after the skipped steps) that
+// this loader yields, and the end (exclusive) of each of its batches in that list.
+func (l *Loader) plan(order []int) (mine, ends []int) {
+	sh, gb := l.cfg.Shard, l.globalBatch()
+	w := sh.world()
+	if w == 1 {
+		for lo := 0; lo < len(order); lo += gb {
+			ends = append(ends, min(lo+gb, len(order)))
+		}
+		return order, ends
+	}
+	for lo := 0; lo < len(order); lo += gb {
+		m := min(gb, len(order)-lo)
+		a, b := lo+sh.Rank*m/w, lo+(sh.Rank+1)*m/w
+		mine = append(mine, order[a:b]...)
+		ends = append(ends, len(mine))
+	}
+	return mine, ends
 }
 
 // Config returns the settings in effect (Workers resolved).

@@ -241,6 +241,8 @@ func TestConfigErrors(t *testing.T) {
 		{BatchSize: 2, Workers: -1, Prefetch: 1, ImageSize: 32},
 		{BatchSize: 2, Prefetch: 0, ImageSize: 32},
 		{BatchSize: 2, Prefetch: 1, ImageSize: 0},
+		{BatchSize: 2, Prefetch: 1, ImageSize: 32, Shard: Shard{Rank: 2, World: 2}},
+		{BatchSize: 2, Prefetch: 1, ImageSize: 32, Shard: Shard{Rank: -1, World: 2}},
 	} {
 		if _, err := New(ds, tf, m, c, zerolog.Nop()); err == nil {
 			t.Errorf("config %+v accepted", c)

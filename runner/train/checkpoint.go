@@ -44,6 +44,9 @@ type Meta struct {
 	History History `json:"history"`
 	// Reason says why it was written: "epoch", "interrupt", "final".
 	Reason string `json:"reason"`
+	// World is the number of ranks of the data-parallel job that wrote it (Step counts its
+	// global batches); 0 or 1 for one process.
+	World int `json:"world,omitempty"`
 }
 
 // saveCheckpoint writes the model's variables, the optimizer's state, libtorch's RNG

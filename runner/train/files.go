@@ -35,6 +35,8 @@ type runFiles struct {
 	metrics                           *os.File
 	log                               *os.File
 	lastPR                            metric.Result // the newest validation's first metric, with its curves
+	// discard: a data-parallel rank other than 0, which writes nothing
+	discard bool
 }
 
 // openRunFiles creates the run folder's layout and files; on a resume it keeps
@@ -90,6 +92,9 @@ func (f *runFiles) Close() {
 
 // line appends one JSON line to metrics.jsonl.
 func (f *runFiles) line(v any) error {
+	if f.discard {
+		return nil
+	}
 	js, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -120,6 +125,9 @@ func (f *runFiles) epoch(r EpochRecord, h *History) error {
 // validation records a validation: its metrics.jsonl line and its evals file (with the
 // precision–recall curves of the first metric).
 func (f *runFiles) validation(v Validation) error {
+	if f.discard {
+		return nil
+	}
 	ap := map[string]float64{}
 	for _, c := range v.PerClass {
 		ap[c.Class] = c.AP
@@ -155,6 +163,9 @@ func (f *runFiles) validation(v Validation) error {
 // results rewrites results.csv: one row per epoch, validation columns empty for epochs
 // without a validation.
 func (f *runFiles) results(h *History) error {
+	if f.discard {
+		return nil
+	}
 	groups := map[string]bool{}
 	for _, e := range h.Epochs {
 		for g := range e.LR {
@@ -191,6 +202,9 @@ func (f *runFiles) results(h *History) error {
 
 // writeSummary writes summary.json.
 func (f *runFiles) writeSummary(s *Summary) error {
+	if f.discard {
+		return nil
+	}
 	js, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err

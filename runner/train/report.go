@@ -12,8 +12,12 @@ import (
 // writeReport writes plan.json (the model's size, the datasets' sizes: what the run folder's
 // other files do not record) and rewrites the run's report (runner/report: report.html,
 // report.md, charts/). A failure is logged, not returned: the report is derived from files
-// the run has already written, and `runner report` can make it again.
+// the run has already written, and `runner report` can make it again. Only the process that
+// writes the run folder (rank 0 of a data-parallel job) writes it.
 func (t *trainer) writeReport() {
+	if !t.writes() { // a data-parallel rank other than 0 has no run folder
+		return
+	}
 	js, err := json.MarshalIndent(plan.Summarize(t.res, t.run), "", "  ")
 	if err == nil {
 		err = writeAtomic(filepath.Join(t.dir, "plan.json"), append(js, '\n'))

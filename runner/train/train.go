@@ -27,6 +27,7 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/components/model"
 	"github.com/ssdrunner/ssdrunner/components/scheduler"
+	"github.com/ssdrunner/ssdrunner/internal/dist"
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/build"
@@ -69,6 +70,9 @@ type Options struct {
 	// OnStep, when set, is called after every optimizer step with the epoch (1-based), the
 	// step within it and the global step (progress displays, sweeps, tests).
 	OnStep func(epoch, step, global int)
+	// Dist, when it has more than one rank, makes this process one rank of a data-parallel
+	// job (see ddp.go); only rank 0 writes the run folder.
+	Dist *dist.Group
 }
 
 // Summary is what a finished (or interrupted) run reports; summary.json holds it.
@@ -124,6 +128,7 @@ type trainer struct {
 	started time.Time
 	prior   float64 // TrainSeconds of earlier sessions
 	console *console
+	ddp     *ddp // nil for a one-process run
 }
 
 // Apply trains run as its experiment says and returns the summary. On Ctrl-C (ctx
@@ -150,40 +155,77 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	t := &trainer{ctx: ctx, res: res, e: &res.Experiment, run: run, opts: opts, log: opts.Log, now: opts.Now,
 		skipped: map[string]bool{}}
 	t.vars = modelVars(run.Model)
+	if opts.Dist != nil && opts.Dist.World() > 1 {
+		t.ddp = newDDP(opts.Dist, t.vars)
+	}
 
-	ck, dir, err := t.resumePoint()
+	// rank 0 (or the only process) finds the checkpoint and the run folder; in a
+	// data-parallel job the others get the checkpoint from it
+	var ck *checkpoint
+	var dir string
+	var err error
+	if t.writes() {
+		ck, dir, err = t.resumePoint()
+	}
+	if t.ddp != nil {
+		if err = t.ddp.agree(err); err == nil {
+			ck, err = t.shareCheckpoint(ck)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	if ck != nil {
 		defer ck.Close()
 	}
-	if dir == "" {
+	if dir == "" && t.writes() {
 		if dir, err = t.newRunDir(); err != nil {
-			return nil, err
+			err = fmt.Errorf("the run folder: %w", err)
 		}
 	}
 	t.dir = dir
 	startEpoch, startStep := 0, 0
-	if ck != nil {
-		if err := t.restore(ck); err != nil {
-			return nil, err
+	if ck != nil && err == nil {
+		if err = t.restore(ck); err == nil {
+			var exact bool
+			startEpoch = ck.Meta.Epoch
+			if startStep, exact = resumeStep(ck.Meta.Step, ck.Meta.World, t.worldSize()); !exact {
+				t.log.Warn().Int("checkpoint_world", max(ck.Meta.World, 1)).Int("world", t.worldSize()).
+					Msg("resuming mid-epoch with another number of ranks: the last partial global batch is trained again")
+			}
 		}
-		startEpoch, startStep = ck.Meta.Epoch, ck.Meta.Step
 	}
-	if t.files, err = openRunFiles(dir, t.e, ck); err != nil {
+	if err == nil && t.writes() {
+		t.files, err = openRunFiles(dir, t.e, ck)
+	} else if err == nil {
+		t.files = &runFiles{discard: true}
+	}
+	if t.ddp != nil {
+		err = t.ddp.agree(err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	defer t.files.Close()
-	t.log = zerolog.New(zerolog.MultiLevelWriter(opts.LogWriter, t.files.log)).Level(opts.LogLevel).With().Timestamp().Logger()
+	if t.writes() {
+		t.log = zerolog.New(zerolog.MultiLevelWriter(opts.LogWriter, t.files.log)).Level(opts.LogLevel).With().Timestamp().Logger()
+	}
 	t.console = newConsole(opts.Console, opts.Terminal)
 
-	if err := t.buildLoaders(); err != nil {
+	err = t.buildLoaders()
+	if t.ddp != nil {
+		if err = t.ddp.agree(err); err == nil {
+			if err = t.ddp.broadcastModel(); err == nil {
+				err = t.ddp.agree(t.ddp.defineGrads())
+			}
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	if ck != nil {
 		t.log.Info().Str("checkpoint", ck.Path).Int("epoch", startEpoch+1).Int("step", startStep).Msg("resuming")
-	} else {
+	} else if t.writes() {
 		t.log.Info().Str("run_dir", dir).Msg("new run")
 		if err := t.writeBatchPicture(); err != nil {
 			t.log.Warn().Err(err).Msg("cannot draw the first training batch")
@@ -211,6 +253,10 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 			skip = startStep
 		}
 		rec, stoppedAt, err := t.trainEpoch(epoch, skip)
+		if errors.Is(err, ErrInterrupted) && !t.writes() {
+			return t.summary("interrupted", nil), fmt.Errorf("%w at epoch %d, step %d/%d with the job (rank 0 wrote the checkpoint)",
+				ErrInterrupted, epoch+1, stoppedAt, t.steps)
+		}
 		if errors.Is(err, ErrInterrupted) {
 			path := filepath.Join(t.files.ckptDir, "last.pt")
 			if cerr := t.saveCheckpoint(path, epoch, stoppedAt, "interrupt"); cerr != nil {
@@ -289,7 +335,7 @@ func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 	var winImages int
 	winStart := start
 	for {
-		if t.ctx.Err() != nil {
+		if t.stopRequested() {
 			return rec, step, ErrInterrupted
 		}
 		b, err := it.Next()
@@ -301,8 +347,7 @@ func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 		}
 		t.noteSkipped()
 		lrs := t.setLR(epoch, step)
-		reg, cls, err := t.step(b)
-		n := b.Len()
+		reg, cls, n, err := t.trainStep(b)
 		ids := b.IDs
 		b.Close()
 		if errors.Is(err, errNonFinite) {
@@ -522,6 +567,9 @@ func (t *trainer) recordValidation(v Validation) error {
 // periodicCheckpoint writes epoch-NNNN.pt and last.pt after epoch (1-based) and removes
 // periodic checkpoints beyond keep_last.
 func (t *trainer) periodicCheckpoint(epoch int) error {
+	if !t.writes() {
+		return nil
+	}
 	path := filepath.Join(t.files.ckptDir, fmt.Sprintf("epoch-%04d.pt", epoch))
 	if err := t.saveCheckpoint(path, epoch, 0, "epoch"); err != nil {
 		return err
@@ -545,6 +593,9 @@ func (t *trainer) periodicCheckpoint(epoch int) error {
 // saveCheckpoint writes a checkpoint of the run at batch step of epoch (0-based; step 0
 // of epoch e is the end of epoch e-1).
 func (t *trainer) saveCheckpoint(path string, epoch, step int, reason string) error {
+	if !t.writes() {
+		return nil
+	}
 	opt := t.run.Optimizer.State()
 	defer func() {
 		for _, v := range opt {
@@ -553,7 +604,7 @@ func (t *trainer) saveCheckpoint(path string, epoch, step int, reason string) er
 	}()
 	t.hist.TrainSeconds = t.prior + t.now().Sub(t.started).Seconds()
 	meta := Meta{Epoch: epoch, Step: step, GlobalStep: t.global, Experiment: t.e.Resolved(), Classes: t.run.Classes,
-		History: t.hist, Reason: reason}
+		History: t.hist, Reason: reason, World: t.worldSize()}
 	if err := saveCheckpoint(path, t.vars, opt, meta); err != nil {
 		return err
 	}
@@ -594,6 +645,9 @@ func (t *trainer) buildLoaders() error {
 	d := t.e.Data
 	cfg := loader.Config{BatchSize: d.BatchSize, Workers: d.Workers, Prefetch: max(d.Prefetch, 1), Shuffle: d.Shuffle,
 		Seed: t.e.Training.Seed, SkipBad: d.OnBadSample == "skip", ImageSize: t.run.ImageSize}
+	if t.ddp != nil {
+		cfg.Shard = loader.Shard{Rank: t.ddp.rank(), World: t.worldSize()}
+	}
 	var err error
 	if t.train, err = loader.New(t.run.Train, t.run.TrainTransform, t.run.Matcher, cfg, t.log); err != nil {
 		return fmt.Errorf("data.train: %w", err)
@@ -635,7 +689,7 @@ func (t *trainer) summary(status string, err error) *Summary {
 	if err != nil {
 		s.Error = err.Error()
 	}
-	if t.files != nil {
+	if t.files != nil && !t.files.discard {
 		s.Files = SummaryFiles{Metrics: t.files.metricsPath, Results: t.files.resultsPath, Charts: t.files.chartsDir,
 			Checkpoints: t.files.ckptDir}
 		if p := filepath.Join(t.files.ckptDir, "last.pt"); exists(p) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/ssdrunner/ssdrunner/components/metric"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/eval"
@@ -25,8 +27,16 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 	var dets []metric.Detection
 	var sumReg, sumCls float64
 	batches := 0
+	var shard valShard // a data-parallel rank's part, gathered after the loop
+	if t.ddp != nil {
+		// every rank evaluates with rank 0's running statistics (DDP's broadcast_buffers)
+		if err := t.ddp.broadcastBuffers(); err != nil {
+			return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+		}
+	}
 	for {
-		if t.ctx.Err() != nil {
+		// a data-parallel job stops only between training steps, where the ranks agree
+		if t.ddp == nil && t.ctx.Err() != nil {
 			return v, ErrInterrupted
 		}
 		b, err := it.Next()
@@ -36,21 +46,37 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 		if err != nil {
 			return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
 		}
-		reg, cls, d, err := t.evalBatch(b)
+		if b.Len() == 0 { // an empty part of a sharded batch
+			shard.Batches = append(shard.Batches, valBatch{})
+			continue
+		}
+		reg, cls, pos, d, err := t.evalBatch(b)
+		n := len(gts)
 		if err == nil {
 			gts, err = eval.GroundTruths(gts, t.run.Validation, b.Indices, b.IDs)
+		}
+		if err == nil && t.ddp != nil {
+			shard.add(b, reg, cls, pos, gts[n:], d)
 		}
 		b.Close()
 		if err != nil {
 			return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
 		}
-		dets = append(dets, d...)
+		for _, x := range d {
+			dets = append(dets, x...)
+		}
 		sumReg += reg
 		sumCls += cls
 		batches++
 		v.Images += len(b.IDs)
 	}
 	t.noteSkipped()
+	if t.ddp != nil {
+		var err error
+		if gts, dets, sumReg, sumCls, batches, v.Images, err = t.gatherValidation(&shard); err != nil {
+			return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+		}
+	}
 	if batches > 0 {
 		v.Regression, v.Classification = sumReg/float64(batches), sumCls/float64(batches)
 		v.Loss = v.Regression + v.Classification
@@ -78,8 +104,9 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 }
 
 // evalBatch runs the network on a validation batch without gradients and returns the
-// batch's losses and its detections, boxes scaled to the original image sizes.
-func (t *trainer) evalBatch(b *loader.Batch) (reg, cls float64, dets []metric.Detection, err error) {
+// batch's losses, its positive prior count (the losses' divisor) and the detections of
+// each image, boxes scaled to the original image sizes.
+func (t *trainer) evalBatch(b *loader.Batch) (reg, cls, pos float64, dets [][]metric.Detection, err error) {
 	err = torch.NoGrad(func() (err error) {
 		defer torch.Recover(&err)
 		s := torch.NewScope()
@@ -107,11 +134,22 @@ func (t *trainer) evalBatch(b *loader.Batch) (reg, cls float64, dets []metric.De
 		if !finite(reg) || !finite(cls) {
 			return fmt.Errorf("the validation loss is not finite (regression %g, classification %g) on images %v", reg, cls, b.IDs)
 		}
-		dets, err = eval.Detections(t.run, conf, loc, b.IDs, b.Sizes)
+		npos := s.T(s.T(labels.MustGt(s.Int(0), false)).MustSum(gotch.Int64, false))
+		pos = float64(npos.Int64Values()[0])
+		flat, err := eval.Detections(t.run, conf, loc, b.IDs, b.Sizes)
 		if err != nil {
 			return err
 		}
+		// per image, in the batch's order (a data-parallel rank sends them image by image)
+		at := make(map[string]int, len(b.IDs))
+		for i, id := range b.IDs {
+			at[id] = i
+		}
+		dets = make([][]metric.Detection, len(b.IDs))
+		for _, d := range flat {
+			dets[at[d.ImageID]] = append(dets[at[d.ImageID]], d)
+		}
 		return nil
 	})
-	return reg, cls, dets, err
+	return reg, cls, pos, dets, err
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prepares everything the Go build needs on Debian 12 (bookworm); idempotent, safe to re-run.
-#   1. Debian's libtorch-dev 1.13.1 (CPU), OpenBLAS and libturbojpeg0-dev (internal/jpeg's
-#      JPEG decoder, the libjpeg-turbo that OpenCV uses), installed with apt when missing.
+#   1. Debian's libtorch-dev 1.13.1 (CPU), OpenBLAS, libturbojpeg0-dev (internal/jpeg's
+#      JPEG decoder, the libjpeg-turbo that OpenCV uses) and libgloo-dev (the gloo headers that
+#      libtorch's c10d ProcessGroupGloo.hpp includes; internal/dist compiles against them),
+#      installed with apt when missing.
 #   2. build/stubs/lib*.so: comment-only GNU ld linker scripts for the CUDA libraries that gotch's
 #      libtch/lib.go hard-codes as -l flags; they satisfy the linker and add nothing to the binary.
 #   3. build/gotch: a copy of github.com/sugarme/gotch at the version pinned in go.mod with
@@ -22,12 +24,12 @@ mkdir -p "$build"
 
 say() { printf 'setup: %s\n' "$*"; }
 
-# --- 1. libtorch, its BLAS, libturbojpeg -------------------------------------------------------
+# --- 1. libtorch, its BLAS, libturbojpeg, gloo -------------------------------------------------
 # libtorch-dev is satisfied by any libblas.so.3; apt may pick the slow reference BLAS or
 # OpenBLAS depending on what else is installed, which changes speed and the last digits of
 # results. Ask for OpenBLAS (pthread build) explicitly so every machine runs the same one.
 missing=""
-for pkg in libtorch-dev libopenblas0-pthread libturbojpeg0-dev; do
+for pkg in libtorch-dev libopenblas0-pthread libturbojpeg0-dev libgloo-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -1,0 +1,362 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ssdrunner/ssdrunner/internal/dist"
+	"github.com/ssdrunner/ssdrunner/runner/build"
+	"github.com/ssdrunner/ssdrunner/runner/config"
+)
+
+// The data-parallel tests re-execute this test binary as the ranks of a job: with
+// SSD_TRAIN_RANK set, TestMain trains SSD_TRAIN_EXP (with the --set overrides in
+// SSD_TRAIN_SET, separated by ';') as that rank and exits.
+func TestMain(m *testing.M) {
+	if os.Getenv("SSD_TRAIN_RANK") != "" {
+		os.Exit(ddpWorker())
+	}
+	os.Exit(m.Run())
+}
+
+func ddpWorker() int {
+	runtime.LockOSThread()
+	rank, _ := strconv.Atoi(os.Getenv("SSD_TRAIN_RANK"))
+	world, _ := strconv.Atoi(os.Getenv("SSD_TRAIN_WORLD"))
+	port, _ := strconv.Atoi(os.Getenv("SSD_TRAIN_PORT"))
+	killAt, _ := strconv.Atoi(os.Getenv("SSD_TRAIN_KILL_AT"))
+	var sets []string
+	if s := os.Getenv("SSD_TRAIN_SET"); s != "" {
+		sets = strings.Split(s, ";")
+	}
+	res, diags := config.Load(os.Getenv("SSD_TRAIN_EXP"), config.Options{Set: sets})
+	if diags.HasErrors() {
+		fmt.Fprintln(os.Stderr, diags.Error())
+		return 2
+	}
+	g, err := dist.Init(dist.Config{Rank: rank, World: world, MasterAddr: "127.0.0.1", MasterPort: port, Timeout: 20 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer g.Close()
+	run, err := build.Build(res, build.Options{Log: zerolog.Nop()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer run.Close()
+	opts := Options{Log: zerolog.Nop(), RunName: os.Getenv("SSD_TRAIN_RUN"), Dist: g}
+	if killAt > 0 && rank == world-1 {
+		opts.OnStep = func(epoch, step, global int) {
+			if global == killAt {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
+	if _, err := Apply(context.Background(), res, run, opts); err != nil {
+		fmt.Fprintf(os.Stderr, "rank %d: %v\n", rank, err)
+		return 1
+	}
+	return 0
+}
+
+type rankResult struct {
+	code   int
+	stderr string
+}
+
+// spawnJob trains exp as world ranks (run name runName, overrides sets) and returns each
+// rank's exit status and stderr.
+func spawnJob(t testing.TB, exp, runName string, world, killAt int, sets ...string) []rankResult {
+	return spawnJobThreads(t, exp, runName, world, killAt, 1, sets...)
+}
+
+// spawnJobThreads is spawnJob with threads OpenMP and OpenBLAS threads per rank (the
+// experiment's training.threads sets libtorch's).
+func spawnJobThreads(t testing.TB, exp, runName string, world, killAt, threads int, sets ...string) []rankResult {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out := make([]rankResult, world)
+	var wg sync.WaitGroup
+	for r := range world {
+		cmd := exec.CommandContext(ctx, os.Args[0])
+		cmd.Env = append(os.Environ(), "SSD_TRAIN_RANK="+strconv.Itoa(r), "SSD_TRAIN_WORLD="+strconv.Itoa(world),
+			"SSD_TRAIN_PORT="+strconv.Itoa(port), "SSD_TRAIN_EXP="+exp, "SSD_TRAIN_RUN="+runName,
+			"SSD_TRAIN_SET="+strings.Join(sets, ";"), "SSD_TRAIN_KILL_AT="+strconv.Itoa(killAt),
+			"OMP_NUM_THREADS="+strconv.Itoa(threads), "OPENBLAS_NUM_THREADS="+strconv.Itoa(threads))
+		// each rank in a folder of its own: a rank other than 0 must write nothing (relative
+		// paths would land here)
+		cwd := t.TempDir()
+		cmd.Dir = cwd
+		var se bytes.Buffer
+		cmd.Stderr = &se
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := cmd.Wait()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					code = -int(ws.Signal())
+				}
+			} else if err != nil {
+				code = -1000
+			}
+			if ents, _ := os.ReadDir(cwd); r > 0 && len(ents) > 0 {
+				code, se = -2000, *bytes.NewBufferString(fmt.Sprintf("rank %d wrote %s in its working folder\n%s", r, ents[0].Name(), se.String()))
+			}
+			out[r] = rankResult{code: code, stderr: se.String()}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("the job did not finish in 5 minutes: %+v", out)
+	}
+	return out
+}
+
+// ddpExperiment: MobileNetV1 x0.25 SSD-Lite with its base net frozen, so that no batch norm
+// is in training mode (the frozen base net's normalise with their running statistics; the
+// extras and the ssd_lite head without batch_norm have none): then the model is a
+// per-sample function and a global batch split over ranks must give the same gradient.
+// 64 images, batch 16, 5 epochs: 20 steps; validation on 12 images at the end.
+const ddpExperiment = `
+name = "ddp"
+model {
+  backbone "mobilenet_v1" {
+    width_mult = 0.25
+    extras     = "ssd_lite"
+  }
+  head "ssd_lite" {
+    batch_norm = false
+    activation = "relu"
+  }
+  anchors "ssd_spec" {
+    preset = "mobilenet"
+  }
+}
+data {
+  train "shapes" {
+    count  = 64
+    seed   = 1
+    image_width  = 96
+    image_height = 96
+  }
+  validation "shapes" {
+    count  = 12
+    seed   = 2
+    image_width  = 96
+    image_height = 96
+  }
+  batch_size = 16
+  workers    = 1
+}
+optimizer "sgd" {
+  lr           = 0.05
+  momentum     = 0.9
+  weight_decay = 0.0005
+}
+scheduler "constant" {}
+training {
+  epochs         = 5
+  validate_every = 5
+  log_every      = 1
+  threads        = 1
+  freeze         = "base_net"
+  checkpoint {
+    every = 1
+  }
+}
+`
+
+// TestDataParallelEqualsOneProcess is the issue's equivalence test: 2 ranks of batch 8
+// against 1 process of batch 16, same seed, batch norms frozen. After 20 steps the
+// weights agree to float32 summation-order tolerance, the per-step losses too, and the
+// sharded, gathered validation gives the one-process metrics.
+func TestDataParallelEqualsOneProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 3 processes (-short)")
+	}
+	dir := t.TempDir()
+	res := load(t, dir, ddpExperiment)
+	if _, err := apply(t, context.Background(), res, Options{RunName: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	for r, x := range spawnJob(t, res.Path, "two", 2, 0, "output.dir="+filepath.Join(dir, "runs"), "data.batch_size=8") {
+		if x.code != 0 {
+			t.Fatalf("rank %d exited with %d:\n%s", r, x.code, x.stderr)
+		}
+	}
+	one := filepath.Join(dir, "runs", "ddp", "one")
+	two := filepath.Join(dir, "runs", "ddp", "two")
+	if _, err := os.Stat(filepath.Join(dir, "runs", "ddp")); err != nil {
+		t.Fatal(err)
+	}
+	// only rank 0 wrote: one run folder besides the one-process run
+	if ents, _ := os.ReadDir(filepath.Join(dir, "runs", "ddp")); len(ents) != 2 {
+		t.Errorf("%d run folders, want 2 (one, two)", len(ents))
+	}
+
+	a, err := loadCheckpoint(filepath.Join(one, "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := loadCheckpoint(filepath.Join(two, "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Meta.GlobalStep != 20 || b.Meta.GlobalStep != 20 || b.Meta.World != 2 {
+		t.Fatalf("steps %d and %d (world %d), want 20 and 20 (world 2)", a.Meta.GlobalStep, b.Meta.GlobalStep, b.Meta.World)
+	}
+	// The bound: the two runs sum the same per-sample gradients in another order (libtorch's
+	// batch-16 reductions against two batch-8 reductions added by gloo), a float32 rounding
+	// difference of about 1e-6 of a gradient; 20 SGD steps carry it into the weights without
+	// amplifying it much. 1e-4 of each tensor's largest magnitude leaves two orders of
+	// magnitude for that; a real difference in the gradient (per-rank loss normalisation, a
+	// missing or doubled allreduce) moves the weights by 1e-3 to 1e-1 of that magnitude.
+	worst := 0.0
+	trained := 0
+	for name, x := range a.Model {
+		y, ok := b.Model[name]
+		if !ok {
+			t.Fatalf("%s missing from the data-parallel checkpoint", name)
+		}
+		scale := x.MustAbs(false)
+		mx := scale.MustMax(false)
+		m := mx.Float64Values()[0]
+		scale.MustDrop()
+		mx.MustDrop()
+		d := x.MustSub(y, false)
+		ad := d.MustAbs(true)
+		dmax := ad.MustMax(true)
+		diff := dmax.Float64Values()[0]
+		dmax.MustDrop()
+		rel := diff / math.Max(m, 1e-12)
+		if !strings.HasPrefix(name, "base_net") {
+			trained++
+		}
+		worst = math.Max(worst, rel)
+		if rel > 1e-4 {
+			t.Errorf("%s: weights differ by %.3g of their magnitude %.3g", name, rel, m)
+		}
+	}
+	t.Logf("%d tensors (%d trained); largest difference %.3g of a tensor's magnitude", len(a.Model), trained, worst)
+
+	// the per-step losses (the global batch's, as rank 0 logs them)
+	sa, sb := readSteps(t, one), readSteps(t, two)
+	if len(sa) != 20 || len(sb) != 20 {
+		t.Fatalf("%d and %d step lines, want 20", len(sa), len(sb))
+	}
+	for i := range sa {
+		// same bound as the weights: a float32 loss summed in another order
+		if d := math.Abs(sa[i].Loss - sb[i].Loss); d > 1e-4*sa[i].Loss {
+			t.Errorf("step %d: loss %.7g with one process, %.7g with two", i+1, sa[i].Loss, sb[i].Loss)
+		}
+	}
+	// the gathered validation: the same images and, from weights this close, the same mAP
+	va, vb := a.Meta.History.lastValidation(), b.Meta.History.lastValidation()
+	if va == nil || vb == nil {
+		t.Fatal("no validation recorded")
+	}
+	if va.Images != 12 || vb.Images != 12 {
+		t.Errorf("validated %d and %d images, want 12", va.Images, vb.Images)
+	}
+	// AP moves only when a detection's score crosses another's: with weights 1e-4 apart
+	// it may, rarely, so the mAP gets an absolute 1e-3 (it lies in [0, 1]); the losses, smooth
+	// functions of the weights, the weights' bound
+	if math.Abs(va.MAP-vb.MAP) > 1e-3 {
+		t.Errorf("mAP %.6g with one process, %.6g with two", va.MAP, vb.MAP)
+	}
+	if math.Abs(va.Loss-vb.Loss) > 1e-4*va.Loss {
+		t.Errorf("validation loss %.7g with one process, %.7g with two", va.Loss, vb.Loss)
+	}
+	t.Logf("last loss %.6g / %.6g; mAP %.4g / %.4g; val loss %.6g / %.6g", sa[19].Loss, sb[19].Loss, va.MAP, vb.MAP, va.Loss, vb.Loss)
+}
+
+// TestDataParallelLostRank: rank 1 is killed (SIGKILL) in the middle of epoch 3; rank 0
+// stops well within the collective timeout (20 s) with an error naming rank 1, and the
+// run resumes from its last checkpoint, here as one process (another world size).
+func TestDataParallelLostRank(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 2 processes (-short)")
+	}
+	dir := t.TempDir()
+	res := load(t, dir, ddpExperiment, "training.epochs=4")
+	start := time.Now()
+	out := spawnJob(t, res.Path, "lost", 2, 10, "output.dir="+filepath.Join(dir, "runs"), "data.batch_size=8", "training.epochs=4")
+	if out[1].code != -int(syscall.SIGKILL) {
+		t.Fatalf("rank 1 exited with %d, want killed:\n%s", out[1].code, out[1].stderr)
+	}
+	if out[0].code == 0 || !strings.Contains(out[0].stderr, "rank 1 stopped answering") {
+		t.Fatalf("rank 0 exited with %d, want an error naming rank 1:\n%s", out[0].code, out[0].stderr)
+	}
+	t.Logf("rank 0 (%.1f s after the start): %s", time.Since(start).Seconds(), strings.TrimSpace(out[0].stderr))
+	run := filepath.Join(dir, "runs", "ddp", "lost")
+	ck, err := loadCheckpoint(filepath.Join(run, "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Meta.Epoch != 2 || ck.Meta.World != 2 {
+		t.Errorf("last checkpoint at epoch %d (world %d), want 2 (2)", ck.Meta.Epoch, ck.Meta.World)
+	}
+	ck.Close()
+	// resume as one process of the same batch (8): epochs 1-2 took 4 global steps each,
+	// epochs 3 and 4 take 8
+	res8 := load(t, dir, ddpExperiment, "training.epochs=4", "data.batch_size=8")
+	sum, err := apply(t, context.Background(), res8, Options{Resume: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != "finished" || sum.Steps != 24 || sum.EpochsDone != 4 {
+		t.Errorf("resumed run: %+v", sum)
+	}
+}
+
+func TestResumeStep(t *testing.T) {
+	for _, c := range []struct {
+		step, world, now, want int
+		exact                  bool
+	}{
+		{5, 2, 2, 5, true},
+		{5, 0, 1, 5, true},  // a one-process checkpoint
+		{3, 2, 1, 6, true},  // 3 global batches of 2 ranks are 6 of one
+		{4, 1, 3, 1, false}, // 4 batches of one process: 1 of 3 ranks, the 4th trained again
+		{0, 4, 2, 0, true},
+	} {
+		got, exact := resumeStep(c.step, c.world, c.now)
+		if got != c.want || exact != c.exact {
+			t.Errorf("resumeStep(%d, %d, %d) = %d, %v; want %d, %v", c.step, c.world, c.now, got, exact, c.want, c.exact)
+		}
+	}
+}
