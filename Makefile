@@ -101,7 +101,7 @@ test-short: setup ## run the tests without the slow ones (-short)
 test-hostile: build ## run the bad-input corpus through bin/runner, each case under a time and memory cap; fails on a panic, hang or crash
 	$(ROOT)/scripts/hostile.sh $(BIN)
 
-test-cluster: build ## a single-node Slurm here (apt-installs slurm-wlm and munge; root): a 3-trial sweep as an array job, its report checked; the Nomad job parsed by Nomad's own parser
+test-cluster: build ## a single-node Slurm here (apt-installs slurm-wlm and munge; root): a 3-trial sweep as an array job, its report checked; the Nomad job parsed by Nomad's own parser; a 2-task data-parallel training
 	$(ROOT)/scripts/cluster/test-cluster.sh $(BIN)
 
 test-race: setup ## the concurrent packages (loader, registry, jpeg, downloads, detect, torch scopes) under the race detector, -short

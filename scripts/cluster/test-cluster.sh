@@ -13,7 +13,8 @@
 #   5. `runner sweep emit --to nomad` of the same sweep, parsed by Nomad's jobspec2 in the
 #      separate module test/nomad (Nomad's dependencies stay out of the product's go.mod),
 #      and a broken copy refused by it;
-#   6. tear the cluster down if this script brought it up (KEEP=1 keeps the work folder).
+#   6. a 2-task data-parallel training from `runner launch emit --to slurm` (ddp-2task.sh);
+#   7. tear the cluster down if this script brought it up (KEEP=1 keeps the work folder).
 #
 #   scripts/cluster/test-cluster.sh [RUNNER_BINARY]
 # Environment: SLURM_TEST_DIR (the cluster's state folder), TEST_CLUSTER_TIMEOUT (seconds per
@@ -87,4 +88,8 @@ sed 's/hook = "poststop"/hook = "poststop"\n    bogus = 1/' "$work/sweep.nomad.h
 if (cd "$root/test/nomad" && GOWORK=off go run . "$work/broken.nomad.hcl" 3) 2>/dev/null; then
   fail "Nomad's parser accepted a job with an unknown attribute: the check checks nothing"
 fi
+
+# 6. data-parallel training on the same Slurm: `runner launch emit --to slurm`, 1 node x 2
+#    tasks, submitted and waited for (scripts/cluster/ddp-2task.sh).
+"$root/scripts/cluster/ddp-2task.sh" "$bin"
 log "ok"
