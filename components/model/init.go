@@ -334,7 +334,7 @@ func (m *SSD) loadSubsampled(named map[string]*ts.Tensor, layers []classLayer, f
 // the tensors. Keys lose a "module." prefix that all share.
 func readStateDict(path string) (map[string]*ts.Tensor, error) {
 	var named map[string]*ts.Tensor
-	if isTorchScript(path) {
+	if IsTorchScript(path) {
 		list, err := ts.LoadMultiWithDevice(path, gotch.CPU)
 		if err != nil {
 			return nil, fmt.Errorf("%s: not a readable VarStore checkpoint: %s", path, torch.ErrLine(err))
@@ -372,10 +372,10 @@ func readStateDict(path string) (map[string]*ts.Tensor, error) {
 	return out, nil
 }
 
-// isTorchScript reports whether path is a zip archive with a constants.pkl record: a
+// IsTorchScript reports whether path is a zip archive with a constants.pkl record: a
 // TorchScript archive, the format of gotch's VarStore.Save (torch.save writes no such
 // record).
-func isTorchScript(path string) bool {
+func IsTorchScript(path string) bool {
 	r, err := zip.OpenReader(path)
 	if err != nil {
 		return false

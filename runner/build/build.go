@@ -302,7 +302,7 @@ func (r *Run) buildModel(e *config.Experiment, gen anchors.Generator, opts Optio
 		return &Error{"model", err}
 	}
 	r.Model = m
-	if err := checkFeatureMaps(m, gen); err != nil {
+	if err := CheckFeatureMaps(m, gen); err != nil {
 		return &Error{"model.anchors", err}
 	}
 	groups, err := ResolveGroups(m.Modules(), e)
@@ -395,9 +395,9 @@ func warningsOf(key string, ds dataset.Dataset) []string {
 	return out
 }
 
-// checkFeatureMaps runs the backbone on a blank image of the anchors' size and compares
+// CheckFeatureMaps runs the backbone on a blank image of the anchors' size and compares
 // the feature-map sizes with the anchors' grid.
-func checkFeatureMaps(m *model.SSD, gen anchors.Generator) error {
+func CheckFeatureMaps(m *model.SSD, gen anchors.Generator) error {
 	got, err := m.FeatureMapSizes(gen.ImageSize())
 	if err != nil {
 		return err

@@ -7,11 +7,9 @@
 package export
 
 import (
-	"archive/zip"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -23,6 +21,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/components/model"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 	"github.com/ssdrunner/ssdrunner/runner/train"
 )
@@ -101,7 +100,7 @@ func Load(src Source) (_ *Model, err error) {
 		}
 	case src.Experiment != nil:
 		e = &src.Experiment.Experiment
-	case isTorchScript(src.Checkpoint):
+	case model.IsTorchScript(src.Checkpoint):
 		return nil, fmt.Errorf("%w; to export a weights file, give the experiment that describes its model", metaErr)
 	default:
 		return nil, fmt.Errorf("%s is not a checkpoint of runner apply (it records no experiment): give the experiment that describes its model (e.g. experiments/base/mb2-ssd-lite.hcl for the reference's mb2-ssd-lite)", src.Checkpoint)
@@ -146,7 +145,7 @@ func newModel(e *config.Experiment, classes []string) (_ *Model, err error) {
 	if m.SSD, err = model.Build(vs, e.Model.Backbone, e.Model.Head, anchors.BoxesPerLocation(gen.FeatureMaps()), len(classes)); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	if err := checkFeatureMaps(m.SSD, gen); err != nil {
+	if err := build.CheckFeatureMaps(m.SSD, gen); err != nil {
 		return nil, fmt.Errorf("model.anchors: %w", err)
 	}
 	if m.Priors, err = gen.Priors(); err != nil {
@@ -208,27 +207,11 @@ func resolveClasses(e *config.Experiment, labels string) ([]string, error) {
 	return nil, errors.New("cannot tell the classes: set model.labels or model.num_classes, or give --labels")
 }
 
-// checkFeatureMaps compares the backbone's feature-map sizes with the anchors' grid.
-func checkFeatureMaps(m *model.SSD, gen anchors.Generator) error {
-	got, err := m.FeatureMapSizes(gen.ImageSize())
-	if err != nil {
-		return err
-	}
-	var want []int
-	for _, fm := range gen.FeatureMaps() {
-		want = append(want, fm.Size)
-	}
-	if !slices.Equal(got, want) {
-		return fmt.Errorf("the backbone gives feature maps of sizes %v for a %dx%d image, but the anchors are laid out for %v", got, gen.ImageSize(), gen.ImageSize(), want)
-	}
-	return nil
-}
-
 // loadWeights loads a checkpoint of ours, a VarStore file or a torch.save state_dict into
 // vs, strictly.
 func loadWeights(vs *nn.VarStore, path string) error {
 	var rep model.LoadReport
-	if isTorchScript(path) {
+	if model.IsTorchScript(path) {
 		list, err := ts.LoadMultiWithDevice(path, gotch.CPU)
 		if err != nil {
 			return fmt.Errorf("%s: not a readable checkpoint: %s", path, torch.ErrLine(err))
@@ -261,22 +244,6 @@ func loadWeights(vs *nn.VarStore, path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-// isTorchScript reports whether path is a zip archive with a constants.pkl record: the
-// format of our checkpoints (libtorch's archive), which torch.save does not write.
-func isTorchScript(path string) bool {
-	r, err := zip.OpenReader(path)
-	if err != nil {
-		return false
-	}
-	defer r.Close()
-	for _, f := range r.File {
-		if f.Name == "constants.pkl" || strings.HasSuffix(f.Name, "/constants.pkl") {
-			return true
-		}
-	}
-	return false
 }
 
 func checkRegular(path string) error {
