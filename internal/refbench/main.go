@@ -80,6 +80,9 @@ func main() {
 	}
 	refEnv := []string{fmt.Sprintf("OMP_NUM_THREADS=%d", *threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", *threads)}
 	refMalloc := "glibc's defaults"
+	if inheritedMalloc() {
+		refMalloc = "glibc with this environment's malloc settings (inherited: " + mallocEnv() + ")"
+	}
 	if *sameMalloc {
 		switch torch.MallocPolicy() {
 		case "hugepages":
@@ -281,4 +284,19 @@ func timeReps(reps int, fn func() error) ([]float64, error) {
 		out = append(out, float64(time.Since(t).Microseconds())/1000)
 	}
 	return out, nil
+}
+
+// inheritedMalloc reports whether the environment sets glibc malloc tunables, which the
+// reference inherits (ours then keeps libtorch's allocator too: the identical-policy mode).
+func inheritedMalloc() bool { return mallocEnv() != "" }
+
+// mallocEnv lists the environment's glibc malloc settings (GLIBC_TUNABLES, MALLOC_*).
+func mallocEnv() string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GLIBC_TUNABLES=") || strings.HasPrefix(kv, "MALLOC_") {
+			out = append(out, kv)
+		}
+	}
+	return strings.Join(out, " ")
 }
