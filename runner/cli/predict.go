@@ -148,7 +148,7 @@ func (a *app) predict(args []string) int {
 		}
 	}
 	if *timing {
-		writeTiming(a, sum)
+		writeTiming(a, sum, *workers)
 	}
 	if len(sum.Images) == 0 {
 		return exitError
@@ -170,26 +170,30 @@ func isExperimentArg(p string) bool {
 	return ext == ".hcl" || ext == ".json"
 }
 
-// writeTiming prints the mean time per image of every stage.
-func writeTiming(a *app, sum *predict.Summary) {
+// writeTiming prints the time per image of every stage and the wall time per image. The
+// stages overlap (a batch is read and prepared, and the one before post-processed and
+// written, while another is in the forward pass), so their sum exceeds the wall time; the
+// share outside the forward pass compares the forward pass with the wall time.
+func writeTiming(a *app, sum *predict.Summary, workers int) {
 	n := sum.Timing.Images
 	if n == 0 {
 		return
 	}
 	per := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(n) }
 	t := sum.Timing
-	total := sum.Decode + t.Preprocess + t.Forward + t.DecodeBoxes + t.NMS + sum.Write
+	wall := time.Duration(sum.Seconds * float64(time.Second))
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "stage\tms/image\tshare\t\n")
+	fmt.Fprintf(tw, "stage\tms/image\t\n")
 	for _, s := range []struct {
 		name string
 		d    time.Duration
 	}{{"decode (read + JPEG)", sum.Decode}, {"preprocess", t.Preprocess}, {"forward", t.Forward},
-		{"decode boxes", t.DecodeBoxes}, {"NMS", t.NMS}, {"draw + write", sum.Write}, {"total", total}} {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.0f %%\t\n", s.name, per(s.d), 100*s.d.Seconds()/max(total.Seconds(), 1e-12))
+		{"decode boxes", t.DecodeBoxes}, {"NMS", t.NMS}, {"draw + write", sum.Write}, {"wall (end to end)", wall}} {
+		fmt.Fprintf(tw, "%s\t%.2f\t\n", s.name, per(s.d))
 	}
 	tw.Flush()
-	fmt.Fprintf(a.stdout, "(%d images; decode and write run on %d goroutines, the rest in batches of up to the batch size)\n", n, 2)
+	fmt.Fprintf(a.stdout, "outside the forward pass: %.0f %% of the wall time (%d images; the stages of different batches overlap; decoding on %d goroutines)\n",
+		100*max(0, 1-t.Forward.Seconds()/max(wall.Seconds(), 1e-12)), n, workers)
 }
 
 // flattenMessage joins a multi-error into one line.

@@ -13,10 +13,12 @@
 // of each input image (corner form, not clipped, as the reference).
 //
 // A Detector is safe for use by several goroutines: images are prepared on the calling
-// goroutines, in parallel, and the libtorch work (forward pass, box decoding, NMS) of all
-// callers is serialised on one goroutine locked to its OS thread, the thread libtorch's
-// settings belong to (see internal/torch). Several images given to one Detect call go
-// through the network together, Options.BatchSize at a time.
+// goroutines, in parallel, and the libtorch work of all callers runs in two stages, each
+// serialised on one goroutine locked to its OS thread (the threading rule of
+// internal/torch): the forward pass, then the box decoding and NMS. With several calls in
+// flight, one batch's post-processing overlaps the next batch's forward pass. Several
+// images given to one Detect call go through the network together, Options.BatchSize at
+// a time.
 package detect
 
 import (
@@ -160,10 +162,15 @@ func (d *Detector) worker(checkpoint string, opts Options, ready chan<- error) {
 	defer run.Close()
 	d.run, d.classes, d.size, d.nms = run, run.Classes, run.ImageSize, run.NMS
 	ready <- nil
+	// One batch may wait between the stages, so the forward pass of the next starts as
+	// soon as a batch's outputs are handed over.
+	post, postDone := make(chan forwarded, 1), make(chan struct{})
+	go d.postStage(post, postDone)
 	for j := range d.jobs {
-		dets, timing, err := d.runBatch(j.pixels, j.sizes)
-		j.reply <- jobResult{dets: dets, timing: timing, err: err}
+		d.forwardStage(j, post)
 	}
+	close(post)
+	<-postDone // the post stage uses the run: it finishes before the run is closed
 }
 
 // Classes returns the class names, BACKGROUND first.
@@ -218,7 +225,20 @@ func (d *Detector) DetectTimed(ctx context.Context, images ...image.Image) ([][]
 	if d.closed {
 		return nil, timing, ErrClosed
 	}
+	// Batches are pipelined: while one is in the forward pass, the next is prepared here
+	// and waits for the network; a reply is collected once two batches are out.
 	out := make([][]Detection, 0, len(images))
+	var pending []chan jobResult // replies of the batches sent, oldest first
+	collect := func() error {
+		r := <-pending[0] // the worker always answers a job it took
+		pending = pending[1:]
+		if r.err != nil {
+			return r.err
+		}
+		timing.Add(r.timing)
+		out = append(out, r.dets...)
+		return nil
+	}
 	for lo := 0; lo < len(images); lo += d.batchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, timing, err
@@ -229,20 +249,23 @@ func (d *Detector) DetectTimed(ctx context.Context, images ...image.Image) ([][]
 		if err != nil {
 			return nil, timing, fmt.Errorf("detect: image %d: %w", lo+len(pixels), err)
 		}
-		prep := time.Since(start)
-		reply := make(chan jobResult, 1)
+		timing.Preprocess += time.Since(start)
+		reply := make(chan jobResult, 1) // buffered: an abandoned reply does not block the worker
 		select {
 		case d.jobs <- job{pixels: pixels, sizes: sizes, reply: reply}:
 		case <-ctx.Done():
 			return nil, timing, ctx.Err()
 		}
-		r := <-reply // the worker always answers a job it took
-		if r.err != nil {
-			return nil, timing, r.err
+		if pending = append(pending, reply); len(pending) == 2 {
+			if err := collect(); err != nil {
+				return nil, timing, err
+			}
 		}
-		r.timing.Preprocess = prep
-		timing.Add(r.timing)
-		out = append(out, r.dets...)
+	}
+	for len(pending) > 0 {
+		if err := collect(); err != nil {
+			return nil, timing, err
+		}
 	}
 	return out, timing, nil
 }

@@ -2,60 +2,112 @@ package detect
 
 import (
 	"fmt"
+	"runtime"
 	"time"
+
+	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/postprocess"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
-// runBatch is the libtorch part of a batch, on the worker's thread: the forward pass, the
-// box decoding and the NMS, with each stage timed.
-func (d *Detector) runBatch(pixels [][]float32, sizes [][2]int) (out [][]Detection, timing Timing, err error) {
+// The libtorch work of a batch runs in two stages, each on its own goroutine locked to its
+// OS thread: the forward pass (forwardStage, the worker), then the box decoding and the NMS
+// (postStage). A batch's post-processing thus overlaps the next batch's forward pass when
+// callers keep more than one batch in flight (as runner predict does); with one caller at
+// a time it costs one channel hand-over.
+
+// forwarded is a batch between the stages: the network's outputs, owned by the post stage
+// once sent.
+type forwarded struct {
+	conf, loc *ts.Tensor
+	sizes     [][2]int
+	timing    Timing
+	reply     chan jobResult
+}
+
+// forwardStage runs the network on one batch and hands its outputs to the post stage; on
+// error it answers the job itself.
+func (d *Detector) forwardStage(j job, post chan<- forwarded) {
+	f := forwarded{sizes: j.sizes, reply: j.reply}
+	f.timing.Images = len(j.pixels)
+	err := func() (err error) {
+		defer torch.Recover(&err)
+		return torch.NoGrad(func() error {
+			s := torch.NewScope()
+			defer s.Close()
+			start := time.Now()
+			n, sz := int64(len(j.pixels)), int64(d.size)
+			x, err := torch.FromSlices([]int64{n, 3, sz, sz}, j.pixels...)
+			if err != nil {
+				return err
+			}
+			s.T(x)
+			if dev := d.run.Device; dev != d.run.Priors.MustDevice() {
+				x = s.T(x.MustTo(dev, false))
+			}
+			conf, loc, err := d.run.Model.Forward(x, false)
+			if err != nil {
+				return err
+			}
+			s.Ts(conf, loc)
+			if dev := d.run.Priors.MustDevice(); conf.MustDevice() != dev {
+				conf, loc = s.T(conf.MustTo(dev, false)), s.T(loc.MustTo(dev, false))
+			}
+			_ = conf.MustSize() // wait for the forward pass (a device may run asynchronously)
+			f.timing.Forward = time.Since(start)
+			f.conf, f.loc = s.Keep(conf), s.Keep(loc)
+			return nil
+		})
+	}()
+	if err != nil {
+		j.reply <- jobResult{timing: f.timing, err: fmt.Errorf("detect: %w", err)}
+		return
+	}
+	post <- f
+}
+
+// postStage decodes and selects the boxes of each forwarded batch and answers its job,
+// until post is closed; it then closes done.
+func (d *Detector) postStage(post <-chan forwarded, done chan<- struct{}) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(done)
+	for f := range post {
+		dets, err := d.postprocess(&f)
+		f.reply <- jobResult{dets: dets, timing: f.timing, err: err}
+	}
+}
+
+// postprocess is the box decoding and NMS of a forwarded batch, timed; it frees the
+// batch's tensors.
+func (d *Detector) postprocess(f *forwarded) (out [][]Detection, err error) {
+	defer func() {
+		f.conf.MustDrop()
+		f.loc.MustDrop()
+	}()
 	defer torch.Recover(&err)
-	timing.Images = len(pixels)
 	err = torch.NoGrad(func() error {
-		s := torch.NewScope()
-		defer s.Close()
-		start := time.Now()
-		n, sz := int64(len(pixels)), int64(d.size)
-		x, err := torch.FromSlices([]int64{n, 3, sz, sz}, pixels...)
-		if err != nil {
-			return err
-		}
-		s.T(x)
-		if dev := d.run.Device; dev != d.run.Priors.MustDevice() {
-			x = s.T(x.MustTo(dev, false))
-		}
-		conf, loc, err := d.run.Model.Forward(x, false)
-		if err != nil {
-			return err
-		}
-		s.Ts(conf, loc)
-		if dev := d.run.Priors.MustDevice(); conf.MustDevice() != dev {
-			conf, loc = s.T(conf.MustTo(dev, false)), s.T(loc.MustTo(dev, false))
-		}
-		_ = conf.MustSize() // wait for the forward pass (a device may run asynchronously)
 		t1 := time.Now()
-		timing.Forward = t1.Sub(start)
-		dec, err := postprocess.Decode(conf, loc, d.run.Priors, d.run.Variances)
+		dec, err := postprocess.Decode(f.conf, f.loc, d.run.Priors, d.run.Variances)
 		if err != nil {
 			return err
 		}
 		defer dec.Close()
 		t2 := time.Now()
-		timing.DecodeBoxes = t2.Sub(t1)
+		f.timing.DecodeBoxes = t2.Sub(t1)
 		res, err := dec.Select(d.nms)
 		if err != nil {
 			return err
 		}
-		out = d.toDetections(res, sizes)
-		timing.NMS = time.Since(t2)
+		out = d.toDetections(res, f.sizes)
+		f.timing.NMS = time.Since(t2)
 		return nil
 	})
 	if err != nil {
-		return nil, timing, fmt.Errorf("detect: %w", err)
+		return nil, fmt.Errorf("detect: %w", err)
 	}
-	return out, timing, nil
+	return out, nil
 }
 
 // toDetections scales relative boxes to each image's pixels, as the reference's

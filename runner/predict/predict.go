@@ -170,19 +170,9 @@ func Run(ctx context.Context, det *detect.Detector, inputs []string, opts Option
 	var images []Input
 	var runErr error
 	flushImages := func() error {
-		for lo := 0; lo < len(images); lo += opts.BatchSize {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := runImages(ctx, det, images[lo:min(lo+opts.BatchSize, len(images))], opts, sum); err != nil {
-				return err
-			}
-			if opts.Progress != nil {
-				opts.Progress(len(sum.Images) + len(sum.Failures))
-			}
-		}
+		err := runImages(ctx, det, images, opts, sum)
 		images = images[:0]
-		return nil
+		return err
 	}
 	for _, f := range files {
 		if !f.Video {
@@ -225,61 +215,167 @@ func (s *Summary) fail(log zerolog.Logger, path string, err error) {
 	s.Failures = append(s.Failures, Failure{Path: path, Error: err.Error()})
 }
 
-// runImages decodes a batch of image files in parallel, detects objects in the good ones
-// and writes their annotated copies.
-func runImages(ctx context.Context, det *detect.Detector, batch []Input, opts Options, sum *Summary) error {
-	t0 := time.Now()
-	imgs := make([]image.Image, len(batch))
-	errs := make([]error, len(batch))
+// inFlight is the number of batches runImages has between reading and writing: one in
+// the detector's forward pass, one read, decoded and prepared meanwhile (its forward pass
+// starts as soon as the network is free), and the one before in the box decoding and NMS.
+const inFlight = 2
+
+// imageBatch is a batch of image files on its way through runImages.
+type imageBatch struct {
+	in     []Input
+	imgs   []image.Image // nil where the file could not be read or decoded
+	errs   []error
+	dets   [][]detect.Detection // of the decoded images, in order
+	timing detect.Timing
+	decode time.Duration
+	err    error         // a failure of the detector (or ctx's cancellation): stops Run
+	done   chan struct{} // closed when the fields above are final
+}
+
+// runImages detects objects in image files, BatchSize at a time, and writes their
+// annotated copies, in a pipeline that keeps the network busy: inFlight goroutines each
+// take the next batch, read and decode its files (Workers at a time) and give it to the
+// detector, whose forward pass of one batch then overlaps the preparation of the next and
+// the post-processing of the one before; this goroutine records the results and writes
+// the copies batch by batch in input order. A file that cannot be read or decoded is
+// recorded as a failure; an error of the detector or ctx's cancellation stops it, with
+// every batch before the failing one recorded.
+func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Options, sum *Summary) error {
+	if len(files) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ordered := make(chan *imageBatch, inFlight) // every batch, in input order, to the writer
+	work := make(chan *imageBatch)              // the same batches, to the detecting goroutines
+	go func() {
+		defer close(ordered)
+		defer close(work)
+		for lo := 0; lo < len(files); lo += opts.BatchSize {
+			b := &imageBatch{in: files[lo:min(lo+opts.BatchSize, len(files))], done: make(chan struct{})}
+			select {
+			case ordered <- b:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case work <- b:
+			case <-ctx.Done():
+				b.err = ctx.Err()
+				close(b.done)
+				return
+			}
+		}
+	}()
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, opts.Workers)
-	for i, in := range batch {
+	for range inFlight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				detectBatch(ctx, det, b, opts.Workers)
+				close(b.done)
+			}
+		}()
+	}
+	// The loop below ends when the first goroutine has closed ordered, and work with it:
+	// the detecting goroutines then finish their batch, and no Detect call outlives Run.
+	defer wg.Wait()
+	var runErr error
+	for b := range ordered {
+		<-b.done
+		if runErr != nil {
+			continue // draining: the goroutines stop at the cancellation
+		}
+		if runErr = recordBatch(b, opts, sum); runErr != nil {
+			cancel()
+			continue
+		}
+		if opts.Progress != nil {
+			opts.Progress(len(sum.Images) + len(sum.Failures))
+		}
+	}
+	if runErr == nil {
+		runErr = ctx.Err() // cancelled between batches
+	}
+	return runErr
+}
+
+// detectBatch reads and decodes b's files, workers at a time, and detects objects in the
+// ones that decode.
+func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, workers int) {
+	t0 := time.Now()
+	b.imgs = make([]image.Image, len(b.in))
+	b.errs = make([]error, len(b.in))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, workers)
+	for i, in := range b.in {
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			imgs[i], errs[i] = dataset.DecodeImage(in.Path, true)
+			b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true)
 		}()
 	}
 	wg.Wait()
-	sum.Decode += time.Since(t0)
+	b.decode = time.Since(t0)
+	if err := ctx.Err(); err != nil {
+		b.err = err
+		return
+	}
 	var good []image.Image
-	var goodIn []Input
-	for i, in := range batch {
-		if errs[i] != nil {
-			sum.fail(opts.Log, in.Path, errs[i])
-			continue
+	for i, img := range b.imgs {
+		if b.errs[i] == nil {
+			good = append(good, img)
 		}
-		good = append(good, imgs[i])
-		goodIn = append(goodIn, in)
 	}
 	if len(good) == 0 {
-		return nil
+		return
 	}
 	dets, timing, err := det.DetectTimed(ctx, good...)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			err = ctx.Err()
 		}
-		return err
+		b.err = err
+		return
 	}
-	sum.Timing.Add(timing)
+	b.dets, b.timing = dets, timing
+}
+
+// recordBatch adds a detected batch to the summary and writes its annotated copies.
+func recordBatch(b *imageBatch, opts Options, sum *Summary) error {
+	sum.Decode += b.decode
+	if b.err != nil {
+		return b.err
+	}
+	sum.Timing.Add(b.timing)
 	t1 := time.Now()
-	for i, in := range goodIn {
-		b := good[i].Bounds()
-		rec := Image{Path: in.Path, Width: b.Dx(), Height: b.Dy(), Detections: dets[i]}
+	defer func() { sum.Write += time.Since(t1) }()
+	k := 0
+	for i, in := range b.in {
+		if b.errs[i] != nil {
+			sum.fail(opts.Log, in.Path, b.errs[i])
+			continue
+		}
+		img, dets := b.imgs[i], b.dets[k]
+		k++
+		bounds := img.Bounds()
+		rec := Image{Path: in.Path, Width: bounds.Dx(), Height: bounds.Dy(), Detections: dets}
 		if !opts.NoImages {
 			rel := strings.TrimSuffix(in.Rel, filepath.Ext(in.Rel)) + ".jpg"
 			path := filepath.Join(opts.Out, rel)
-			if err := writeJPEG(path, detect.Draw(good[i], dets[i])); err != nil {
+			if err := writeJPEG(path, detect.Draw(img, dets)); err != nil {
 				return fmt.Errorf("writing %s: %w", path, err)
 			}
 			rec.Output = path
 		}
 		sum.Images = append(sum.Images, rec)
 	}
-	sum.Write += time.Since(t1)
 	return nil
 }
 

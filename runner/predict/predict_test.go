@@ -2,18 +2,22 @@ package predict
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 
+	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 	"github.com/ssdrunner/ssdrunner/runner/detect"
@@ -145,5 +149,91 @@ func TestVideo(t *testing.T) {
 		"-show_entries", "stream=nb_read_frames,width,height", "-of", "csv=p=0", filepath.Join(out, "clip.mp4")).Output()
 	if err != nil || strings.TrimSpace(string(probe)) != "98,62,6" {
 		t.Errorf("annotated video: %q %v, want 98x62 (padded to even sides), 6 frames", probe, err)
+	}
+}
+
+// The pipelined Run records the images in input order, with the detections that a plain
+// Detect call gives each image, and a corrupt file among them as a failure in its place.
+func TestRunOrderAndBadImage(t *testing.T) {
+	d := tinyDetector(t)
+	dir := t.TempDir()
+	var files []string
+	for i := range 7 {
+		p := filepath.Join(dir, "in", fmt.Sprintf("im%d.jpg", i))
+		writeImage(t, p, 40+9*i, 30+5*i)
+		files = append(files, p)
+	}
+	bad := filepath.Join(dir, "in", "im3b.jpg")
+	os.WriteFile(bad, []byte("\xff\xd8 not really a JPEG"), 0o644)
+	inputs := append(append(append([]string(nil), files[:4]...), bad), files[4:]...)
+	for _, batch := range []int{1, 3} {
+		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
+			sum, err := Run(context.Background(), d, inputs, Options{Out: filepath.Join(dir, fmt.Sprint("out", batch)), BatchSize: batch, Log: zerolog.Nop()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sum.Failures) != 1 || sum.Failures[0].Path != bad {
+				t.Errorf("failures %+v, want %s", sum.Failures, bad)
+			}
+			if len(sum.Images) != len(files) {
+				t.Fatalf("%d images, want %d", len(sum.Images), len(files))
+			}
+			for i, im := range sum.Images {
+				if im.Path != files[i] {
+					t.Fatalf("image %d is %s, want %s (input order)", i, im.Path, files[i])
+				}
+				img, err := dataset.DecodeImage(files[i], true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := d.Detect(context.Background(), img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(im.Detections, want[0]) || im.Width != 40+9*i {
+					t.Errorf("%s: %d detections, width %d; want %d, %d", im.Path, len(im.Detections), im.Width, len(want[0]), 40+9*i)
+				}
+				if _, err := os.Stat(im.Output); err != nil {
+					t.Errorf("annotated copy: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// A cancellation stops Run after the batches already under way, with ctx's error, the
+// images done so far recorded in order and the detection files written.
+func TestRunCancelled(t *testing.T) {
+	d := tinyDetector(t)
+	dir := t.TempDir()
+	var files []string
+	for i := range 12 {
+		p := filepath.Join(dir, "in", fmt.Sprintf("im%02d.jpg", i))
+		writeImage(t, p, 32, 32)
+		files = append(files, p)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := filepath.Join(dir, "out")
+	sum, err := Run(ctx, d, []string{filepath.Join(dir, "in")}, Options{Out: out, BatchSize: 1, NoImages: true, Log: zerolog.Nop(),
+		Progress: func(done int) {
+			if done == 2 {
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	// the batches in flight when it was cancelled may finish or not: at most inFlight more
+	if n := len(sum.Images); n < 2 || n > 2+inFlight {
+		t.Errorf("%d images done, want 2 to %d", n, 2+inFlight)
+	}
+	for i, im := range sum.Images {
+		if im.Path != files[i] {
+			t.Errorf("image %d is %s, want %s", i, im.Path, files[i])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "detections.json")); err != nil {
+		t.Errorf("detections.json: %v", err)
 	}
 }
