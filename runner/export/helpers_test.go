@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/head"
 	"github.com/ssdrunner/ssdrunner/components/nn"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
@@ -50,6 +52,17 @@ data {
 		t.Fatal(diags.Error())
 	}
 	return res
+}
+
+// newModel builds the network of e for classes, freshly initialised (from the
+// experiment's seed), with its priors.
+func newModel(e *config.Experiment, classes []string) (_ *Model, err error) {
+	res := &config.Result{Experiment: *e}
+	run, err := build.Build(res, build.Options{Log: zerolog.Nop(), NoOptimizer: true, SkipWeights: true, NoData: true, Classes: classes})
+	if err != nil {
+		return nil, err
+	}
+	return fromRun(run)
 }
 
 // randomModel builds the model of base with fresh weights and batch norms whose

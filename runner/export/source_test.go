@@ -138,8 +138,8 @@ func TestLoadWeightsFile(t *testing.T) {
 		want string
 	}{
 		{"no experiment", Source{Checkpoint: pth}, "give the experiment"},
-		{"another model", Source{Checkpoint: pth, Experiment: experimentFor(t, "mb1-ssd")}, "does not match the model"},
-		{"other classes", Source{Checkpoint: pth, Experiment: experimentFor(t, "mb1-ssd-lite"), Labels: labels}, "does not match the model"},
+		{"another model", Source{Checkpoint: pth, Experiment: experimentFor(t, "mb1-ssd")}, "does not fit the model"},
+		{"other classes", Source{Checkpoint: pth, Experiment: experimentFor(t, "mb1-ssd-lite"), Labels: labels}, "do not have the model's 3 classes"},
 		{"missing file", Source{Checkpoint: filepath.Join(dir, "none.pth"), Experiment: experimentFor(t, "mb1-ssd-lite")}, "no such file"},
 		{"folder", Source{Checkpoint: dir, Experiment: experimentFor(t, "mb1-ssd-lite")}, "not a regular file"},
 		{"no checkpoint", Source{}, "no checkpoint"},
