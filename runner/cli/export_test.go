@@ -97,7 +97,7 @@ func TestExport(t *testing.T) {
 		{[]string{"export", "onnx", "--with-postprocess", "--iou-threshold", "2", "--checkpoint", weights, "--out", onnxOut, exp}, exitError, "iou"},
 		{[]string{"export", "onnx", "--checkpoint", filepath.Join(dir, "none.pt"), "--out", onnxOut, exp}, exitError, "no such file"},
 		{[]string{"export", "onnx", "--checkpoint", weights, "--out", onnxOut}, exitError, "give the experiment"},
-		{[]string{"export", "onnx", "--checkpoint", weights, "--out", onnxOut, "--set", "model.backbone.width_mult=1", exp}, exitError, "does not match the model"},
+		{[]string{"export", "onnx", "--checkpoint", weights, "--out", onnxOut, "--set", "model.backbone.width_mult=1", exp}, exitError, "does not fit the model"},
 	} {
 		out, errOut, code := run(t, "", c.args...)
 		if code != c.code || !strings.Contains(out+errOut, c.want) {
