@@ -48,7 +48,7 @@ func (a *app) predict(args []string) int {
 	workers := fs.Int("workers", 2, "goroutines decoding images")
 	threads := fs.Int("threads", 0, "libtorch threads (default: the experiment's training.threads, 0 = every core)")
 	noImages := fs.Bool("no-images", false, "write only the detection files, no annotated copies")
-	timing := fs.Bool("timing", false, "print the time per image of each stage (decode, preprocess, forward, decode boxes, NMS, write)")
+	timing := fs.Bool("timing", false, "print the time per image of each stage (decode, preprocess, forward, decode boxes, NMS, write), the wall time and the share outside the forward pass")
 	fs.Usage = func() {
 		fmt.Fprintf(a.stderr, "Usage: runner predict --checkpoint FILE [EXPERIMENT|RUN_DIR | --model NAME --labels FILE] INPUT… [flags]\n\n%s.\n%s\nFlags:\n",
 			commandSummary("predict"), predictHelp)
