@@ -152,7 +152,7 @@ bench: build ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 th
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
 	go run ./internal/refbench -runner $(BIN) $(REFBENCH_FLAGS)
 
-bench-train: build ## time to accuracy: runner apply vs train_ssd.py, same set, recipe and epochs, both final models through runner eval (VOC07 mAP, wall times; ~1 h on 2 cores; BENCH_TRAIN_FLAGS)
+bench-train: build ## time to accuracy: runner apply vs train_ssd.py, same set, recipe and epochs, both final models through runner eval (VOC07 mAP, wall times); long: 2 runs a side of 5 epochs over 800 images (BENCH_TRAIN_FLAGS to shrink)
 	go run ./internal/refbench -runner $(BIN) -time-to-accuracy $(BENCH_TRAIN_FLAGS)
 
 run: build ## train the built-in default experiment (quickstart: synthetic data, no downloads) into runs/
