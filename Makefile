@@ -26,6 +26,9 @@ RUN_FLAGS      ?=
 RUNS           ?= runs
 # Flags of the side-by-side benchmark, e.g. REFBENCH_FLAGS='-run mb2 -threads 1'.
 REFBENCH_FLAGS ?=
+# Flags of the time-to-accuracy comparison (make bench-train), e.g. for a smoke run
+# BENCH_TRAIN_FLAGS='-acc-train 64 -acc-val 16 -acc-epochs 2 -acc-runs 1'.
+BENCH_TRAIN_FLAGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME       ?= 60s
 
@@ -67,7 +70,7 @@ RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
 
-.PHONY: help setup build test test-short test-hostile test-cluster test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench run report lint fmt fuzz clean
+.PHONY: help setup build test test-short test-hostile test-cluster test-matrix test-reference test-race test-export onnxruntime reference reftest-summary bench bench-train run report lint fmt fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -145,9 +148,12 @@ reftest-summary: # the count of reference comparisons in $(REFTEST_LOG), with th
 	  grep -E '^(skipped|failed) ' $(REFTEST_LOG) | sed -E 's/^(skipped|failed) [^:]*: /\1: /' | sort | uniq -c; \
 	else echo "reference comparisons: none recorded ($(REFTEST_LOG) is empty)"; fi
 
-bench: setup ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side (REFBENCH_FLAGS='-run mb1')
+bench: build ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side, ending with whole epochs of runner apply vs train_ssd.py (REFBENCH_FLAGS='-run mb1')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
-	go run ./internal/refbench $(REFBENCH_FLAGS)
+	go run ./internal/refbench -runner $(BIN) $(REFBENCH_FLAGS)
+
+bench-train: build ## time to accuracy: runner apply vs train_ssd.py, same set, recipe and epochs, both final models through runner eval (VOC07 mAP, wall times); long: 2 runs a side of 5 epochs over 800 images (BENCH_TRAIN_FLAGS to shrink)
+	go run ./internal/refbench -runner $(BIN) -time-to-accuracy $(BENCH_TRAIN_FLAGS)
 
 run: build ## train the built-in default experiment (quickstart: synthetic data, no downloads) into runs/
 	$(BIN) apply $(RUN_EXPERIMENT) $(RUN_FLAGS)

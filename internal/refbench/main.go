@@ -52,6 +52,17 @@ func main() {
 	sameMalloc := flag.Bool("same-malloc", false, "run the reference with our malloc policy too (isolates the framework's own overhead)")
 	rounds := flag.Int("rounds", 3, "alternate ours and the reference this many times per case; the ratio is the median of the rounds' ratios")
 	ops := flag.Bool("ops", false, "instead of timing, count the libtorch ops of one step on each side and print where they differ")
+	var tf trainFlags
+	flag.IntVar(&tf.images, "train-images", 64, "train case: training images (500x375 JPEGs) per epoch")
+	flag.IntVar(&tf.valImages, "train-val-images", 16, "train case: validation images (each side validates after the last epoch; train_ssd.py after the first too)")
+	flag.IntVar(&tf.epochs, "train-epochs", 3, "train case: epochs per run (the first is left out of the images/s)")
+	flag.StringVar(&tf.runner, "runner", "", "our runner binary for the train and time-to-accuracy cases (default: go build one into the temporary folder)")
+	tta := flag.Bool("time-to-accuracy", false, "instead of the cases, the time-to-accuracy comparison (make bench-train; -acc-* flags)")
+	var af accFlags
+	flag.IntVar(&af.train, "acc-train", 800, "time to accuracy: training images")
+	flag.IntVar(&af.val, "acc-val", 200, "time to accuracy: validation images")
+	flag.IntVar(&af.epochs, "acc-epochs", 5, "time to accuracy: epochs of every run")
+	flag.IntVar(&af.runs, "acc-runs", 2, "time to accuracy: runs per side (their spread is the run-to-run spread)")
 	flag.Parse()
 	if *quick || *rounds < 1 {
 		*rounds = 1
@@ -71,6 +82,13 @@ func main() {
 	if ref == "" {
 		fmt.Printf("reference timings skipped: %s\n\n", why)
 	}
+	if *tta {
+		if err := runTimeToAccuracy(af, tf, ref, *threads, referenceEnv(*threads, *sameMalloc)); err != nil {
+			fmt.Fprintln(os.Stderr, "refbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *ops {
 		if err := compareOps(re, ref, *threads); err != nil {
 			fmt.Fprintln(os.Stderr, "refbench:", err)
@@ -78,31 +96,30 @@ func main() {
 		}
 		return
 	}
-	refEnv := []string{fmt.Sprintf("OMP_NUM_THREADS=%d", *threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", *threads)}
+	refEnv := referenceEnv(*threads, *sameMalloc)
 	refMalloc := "glibc's defaults"
 	if inheritedMalloc() {
 		refMalloc = "glibc with this environment's malloc settings (inherited: " + mallocEnv() + ")"
 	}
-	if *sameMalloc {
-		switch torch.MallocPolicy() {
-		case "hugepages":
-			// glibc's hugetlb tunable advises all of malloc's mappings, ours only blocks
-			// of 2 MiB or more: the reference gets at least as much.
-			refEnv = append(refEnv, "MALLOC_ARENA_MAX=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
-			refMalloc = "huge pages for malloc's mappings (-same-malloc)"
-		}
+	if *sameMalloc && torch.MallocPolicy() == "hugepages" {
+		refMalloc = "huge pages for malloc's mappings (-same-malloc)"
 	}
 	fmt.Printf("refbench: %d thread(s), medians over repetitions (spread = max/min); ratio = ours / reference (< 1: we are faster),\n", *threads)
 	fmt.Printf("the median over %d round(s) that alternate ours and the reference (rounds: the lowest and highest round's ratio)\n", *rounds)
 	fmt.Printf("malloc: ours %s (RUNNER_MALLOC), reference %s\n\n", torch.MallocPolicy(), refMalloc)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\trounds\ttarget\t")
-	defer tw.Flush() // the table prints once, aligned; progress goes to stderr
-	failed := false
+	var selected []benchCase
 	for _, c := range cases() {
-		if re != nil && !re.MatchString(c.name) {
-			continue
+		if re == nil || re.MatchString(c.name) {
+			selected = append(selected, c)
 		}
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if len(selected) > 0 {
+		fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\trounds\ttarget\t")
+	}
+	// the table prints once, aligned (progress goes to stderr); the train case after it
+	failed := false
+	for _, c := range selected {
 		reps := c.reps
 		if *quick {
 			reps = 1
@@ -126,10 +143,30 @@ func main() {
 		}
 		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", c.name, median(res.ours), spread(res.ours), refCol, refSpread, ratio, span, c.target)
 	}
+	tw.Flush()
+	if re == nil || re.MatchString(trainCaseName) {
+		fmt.Fprintln(os.Stderr, "refbench: train…")
+		if err := runTrainCase(tf, ref, *threads, *rounds, refEnv); err != nil {
+			fmt.Printf("%s: error: %v\n", trainCaseName, err)
+			failed = true
+		}
+	}
 	if failed {
-		tw.Flush()
 		os.Exit(1)
 	}
+}
+
+// referenceEnv is what the reference's processes get besides this environment: the thread
+// count (through OMP_NUM_THREADS and OpenBLAS's variable, as a user sets it), and with
+// sameMalloc our malloc policy.
+func referenceEnv(threads int, sameMalloc bool) []string {
+	env := []string{fmt.Sprintf("OMP_NUM_THREADS=%d", threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", threads)}
+	if sameMalloc && torch.MallocPolicy() == "hugepages" {
+		// glibc's hugetlb tunable advises all of malloc's mappings, ours only blocks
+		// of 2 MiB or more: the reference gets at least as much.
+		env = append(env, "MALLOC_ARENA_MAX=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
+	}
+	return env
 }
 
 // caseResult is one case's timings: every repetition of ours and of the reference, and
