@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/internal/dist"
 	"github.com/ssdrunner/ssdrunner/runner/build"
@@ -245,33 +246,8 @@ func TestDataParallelEqualsOneProcess(t *testing.T) {
 	// amplifying it much. 1e-4 of each tensor's largest magnitude leaves two orders of
 	// magnitude for that; a real difference in the gradient (per-rank loss normalisation, a
 	// missing or doubled allreduce) moves the weights by 1e-3 to 1e-1 of that magnitude.
-	worst := 0.0
-	trained := 0
-	for name, x := range a.Model {
-		y, ok := b.Model[name]
-		if !ok {
-			t.Fatalf("%s missing from the data-parallel checkpoint", name)
-		}
-		scale := x.MustAbs(false)
-		mx := scale.MustMax(false)
-		m := mx.Float64Values()[0]
-		scale.MustDrop()
-		mx.MustDrop()
-		d := x.MustSub(y, false)
-		ad := d.MustAbs(true)
-		dmax := ad.MustMax(true)
-		diff := dmax.Float64Values()[0]
-		dmax.MustDrop()
-		rel := diff / math.Max(m, 1e-12)
-		if !strings.HasPrefix(name, "base_net") {
-			trained++
-		}
-		worst = math.Max(worst, rel)
-		if rel > 1e-4 {
-			t.Errorf("%s: weights differ by %.3g of their magnitude %.3g", name, rel, m)
-		}
-	}
-	t.Logf("%d tensors (%d trained); largest difference %.3g of a tensor's magnitude", len(a.Model), trained, worst)
+	worst := compareWeights(t, a.Model, b.Model, 1e-4)
+	t.Logf("%d tensors; largest difference %.3g of a tensor's magnitude", len(a.Model), worst)
 
 	// the per-step losses (the global batch's, as rank 0 logs them)
 	sa, sb := readSteps(t, one), readSteps(t, two)
@@ -302,6 +278,77 @@ func TestDataParallelEqualsOneProcess(t *testing.T) {
 		t.Errorf("validation loss %.7g with one process, %.7g with two", va.Loss, vb.Loss)
 	}
 	t.Logf("last loss %.6g / %.6g; mAP %.4g / %.4g; val loss %.6g / %.6g", sa[19].Loss, sb[19].Loss, va.MAP, vb.MAP, va.Loss, vb.Loss)
+}
+
+// syncBNExperiment is ddpExperiment with the base net training, so that MobileNetV1's 14
+// batch norms are in training mode, and 68 images: each epoch ends with a global batch of
+// 4, all of which rank 0 gets, so that rank 1 runs the synchronised batch norms over an
+// empty batch. 4 epochs of 5 steps.
+var syncBNExperiment = strings.NewReplacer(
+	"count  = 64", "count  = 68",
+	`freeze         = "base_net"`, `freeze         = "none"`,
+	"epochs         = 5", "epochs         = 4",
+	"validate_every = 5", "validate_every = 4",
+).Replace(ddpExperiment)
+
+// TestSyncBatchNormEqualsOneProcess: 2 ranks of batch 8 with training.sync_batchnorm
+// against 1 process of batch 16 with plain batch norm, batch norms in training mode, same
+// seed: after 20 steps the weights and the running statistics agree to float32
+// reduction-order tolerance, and the per-step losses too.
+func TestSyncBatchNormEqualsOneProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 3 processes (-short)")
+	}
+	if !strings.Contains(syncBNExperiment, `freeze         = "none"`) || !strings.Contains(syncBNExperiment, "count  = 68") {
+		t.Fatal("syncBNExperiment did not rewrite ddpExperiment")
+	}
+	dir := t.TempDir()
+	res := load(t, dir, syncBNExperiment, "training.sync_batchnorm=true")
+	// one process: sync_batchnorm has no effect (a warning), plain batch norm over 16
+	if _, err := apply(t, context.Background(), res, Options{RunName: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	for r, x := range spawnJob(t, res.Path, "two", 2, 0, "output.dir="+filepath.Join(dir, "runs"), "data.batch_size=8",
+		"training.sync_batchnorm=true") {
+		if x.code != 0 {
+			t.Fatalf("rank %d exited with %d:\n%s", r, x.code, x.stderr)
+		}
+	}
+	one := filepath.Join(dir, "runs", "ddp", "one")
+	two := filepath.Join(dir, "runs", "ddp", "two")
+	a, err := loadCheckpoint(filepath.Join(one, "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := loadCheckpoint(filepath.Join(two, "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Meta.GlobalStep != 20 || b.Meta.GlobalStep != 20 {
+		t.Fatalf("steps %d and %d, want 20", a.Meta.GlobalStep, b.Meta.GlobalStep)
+	}
+	// The bound is the frozen-BN test's (see TestDataParallelEqualsOneProcess): only
+	// float32 reduction order differs. Each rank's statistics are float32 two-pass
+	// reductions over 8 images combined in float64, where libtorch reduces 16 images
+	// accumulating in float64; the backward sums are float64 on both sides, added by gloo
+	// for two ranks. Each differs from the other by about 1e-7 relative per layer and
+	// step. Per-rank statistics instead (DDP without sync) move the weights by 1e-2 of their
+	// magnitude and more (the control below).
+	worst := compareWeights(t, a.Model, b.Model, 1e-4)
+	t.Logf("%d tensors; largest difference %.3g of a tensor's magnitude", len(a.Model), worst)
+	sa, sb := readSteps(t, one), readSteps(t, two)
+	if len(sa) != 20 || len(sb) != 20 {
+		t.Fatalf("%d and %d step lines, want 20", len(sa), len(sb))
+	}
+	for i := range sa {
+		// same bound as the weights: a float32 loss summed in another order
+		if d := math.Abs(sa[i].Loss - sb[i].Loss); d > 1e-4*sa[i].Loss {
+			t.Errorf("step %d: loss %.7g with one process, %.7g with two", i+1, sa[i].Loss, sb[i].Loss)
+		}
+	}
+	t.Logf("last loss %.6g / %.6g", sa[19].Loss, sb[19].Loss)
 }
 
 // TestDataParallelLostRank: rank 1 is killed (SIGKILL) in the middle of epoch 3; rank 0
@@ -359,4 +406,33 @@ func TestResumeStep(t *testing.T) {
 			t.Errorf("resumeStep(%d, %d, %d) = %d, %v; want %d, %v", c.step, c.world, c.now, got, exact, c.want, c.exact)
 		}
 	}
+}
+
+// compareWeights reports every variable of b that differs from a's by more than bound of
+// the largest magnitude in a's tensor, and returns the largest such relative difference.
+func compareWeights(t *testing.T, a, b map[string]*ts.Tensor, bound float64) float64 {
+	t.Helper()
+	worst := 0.0
+	for name, x := range a {
+		y, ok := b[name]
+		if !ok {
+			t.Fatalf("%s missing from the data-parallel checkpoint", name)
+		}
+		scale := x.MustAbs(false)
+		mx := scale.MustMax(false)
+		m := mx.Float64Values()[0]
+		scale.MustDrop()
+		mx.MustDrop()
+		d := x.MustSub(y, false)
+		ad := d.MustAbs(true)
+		dmax := ad.MustMax(true)
+		diff := dmax.Float64Values()[0]
+		dmax.MustDrop()
+		rel := diff / math.Max(m, 1e-12)
+		worst = math.Max(worst, rel)
+		if rel > bound {
+			t.Errorf("%s: weights differ by %.3g of their magnitude %.3g", name, rel, m)
+		}
+	}
+	return worst
 }
