@@ -147,8 +147,12 @@ func syncBNChain(g *Group) (err error) {
 	xAll := s.T(ts.MustRandn([]int64{n, c, 6, 6}, gotch.Float, gotch.CPU))
 	gAll := s.T(ts.MustRandn([]int64{n, c, 6, 6}, gotch.Float, gotch.CPU))
 	var ws0 []*ts.Tensor
-	for range 3 {
-		ws0 = append(ws0, s.T(ts.MustRandn([]int64{c, c, 3, 3}, gotch.Float, gotch.CPU)))
+	for i := range 3 {
+		in := int64(c)
+		if i == 1 {
+			in = 1 // depthwise, as MobileNet's
+		}
+		ws0 = append(ws0, s.T(ts.MustRandn([]int64{c, in, 3, 3}, gotch.Float, gotch.CPU)))
 	}
 	run := func(x *ts.Tensor, syncd bool) (*ts.Tensor, []*ts.Tensor, error) {
 		var ws []*ts.Tensor
@@ -157,7 +161,11 @@ func syncBNChain(g *Group) (err error) {
 			w := s.T(ws0[i].MustDetach(false))
 			w.MustRequiresGrad_(true)
 			ws = append(ws, w)
-			h := s.T(ts.MustConv2d(cur, w, ts.None, []int64{1, 1}, []int64{1, 1}, []int64{1, 1}, 1))
+			groups := int64(1)
+			if i == 1 {
+				groups = c
+			}
+			h := s.T(ts.MustConv2d(cur, w, ts.None, []int64{1, 1}, []int64{1, 1}, []int64{1, 1}, groups))
 			bw := s.T(ts.MustOnes([]int64{c}, gotch.Float, gotch.CPU))
 			bw.MustRequiresGrad_(true)
 			bb := s.T(ts.MustZeros([]int64{c}, gotch.Float, gotch.CPU))
