@@ -152,7 +152,7 @@ type epsBatchNorm struct {
 
 // Forward normalises as BatchNorm2d.Forward does, with the layer's constants.
 func (b *epsBatchNorm) Forward(x *ts.Tensor, train bool) *ts.Tensor {
-	return nn.Must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train && !b.Frozen, b.momentum, b.eps, true))
+	return b.ForwardWith(x, train, b.momentum, b.eps)
 }
 
 // ELU is the exponential linear unit with alpha 1: x for x > 0, exp(x) - 1 otherwise.

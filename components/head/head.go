@@ -120,9 +120,12 @@ func (h *PerMap) Forward(features []*ts.Tensor, train bool) (conf, loc *ts.Tenso
 	return s.Keep(conf), s.Keep(loc), nil
 }
 
-// flatten turns a [B, boxes·c, H, W] map into [B, H·W·boxes, c], freeing y.
+// flatten turns a [B, boxes·c, H, W] map into [B, H·W·boxes, c], freeing y. The sizes
+// are explicit (no -1), so that an empty batch (B = 0: a data-parallel rank without
+// samples that still runs synchronised batch norms) flattens too.
 func flatten(y *ts.Tensor, batch, c int64) *ts.Tensor {
+	d := y.MustSize()
 	p := y.MustPermute([]int64{0, 2, 3, 1}, true)
 	q := p.MustContiguous(true)
-	return q.MustView([]int64{batch, -1, c}, true)
+	return q.MustView([]int64{batch, d[2] * d[3] * (d[1] / c), c}, true)
 }

@@ -151,6 +151,21 @@ func (m *SSD) Freeze(bnDrift bool, modules ...string) error {
 	return nil
 }
 
+// SyncBatchNorm makes every batch norm of the model that trains (not frozen) normalise
+// through s in training mode (nil: back to per-process statistics), and returns how many
+// it set.
+func (m *SSD) SyncBatchNorm(s layers.SyncNorm) int {
+	n := 0
+	for _, bn := range batchNorms(m.Backbone, m.Head) {
+		bn.Sync = nil
+		if !bn.Frozen && s != nil {
+			bn.Sync = s
+			n++
+		}
+	}
+	return n
+}
+
 // batchNorms finds every batch norm layer reachable from roots (the backbone's and the
 // head's layers, however they are held: fields, embedded structs, slices, interfaces).
 func batchNorms(roots ...any) []*layers.BatchNorm2d {

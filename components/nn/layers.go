@@ -119,9 +119,23 @@ func pair(v int) []int64 { return []int64{int64(v), int64(v)} }
 // Frozen keeps the layer in evaluation mode whatever Forward's train says: it normalises
 // with its running statistics and leaves them unchanged (a frozen module's batch norms,
 // see model.SSD.Freeze).
+//
+// Sync, when set, normalises in training mode over the batches of every process of a
+// data-parallel job instead of this process's batch alone (training.sync_batchnorm, see
+// SyncNorm); evaluation mode and frozen layers never use it.
 type BatchNorm2d struct {
 	Weight, Bias, RunningMean, RunningVar *ts.Tensor
 	Frozen                                bool
+	Sync                                  SyncNorm
+}
+
+// SyncNorm is training-mode batch normalisation over the batches of several processes
+// (torch's SyncBatchNorm): the statistics of all the processes' inputs together, the
+// running statistics moved towards them, and a backward pass that makes the input
+// gradients those of one batch norm over the concatenated batch. internal/dist's Group
+// implements it over its process group.
+type SyncNorm interface {
+	SyncBatchNorm(x, weight, bias, runningMean, runningVar *ts.Tensor, momentum, eps float64) (*ts.Tensor, error)
 }
 
 // BatchNorm returns the layer itself: model.SSD.Freeze finds the batch norms of a module
@@ -149,7 +163,16 @@ func NewBatchNorm2d(p *gnn.Path, c int) *BatchNorm2d {
 // Forward normalises with the batch's statistics and updates the running ones when
 // train, and with the running statistics otherwise.
 func (b *BatchNorm2d) Forward(x *ts.Tensor, train bool) *ts.Tensor {
-	return Must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train && !b.Frozen, BatchNormMomentum, BatchNormEps, true))
+	return b.ForwardWith(x, train, BatchNormMomentum, BatchNormEps)
+}
+
+// ForwardWith is Forward with the given momentum and eps (torch's meanings).
+func (b *BatchNorm2d) ForwardWith(x *ts.Tensor, train bool, momentum, eps float64) *ts.Tensor {
+	train = train && !b.Frozen
+	if train && b.Sync != nil {
+		return Must("sync_batch_norm")(b.Sync.SyncBatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, momentum, eps))
+	}
+	return Must("batch_norm")(ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train, momentum, eps, true))
 }
 
 // ReLU is max(x, 0).

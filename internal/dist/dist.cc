@@ -15,12 +15,8 @@
 #include <vector>
 
 #include "dist.h"
+#include "dist_internal.h"
 
-struct ssd_dist {
-  c10::intrusive_ptr<c10d::Store> store;      // the rendezvous (rank 0 serves it)
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
-  std::chrono::milliseconds timeout;
-};
 
 struct ssd_store {
   c10::intrusive_ptr<c10d::TCPStore> store;

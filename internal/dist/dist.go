@@ -23,6 +23,7 @@ package dist
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -180,6 +181,34 @@ func Init(cfg Config) (*Group, error) {
 	g := &Group{cfg: cfg, store: store, pg: pg, hb: hb, stop: make(chan struct{}), done: make(chan struct{})}
 	go g.beat()
 	return g, nil
+}
+
+// InitContext is Init that gives up when ctx is done (Ctrl-C while the other ranks have
+// not arrived): it returns at once with an error wrapping ctx.Err(), and the rendezvous
+// left waiting in libtorch is closed when it ends (at its timeout, or when the process
+// exits first).
+func InitContext(ctx context.Context, cfg Config) (*Group, error) {
+	type joined struct {
+		g   *Group
+		err error
+	}
+	ch := make(chan joined, 1)
+	go func() {
+		g, err := Init(cfg)
+		ch <- joined{g, err}
+	}()
+	select {
+	case j := <-ch:
+		return j.g, j.err
+	case <-ctx.Done():
+		go func() {
+			if j := <-ch; j.g != nil {
+				j.g.Close()
+			}
+		}()
+		return nil, fmt.Errorf("dist: rank %d of %d: stopped while waiting for the other ranks at the rendezvous %s: %w",
+			cfg.Rank, cfg.World, net.JoinHostPort(cfg.MasterAddr, strconv.Itoa(cfg.MasterPort)), ctx.Err())
+	}
 }
 
 // Rank is this process's rank, World the number of ranks.

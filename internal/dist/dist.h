@@ -29,6 +29,13 @@ int ssd_dist_allgather(ssd_dist* d, void* in, void** outs, int world, char** err
 int ssd_dist_barrier(ssd_dist* d, char** err);
 void ssd_dist_free(ssd_dist* d);
 
+// ssd_dist_sync_batch_norm is training-mode BatchNorm over every rank's batch (syncbn.cc):
+// x is [N, C, ...], weight and bias [C] (either may be NULL), running_mean and running_var
+// [C] are updated in place. *out receives a new torch::Tensor* that records the operation
+// for autograd; its backward runs an allreduce, so every rank must run it too.
+int ssd_dist_sync_batch_norm(ssd_dist* d, void* x, void* weight, void* bias, void* running_mean,
+                             void* running_var, double momentum, double eps, void** out, char** err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -288,6 +288,32 @@ func TestRendezvousTimesOut(t *testing.T) {
 	t.Log(err)
 }
 
+func TestRendezvousInterrupted(t *testing.T) {
+	// rank 0 of 2 alone with a long timeout: cancelling the context stops the wait at once
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := InitContext(ctx, Config{Rank: 0, World: 2, MasterAddr: "127.0.0.1", MasterPort: freePort(t), Timeout: time.Minute})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("InitContext returned before the cancel: %v", err)
+	case <-time.After(300 * time.Millisecond): // the rendezvous is under way (it cannot finish alone)
+	}
+	cancel()
+	start := time.Now()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "waiting for the other ranks") {
+			t.Errorf("got %v, want an error wrapping context.Canceled that says what it was waiting for", err)
+		}
+		t.Logf("returned %s after the cancel: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("InitContext did not return within 5 s of the cancel")
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	ok := Config{Rank: 1, World: 2, MasterAddr: "10.0.0.1", MasterPort: 29500}
 	if err := ok.Validate(); err != nil {

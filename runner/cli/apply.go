@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,6 +70,9 @@ func (a *app) apply(args []string) int {
 		res.Experiment.Training.Threads = threadShare(res.Experiment.Training.Threads, rk.localWorld)
 		if group, err = a.joinGroup(rk, &df); err != nil {
 			fmt.Fprintf(a.stderr, "runner apply: %v\n", err)
+			if errors.Is(err, context.Canceled) {
+				return exitInterrupted // Ctrl-C before the job started: nothing was trained or written
+			}
 			return exitError
 		}
 		defer group.Close()

@@ -301,6 +301,8 @@ func withoutKeys(env []string, keys ...string) []string {
 
 // joinGroup joins the job this process is a rank of.
 func (a *app) joinGroup(r rankEnv, d *distFlags) (*dist.Group, error) {
-	return dist.Init(dist.Config{Rank: r.rank, World: r.world, MasterAddr: r.addr, MasterPort: r.port, Timeout: d.timeout,
+	a.log.Info().Int("rank", r.rank).Int("world", r.world).Str("master", net.JoinHostPort(r.addr, strconv.Itoa(r.port))).
+		Msg("waiting for the other ranks at the rendezvous")
+	return dist.InitContext(a.ctx, dist.Config{Rank: r.rank, World: r.world, MasterAddr: r.addr, MasterPort: r.port, Timeout: d.timeout,
 		Backend: d.backend, Interface: envOr(a.env, "GLOO_SOCKET_IFNAME", "")})
 }

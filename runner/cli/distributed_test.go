@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -229,4 +234,63 @@ func TestLaunchEmitSlurm(t *testing.T) {
 			t.Errorf("%v: exit %d, want a usage error\n%s", c, code, stderr)
 		}
 	}
+}
+
+// TestApplyRendezvousInterrupted: a rank (torchrun's variables) whose peers never come
+// stops at Ctrl-C while it waits at the rendezvous, within a second and with exit 130,
+// instead of waiting for --dist-timeout.
+func TestApplyRendezvousInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "np.hcl")
+	if err := os.WriteFile(exp, []byte(nprocExperiment), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(os.Args[0], "apply", exp, "--dist-timeout", "2m", "--set", "output.dir="+filepath.Join(dir, "runs"))
+	cmd.Env = append(os.Environ(), "SSDRUNNER_TEST_CHILD=1", "HOME="+t.TempDir(), "WORLD_SIZE=2", "RANK=0", "LOCAL_RANK=0",
+		"MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "OMP_NUM_THREADS=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	sc := bufio.NewScanner(stderr)
+	waiting := false
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.Contains(sc.Text(), "waiting for the other ranks") {
+			waiting = true
+			break
+		}
+	}
+	if !waiting {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no rendezvous log line:\n%s", strings.Join(lines, "\n"))
+	}
+	start := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	rest, _ := io.ReadAll(stderr)
+	err = cmd.Wait()
+	took := time.Since(start)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v after Ctrl-C at the rendezvous, want 130:\n%s\n%s", err, strings.Join(lines, "\n"), rest)
+	}
+	if !strings.Contains(string(rest), "stopped while waiting for the other ranks") {
+		t.Errorf("no clear message:\n%s", rest)
+	}
+	// the process exits as soon as the context is cancelled; 5 s allows a loaded machine
+	if took > 5*time.Second {
+		t.Errorf("took %s to stop after Ctrl-C", took)
+	}
+	t.Logf("stopped %s after Ctrl-C: %s", took.Round(time.Millisecond), strings.TrimSpace(string(rest)))
 }

@@ -26,7 +26,9 @@ import (
 //   - after the backward pass the gradients are summed over the ranks in buckets of about
 //     bucketBytes (one allreduce per bucket), so every rank applies the same update and
 //     the weights stay identical;
-//   - BatchNorm statistics are per rank in training mode; before a validation (and so in
+//   - BatchNorm statistics are per rank in training mode, unless training.sync_batchnorm
+//     makes the batch norms normalise over the global batch (dist.Group.SyncBatchNorm,
+//     exactly one process's batch norm over World×B); before a validation (and so in
 //     every checkpoint, which rank 0 writes) the running statistics are rank 0's, as DDP's
 //     broadcast_buffers gives them;
 //   - validation is sharded too, and the detections, ground truths and per-batch losses
@@ -57,6 +59,7 @@ type ddp struct {
 	buffers []*ts.Tensor // the other variables (BatchNorm running statistics), by name
 	buckets [][]*ts.Tensor
 	stop    bool // a rank asked to stop at the last step's vote
+	syncBN  bool // the model's batch norms are synchronised (collectives in forward and backward)
 }
 
 func newDDP(g *dist.Group, vars map[string]*ts.Tensor) *ddp {
@@ -239,8 +242,20 @@ func (t *trainer) stepDDP(b *loader.Batch) (reg, cls float64, images int, err er
 	opt.ZeroGrad()
 	s := torch.NewScope()
 	defer s.Close()
-	var total *ts.Tensor
+	var total, idle *ts.Tensor
 	var lreg, lcls, pos float64
+	if b.Len() == 0 && d.syncBN {
+		// synchronised batch norms are collectives in both passes: a rank without samples
+		// still runs them (over an empty batch, count 0), or its peers would wait for it
+		size := int64(t.run.ImageSize)
+		empty := s.T(ts.MustZeros([]int64{0, 3, size, size}, gotch.Float, t.run.Device))
+		conf, loc, err := t.run.Model.Forward(empty, true)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		s.Ts(conf, loc)
+		idle = s.T(s.T(conf.MustSum(gotch.Float, false)).MustAdd(s.T(loc.MustSum(gotch.Float, false)), false))
+	}
 	if b.Len() > 0 {
 		images, labels, locT, err := t.onDevice(s, b)
 		if err != nil {
@@ -278,6 +293,10 @@ func (t *trainer) stepDDP(b *loader.Batch) (reg, cls float64, images int, err er
 		// gradients then add up to the gradient of the global batch's loss
 		scaled := s.T(torch.MulScalar(total, max(pos, 1)/max(st.positives, 1)))
 		if err := scaled.Backward(); err != nil {
+			return 0, 0, 0, err
+		}
+	} else if idle != nil {
+		if err := idle.Backward(); err != nil { // zero gradients; the batch norms' allreduces
 			return 0, 0, 0, err
 		}
 	}

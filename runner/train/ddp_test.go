@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/internal/dist"
 	"github.com/ssdrunner/ssdrunner/runner/build"
@@ -245,33 +246,8 @@ func TestDataParallelEqualsOneProcess(t *testing.T) {
 	// amplifying it much. 1e-4 of each tensor's largest magnitude leaves two orders of
 	// magnitude for that; a real difference in the gradient (per-rank loss normalisation, a
 	// missing or doubled allreduce) moves the weights by 1e-3 to 1e-1 of that magnitude.
-	worst := 0.0
-	trained := 0
-	for name, x := range a.Model {
-		y, ok := b.Model[name]
-		if !ok {
-			t.Fatalf("%s missing from the data-parallel checkpoint", name)
-		}
-		scale := x.MustAbs(false)
-		mx := scale.MustMax(false)
-		m := mx.Float64Values()[0]
-		scale.MustDrop()
-		mx.MustDrop()
-		d := x.MustSub(y, false)
-		ad := d.MustAbs(true)
-		dmax := ad.MustMax(true)
-		diff := dmax.Float64Values()[0]
-		dmax.MustDrop()
-		rel := diff / math.Max(m, 1e-12)
-		if !strings.HasPrefix(name, "base_net") {
-			trained++
-		}
-		worst = math.Max(worst, rel)
-		if rel > 1e-4 {
-			t.Errorf("%s: weights differ by %.3g of their magnitude %.3g", name, rel, m)
-		}
-	}
-	t.Logf("%d tensors (%d trained); largest difference %.3g of a tensor's magnitude", len(a.Model), trained, worst)
+	worst := compareWeights(t, a.Model, b.Model, 1e-4)
+	t.Logf("%d tensors; largest difference %.3g of a tensor's magnitude", len(a.Model), worst)
 
 	// the per-step losses (the global batch's, as rank 0 logs them)
 	sa, sb := readSteps(t, one), readSteps(t, two)
@@ -302,6 +278,68 @@ func TestDataParallelEqualsOneProcess(t *testing.T) {
 		t.Errorf("validation loss %.7g with one process, %.7g with two", va.Loss, vb.Loss)
 	}
 	t.Logf("last loss %.6g / %.6g; mAP %.4g / %.4g; val loss %.6g / %.6g", sa[19].Loss, sb[19].Loss, va.MAP, vb.MAP, va.Loss, vb.Loss)
+}
+
+// syncBNExperiment is ddpExperiment with the base net training, so that MobileNetV1's 14
+// batch norms are in training mode, and 68 images, one epoch: 5 steps, the last a global
+// batch of 4 that rank 0 gets whole, so that rank 1 runs the synchronised batch norms
+// over an empty batch.
+var syncBNExperiment = strings.NewReplacer(
+	"count  = 64", "count  = 68",
+	`freeze         = "base_net"`, `freeze         = "none"`,
+	"epochs         = 5", "epochs         = 1",
+	"validate_every = 5", "validate_every = 1",
+).Replace(ddpExperiment)
+
+// TestSyncBatchNormInTraining: 2 ranks of batch 8 with training.sync_batchnorm against 1
+// process of batch 16 with plain batch norm (batch norms in training mode, same seed), and
+// against 2 ranks without it. The first step, from identical weights, gives the same loss
+// (the forward statistics are the global batch's), where per-rank statistics do not; the
+// job finishes with the empty rank taking part. The gradients' exactness is
+// internal/dist's TestSyncBatchNormMatchesOneBatch and TestSyncBatchNormChain: after a
+// step the weights of this 14-layer network move apart by float32 rounding amplified
+// through the stack of batch norms (see the README), which is no test of exactness.
+func TestSyncBatchNormInTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 5 processes (-short)")
+	}
+	if !strings.Contains(syncBNExperiment, `freeze         = "none"`) || !strings.Contains(syncBNExperiment, "count  = 68") {
+		t.Fatal("syncBNExperiment did not rewrite ddpExperiment")
+	}
+	dir := t.TempDir()
+	res := load(t, dir, syncBNExperiment, "training.sync_batchnorm=true")
+	// one process: sync_batchnorm has no effect (a warning), plain batch norm over 16
+	if _, err := apply(t, context.Background(), res, Options{RunName: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sync := range []string{"true", "false"} {
+		for r, x := range spawnJob(t, res.Path, "sync-"+sync, 2, 0, "output.dir="+filepath.Join(dir, "runs"), "data.batch_size=8",
+			"training.sync_batchnorm="+sync) {
+			if x.code != 0 {
+				t.Fatalf("sync %s: rank %d exited with %d:\n%s", sync, r, x.code, x.stderr)
+			}
+		}
+	}
+	one := readSteps(t, filepath.Join(dir, "runs", "ddp", "one"))
+	syncd := readSteps(t, filepath.Join(dir, "runs", "ddp", "sync-true"))
+	plain := readSteps(t, filepath.Join(dir, "runs", "ddp", "sync-false"))
+	if len(one) != 5 || len(syncd) != 5 || len(plain) != 5 {
+		t.Fatalf("%d, %d and %d step lines, want 5", len(one), len(syncd), len(plain))
+	}
+	rel := func(a, b float64) float64 { return math.Abs(a-b) / math.Abs(a) }
+	// the first step's loss: the same weights, the same images, statistics over the same
+	// 16 images summed in another order: float32 rounding, 1e-5 relative leaves a factor
+	// 100; per-rank statistics over 8 images change it by 1e-3 and more
+	if d := rel(one[0].Loss, syncd[0].Loss); d > 1e-5 {
+		t.Errorf("first step: loss %.7g with one process, %.7g with two ranks and sync_batchnorm", one[0].Loss, syncd[0].Loss)
+	}
+	if d := rel(one[0].Loss, plain[0].Loss); d < 1e-4 {
+		t.Errorf("first step: loss %.7g with one process, %.7g with two ranks without sync_batchnorm: the control should differ", one[0].Loss, plain[0].Loss)
+	}
+	for i := range one {
+		t.Logf("step %d: loss %.7g one process, %.7g sync (%.2g), %.7g per-rank (%.2g)", i+1, one[i].Loss,
+			syncd[i].Loss, rel(one[i].Loss, syncd[i].Loss), plain[i].Loss, rel(one[i].Loss, plain[i].Loss))
+	}
 }
 
 // TestDataParallelLostRank: rank 1 is killed (SIGKILL) in the middle of epoch 3; rank 0
@@ -359,4 +397,33 @@ func TestResumeStep(t *testing.T) {
 			t.Errorf("resumeStep(%d, %d, %d) = %d, %v; want %d, %v", c.step, c.world, c.now, got, exact, c.want, c.exact)
 		}
 	}
+}
+
+// compareWeights reports every variable of b that differs from a's by more than bound of
+// the largest magnitude in a's tensor, and returns the largest such relative difference.
+func compareWeights(t *testing.T, a, b map[string]*ts.Tensor, bound float64) float64 {
+	t.Helper()
+	worst := 0.0
+	for name, x := range a {
+		y, ok := b[name]
+		if !ok {
+			t.Fatalf("%s missing from the data-parallel checkpoint", name)
+		}
+		scale := x.MustAbs(false)
+		mx := scale.MustMax(false)
+		m := mx.Float64Values()[0]
+		scale.MustDrop()
+		mx.MustDrop()
+		d := x.MustSub(y, false)
+		ad := d.MustAbs(true)
+		dmax := ad.MustMax(true)
+		diff := dmax.Float64Values()[0]
+		dmax.MustDrop()
+		rel := diff / math.Max(m, 1e-12)
+		worst = math.Max(worst, rel)
+		if rel > bound {
+			t.Errorf("%s: weights differ by %.3g of their magnitude %.3g", name, rel, m)
+		}
+	}
+	return worst
 }

@@ -158,6 +158,21 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	if opts.Dist != nil && opts.Dist.World() > 1 {
 		t.ddp = newDDP(opts.Dist, t.vars)
 	}
+	if t.e.Training.SyncBN {
+		switch {
+		case t.ddp == nil:
+			if t.writes() {
+				t.log.Warn().Msg("training.sync_batchnorm has no effect in a one-process run: batch norms normalise over its whole batch already")
+			}
+		case run.Model.SyncBatchNorm(opts.Dist) == 0:
+			if t.writes() {
+				t.log.Warn().Msg("training.sync_batchnorm: the model has no batch norm in training mode (none, or all frozen): nothing to synchronise")
+			}
+		default:
+			t.ddp.syncBN = true
+			defer run.Model.SyncBatchNorm(nil)
+		}
+	}
 
 	// rank 0 (or the only process) finds the checkpoint and the run folder; in a
 	// data-parallel job the others get the checkpoint from it
