@@ -59,7 +59,7 @@ func main() {
 	}
 	if *sameMalloc && os.Getenv(childMarker) == "" {
 		// glibc reads its tunables when a process starts: ours needs a process of its own.
-		os.Exit(reexecWithMalloc())
+		os.Exit(reexecWithMalloc(*threads))
 	}
 	if *sameMalloc {
 		if err := checkIdenticalMalloc(); err != nil {
@@ -67,6 +67,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	blasAtStart := os.Getenv("OPENBLAS_NUM_THREADS")
 	torch.SetThreads(*threads)
 	benchThreads = *threads
 
@@ -89,7 +90,7 @@ func main() {
 		}
 		return
 	}
-	refEnv := append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", *threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", *threads))
+	refEnv := append(os.Environ(), threadEnv(*threads)...)
 	oursMalloc, refMalloc := describeMalloc()
 	if *sameMalloc {
 		// set again here, not only inherited from the re-executed parent
@@ -101,6 +102,9 @@ func main() {
 		fmt.Printf("malloc (-same-malloc), both sides: %s\n", oursMalloc)
 	} else {
 		fmt.Printf("malloc: ours %s;\n        reference %s\n", oursMalloc, refMalloc)
+	}
+	if blasAtStart != fmt.Sprint(*threads) && *threads != runtime.NumCPU() {
+		fmt.Printf("threads: OPENBLAS_NUM_THREADS was %q when refbench started, and OpenBLAS may size its pool when it loads: ours may run more BLAS threads than the reference's %d (-same-malloc sets it for both)\n", blasAtStart, *threads)
 	}
 	fmt.Println("per repetition, ours/reference (getrusage of each process, medians): minor and major page faults, user and system CPU ms, involuntary context switches")
 	fmt.Println()

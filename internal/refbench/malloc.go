@@ -46,9 +46,11 @@ func mallocEnv() string {
 }
 
 // reexecWithMalloc runs this program again with the same arguments, its environment's
-// malloc settings replaced by identicalMalloc, and returns the exit code to leave with.
+// malloc settings replaced by identicalMalloc and the thread variables set to threads (as
+// the reference gets them: OpenBLAS sizes its thread pool from OPENBLAS_NUM_THREADS when
+// the library loads, before main could set it), and returns the exit code to leave with.
 // Interrupts are passed on to it.
-func reexecWithMalloc() int {
+func reexecWithMalloc(threads int) int {
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "refbench: -same-malloc: cannot find this program to run it again:", err)
@@ -56,6 +58,7 @@ func reexecWithMalloc() int {
 	}
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Env = append(append(withoutMalloc(os.Environ()), identicalMalloc...), childMarker+"=1")
+	cmd.Env = append(cmd.Env, threadEnv(threads)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -132,4 +135,9 @@ func describeMalloc() (ours, ref string) {
 // read it).
 func withoutRunner(env string) string {
 	return strings.Join(slices.DeleteFunc(strings.Fields(env), func(kv string) bool { return strings.HasPrefix(kv, "RUNNER_MALLOC=") }), " ")
+}
+
+// threadEnv is the thread-count environment both sides get.
+func threadEnv(threads int) []string {
+	return []string{fmt.Sprintf("OMP_NUM_THREADS=%d", threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", threads)}
 }
