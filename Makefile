@@ -24,7 +24,8 @@ RUN_EXPERIMENT ?= experiments/quickstart.hcl
 RUN_FLAGS      ?=
 # The run folders (or folders of runs) `make report` writes reports of.
 RUNS           ?= runs
-# Flags of the side-by-side benchmark, e.g. REFBENCH_FLAGS='-run mb2 -threads 1'.
+# Flags of the side-by-side benchmark, e.g. REFBENCH_FLAGS='-run mb2 -threads 1', or '-same-malloc'
+# (both sides on one identical malloc policy) or '-ops' (libtorch op counts of a step).
 REFBENCH_FLAGS ?=
 # Flags of the time-to-accuracy comparison (make bench-train), e.g. for a smoke run
 # BENCH_TRAIN_FLAGS='-acc-train 64 -acc-val 16 -acc-epochs 2 -acc-runs 1'.
@@ -148,7 +149,7 @@ reftest-summary: # the count of reference comparisons in $(REFTEST_LOG), with th
 	  grep -E '^(skipped|failed) ' $(REFTEST_LOG) | sed -E 's/^(skipped|failed) [^:]*: /\1: /' | sort | uniq -c; \
 	else echo "reference comparisons: none recorded ($(REFTEST_LOG) is empty)"; fi
 
-bench: build ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side, ending with whole epochs of runner apply vs train_ssd.py (REFBENCH_FLAGS='-run mb1')
+bench: build ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side, with page faults and CPU time per step, ending with whole epochs of runner apply vs train_ssd.py (REFBENCH_FLAGS='-run step -same-malloc')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
 	go run ./internal/refbench -runner $(BIN) $(REFBENCH_FLAGS)
 

@@ -55,10 +55,10 @@ func randomBoxes(s *torch.Scope, n int64) *ts.Tensor {
 	return s.T(ts.MustCat([]ts.Tensor{*xy, *s.T(xy.MustAdd(wh, false))}, 1))
 }
 
-func timeMatch(reps int) ([]float64, error) {
+func timeMatch(reps int) (measured, error) {
 	m, err := mobilenetMatcher()
 	if err != nil {
-		return nil, err
+		return measured{}, err
 	}
 	defer m.Close()
 	s := torch.NewScope()
@@ -81,10 +81,10 @@ func timeMatch(reps int) ([]float64, error) {
 	})
 }
 
-func timeLoss(reps int) ([]float64, error) {
+func timeLoss(reps int) (measured, error) {
 	m, err := mobilenetMatcher()
 	if err != nil {
-		return nil, err
+		return measured{}, err
 	}
 	defer m.Close()
 	s := torch.NewScope()
@@ -93,7 +93,7 @@ func timeLoss(reps int) ([]float64, error) {
 	for i := 0; i < coreBatch; i++ {
 		loc, lab, err := m.Match(randomBoxes(s, coreGT), s.T(ts.MustRandintLow(1, 21, []int64{coreGT}, gotch.Int64, gotch.CPU)))
 		if err != nil {
-			return nil, err
+			return measured{}, err
 		}
 		s.Ts(loc, lab)
 		locs, labs = append(locs, *loc), append(labs, *lab)
@@ -104,7 +104,7 @@ func timeLoss(reps int) ([]float64, error) {
 	loc := s.T(ts.MustRandn([]int64{coreBatch, 3000, 4}, gotch.Float, gotch.CPU).MustSetRequiresGrad(true, true))
 	l, err := loss.Build(registry.Ref{Type: "multibox"})
 	if err != nil {
-		return nil, err
+		return measured{}, err
 	}
 	return timeReps(reps, func() error {
 		for _, t := range []*ts.Tensor{conf, loc} {

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -34,12 +33,14 @@ type benchCase struct {
 	ref    string // reference.py case, "" when the reference has no counterpart
 	reps   int
 	target string // the issue's target, shown beside the ratio
-	ours   func(reps int) ([]float64, error)
+	ours   func(reps int) (measured, error)
 	// ops counts our libtorch ops of one step (-ops); nil when the case has no op count.
 	ops func() (map[string]int64, error)
 	// refArg, when set, gives the reference.py case at run time (after the case's data
 	// is prepared), in place of ref.
 	refArg func() (string, error)
+	// cleanup, when set, frees what the case prepared; it runs after the case.
+	cleanup func()
 }
 
 // benchThreads is the -threads flag, for the cases that start their own libtorch thread.
@@ -49,7 +50,7 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "libtorch threads, for both sides")
 	only := flag.String("run", "", "regexp: run only the cases whose name matches")
 	quick := flag.Bool("quick", false, "one repetition per case (a smoke run)")
-	sameMalloc := flag.Bool("same-malloc", false, "run the reference with our malloc policy too (isolates the framework's own overhead)")
+	sameMalloc := flag.Bool("same-malloc", false, "run both sides with one and the same malloc policy: libtorch's own allocator on glibc malloc with "+strings.Join(identicalMalloc, " ")+", set by refbench for both processes (isolates the framework's own overhead)")
 	rounds := flag.Int("rounds", 3, "alternate ours and the reference this many times per case; the ratio is the median of the rounds' ratios")
 	ops := flag.Bool("ops", false, "instead of timing, count the libtorch ops of one step on each side and print where they differ")
 	var tf trainFlags
@@ -67,6 +68,17 @@ func main() {
 	if *quick || *rounds < 1 {
 		*rounds = 1
 	}
+	if *sameMalloc && os.Getenv(childMarker) == "" {
+		// glibc reads its tunables when a process starts: ours needs a process of its own.
+		os.Exit(reexecWithMalloc(*threads))
+	}
+	if *sameMalloc {
+		if err := checkIdenticalMalloc(); err != nil {
+			fmt.Fprintln(os.Stderr, "refbench:", err)
+			os.Exit(1)
+		}
+	}
+	blasAtStart := os.Getenv("OPENBLAS_NUM_THREADS")
 	torch.SetThreads(*threads)
 	benchThreads = *threads
 
@@ -83,7 +95,11 @@ func main() {
 		fmt.Printf("reference timings skipped: %s\n\n", why)
 	}
 	if *tta {
-		if err := runTimeToAccuracy(af, tf, ref, *threads, referenceEnv(*threads, *sameMalloc)); err != nil {
+		ttaEnv := threadEnv(*threads)
+		if *sameMalloc {
+			ttaEnv = append(ttaEnv, identicalMalloc...)
+		}
+		if err := runTimeToAccuracy(af, tf, ref, *threads, ttaEnv); err != nil {
 			fmt.Fprintln(os.Stderr, "refbench:", err)
 			os.Exit(1)
 		}
@@ -96,17 +112,24 @@ func main() {
 		}
 		return
 	}
-	refEnv := referenceEnv(*threads, *sameMalloc)
-	refMalloc := "glibc's defaults"
-	if inheritedMalloc() {
-		refMalloc = "glibc with this environment's malloc settings (inherited: " + mallocEnv() + ")"
-	}
-	if *sameMalloc && torch.MallocPolicy() == "hugepages" {
-		refMalloc = "huge pages for malloc's mappings (-same-malloc)"
+	refEnv := append(os.Environ(), threadEnv(*threads)...)
+	oursMalloc, refMalloc := describeMalloc()
+	if *sameMalloc {
+		// set again here, not only inherited from the re-executed parent
+		refEnv = append(withoutMalloc(refEnv), identicalMalloc...)
 	}
 	fmt.Printf("refbench: %d thread(s), medians over repetitions (spread = max/min); ratio = ours / reference (< 1: we are faster),\n", *threads)
 	fmt.Printf("the median over %d round(s) that alternate ours and the reference (rounds: the lowest and highest round's ratio)\n", *rounds)
-	fmt.Printf("malloc: ours %s (RUNNER_MALLOC), reference %s\n\n", torch.MallocPolicy(), refMalloc)
+	if *sameMalloc {
+		fmt.Printf("malloc (-same-malloc), both sides: %s\n", oursMalloc)
+	} else {
+		fmt.Printf("malloc: ours %s;\n        reference %s\n", oursMalloc, refMalloc)
+	}
+	if blasAtStart != fmt.Sprint(*threads) && *threads != runtime.NumCPU() {
+		fmt.Printf("threads: OPENBLAS_NUM_THREADS was %q when refbench started, and OpenBLAS may size its pool when it loads: ours may run more BLAS threads than the reference's %d (-same-malloc sets it for both)\n", blasAtStart, *threads)
+	}
+	fmt.Println("per repetition, ours/reference (getrusage of each process, medians): minor and major page faults, user and system CPU ms, involuntary context switches")
+	fmt.Println()
 	var selected []benchCase
 	for _, c := range cases() {
 		if re == nil || re.MatchString(c.name) {
@@ -115,7 +138,7 @@ func main() {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if len(selected) > 0 {
-		fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\trounds\ttarget\t")
+		fmt.Fprintln(tw, "case\tours ms\tspread\treference ms\tspread\tratio\trounds\ttarget\tminflt\tmajflt\tuser ms\tsys ms\tinvol cs\t")
 	}
 	// the table prints once, aligned (progress goes to stderr); the train case after it
 	failed := false
@@ -126,8 +149,11 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "refbench: %s…\n", c.name)
 		res := runCase(c, ref, *threads, reps, *rounds, refEnv)
+		if c.cleanup != nil {
+			c.cleanup()
+		}
 		if res.err != nil {
-			fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\t\t\t\n", c.name, res.err)
+			fmt.Fprintf(tw, "%s\terror: %v\t\t\t\t\t\t\t\t\t\t\t\t\n", c.name, res.err)
 			failed = true
 			continue
 		}
@@ -141,7 +167,8 @@ func main() {
 			lo, hi := slices.Min(res.ratios), slices.Max(res.ratios)
 			span = fmt.Sprintf("%.2f–%.2f", lo, hi)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", c.name, median(res.ours), spread(res.ours), refCol, refSpread, ratio, span, c.target)
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.name, median(res.ours), spread(res.ours), refCol, refSpread, ratio, span, c.target,
+			strings.Join(usageColumns(res.oursUse, res.refUse), "\t"))
 	}
 	tw.Flush()
 	if re == nil || re.MatchString(trainCaseName) {
@@ -156,26 +183,14 @@ func main() {
 	}
 }
 
-// referenceEnv is what the reference's processes get besides this environment: the thread
-// count (through OMP_NUM_THREADS and OpenBLAS's variable, as a user sets it), and with
-// sameMalloc our malloc policy.
-func referenceEnv(threads int, sameMalloc bool) []string {
-	env := []string{fmt.Sprintf("OMP_NUM_THREADS=%d", threads), fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", threads)}
-	if sameMalloc && torch.MallocPolicy() == "hugepages" {
-		// glibc's hugetlb tunable advises all of malloc's mappings, ours only blocks
-		// of 2 MiB or more: the reference gets at least as much.
-		env = append(env, "MALLOC_ARENA_MAX=1", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
-	}
-	return env
-}
-
-// caseResult is one case's timings: every repetition of ours and of the reference, and
-// each round's ratio of medians.
+// caseResult is one case's timings: every repetition of ours and of the reference, each
+// round's ratio of medians, and each repetition's usage where counted.
 type caseResult struct {
-	ours, ref []float64
-	ratios    []float64
-	err       error // ours failed
-	refErr    error // the reference failed (ours are still shown)
+	ours, ref       []float64
+	oursUse, refUse []usage
+	ratios          []float64
+	err             error // ours failed
+	refErr          error // the reference failed (ours are still shown)
 }
 
 // runCase times a case in rounds that alternate ours and the reference, each round with
@@ -191,7 +206,8 @@ func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string
 			res.err = err
 			return res
 		}
-		res.ours = append(res.ours, ours...)
+		res.ours = append(res.ours, ours.ms...)
+		res.oursUse = append(res.oursUse, ours.use...)
 		if ref == "" || c.ref == "" || res.refErr != nil {
 			continue
 		}
@@ -201,16 +217,17 @@ func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string
 				continue
 			}
 		}
-		rms, err := runReference(ref, refCase, threads, per, refEnv)
+		theirs, err := runReference(ref, refCase, threads, per, refEnv)
 		if err != nil {
 			res.refErr = err
 			continue
 		}
-		res.ref = append(res.ref, rms...)
-		res.ratios = append(res.ratios, median(ours)/median(rms))
+		res.ref = append(res.ref, theirs.MS...)
+		res.refUse = append(res.refUse, theirs.Usage...)
+		res.ratios = append(res.ratios, median(ours.ms)/median(theirs.MS))
 	}
 	if res.refErr != nil {
-		res.ref, res.ratios = nil, nil
+		res.ref, res.refUse, res.ratios = nil, nil, nil
 	}
 	return res
 }
@@ -231,38 +248,36 @@ func reference() (string, string) {
 // model runs its Python NMS over hundreds of candidates per class and image.
 const refTimeout = 60 * time.Minute
 
-func runReference(ref, name string, threads, reps int, env []string) ([]float64, error) {
+func runReference(ref, name string, threads, reps int, env []string) (refResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), refTimeout)
 	defer cancel()
 	script := filepath.Join(sourceDir(), "reference.py")
 	cmd := exec.CommandContext(ctx, reftest.Python(), script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
-	cmd.Env = append(os.Environ(), env...)
-	var res struct {
-		MS []float64 `json:"ms"`
-	}
-	if err := runScript(cmd, &res); err != nil {
-		return nil, err
+	cmd.Env = env
+	res, err := runScript(cmd)
+	if err != nil {
+		return res, err
 	}
 	if len(res.MS) == 0 {
-		return nil, fmt.Errorf("reference.py %s: no timings", name)
+		return res, fmt.Errorf("reference.py %s: no timings", name)
 	}
-	return res.MS, nil
+	return res, nil
 }
 
-// runScript runs reference.py and decodes the JSON of its last output line into v.
-func runScript(cmd *exec.Cmd, v any) error {
+// runScript runs reference.py and decodes its result line.
+func runScript(cmd *exec.Cmd) (refResult, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
-			return fmt.Errorf("%v: %s", err, ee.Stderr)
+			return refResult{}, fmt.Errorf("%v: %s", err, ee.Stderr)
 		}
-		return err
+		return refResult{}, err
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), v); err != nil {
-		return fmt.Errorf("unexpected output: %s", out)
+	res, err := parseResult(out)
+	if err != nil {
+		return res, fmt.Errorf("reference.py %s: %w", strings.Join(cmd.Args[2:], " "), err)
 	}
-	return nil
+	return res, nil
 }
 
 // sourceDir is this package's folder (reference.py lives beside main.go).
@@ -307,33 +322,28 @@ func firstLine(s string) string {
 	return s
 }
 
-// timeReps runs fn once to warm up, then reps times, returning milliseconds per run.
-func timeReps(reps int, fn func() error) ([]float64, error) {
+// timeReps runs fn once to warm up, then reps times, returning milliseconds and usage
+// per run.
+func timeReps(reps int, fn func() error) (measured, error) {
 	if err := fn(); err != nil {
-		return nil, err
+		return measured{}, err
 	}
-	out := make([]float64, 0, reps)
+	var m measured
 	for i := 0; i < reps; i++ {
-		t := time.Now()
+		ru, t := getrusage(), time.Now()
 		if err := fn(); err != nil {
-			return nil, err
+			return measured{}, err
 		}
-		out = append(out, float64(time.Since(t).Microseconds())/1000)
+		m.ms = append(m.ms, float64(time.Since(t).Microseconds())/1000)
+		m.use = append(m.use, usageBetween(ru, getrusage()))
 	}
-	return out, nil
+	return m, nil
 }
 
-// inheritedMalloc reports whether the environment sets glibc malloc tunables, which the
-// reference inherits (ours then keeps libtorch's allocator too: the identical-policy mode).
-func inheritedMalloc() bool { return mallocEnv() != "" }
-
-// mallocEnv lists the environment's glibc malloc settings (GLIBC_TUNABLES, MALLOC_*).
-func mallocEnv() string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GLIBC_TUNABLES=") || strings.HasPrefix(kv, "MALLOC_") {
-			out = append(out, kv)
-		}
+// msOnly adapts a case that measures milliseconds (or its own unit) without usage.
+func msOnly(f func(reps int) ([]float64, error)) func(int) (measured, error) {
+	return func(reps int) (measured, error) {
+		ms, err := f(reps)
+		return measured{ms: ms}, err
 	}
-	return strings.Join(out, " ")
 }

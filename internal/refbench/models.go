@@ -60,7 +60,7 @@ func modelCases() []benchCase {
 					ref:    fmt.Sprintf("%s:%s/%d", kind, name, batch),
 					reps:   reps,
 					target: "≤ 1.0",
-					ours:   func(reps int) ([]float64, error) { return timeModel(name, batch, train, reps) },
+					ours:   func(reps int) (measured, error) { return timeModel(name, batch, train, reps) },
 					ops:    func() (map[string]int64, error) { return countModel(name, batch, train) },
 				})
 			}
@@ -69,10 +69,10 @@ func modelCases() []benchCase {
 	return out
 }
 
-func timeModel(name string, batch int, train bool, reps int) ([]float64, error) {
+func timeModel(name string, batch int, train bool, reps int) (measured, error) {
 	step, done, err := modelStep(name, batch, train)
 	if err != nil {
-		return nil, err
+		return measured{}, err
 	}
 	defer done()
 	return timeReps(reps, step)

@@ -16,10 +16,10 @@ func nmsCase() benchCase {
 	return benchCase{name: "NMS + decode, 3000 boxes x 20 classes", ref: "nms", reps: 10, target: "≤ 1.0", ours: timeNMS}
 }
 
-func timeNMS(reps int) ([]float64, error) {
+func timeNMS(reps int) (measured, error) {
 	priors, err := mobilenetPriors()
 	if err != nil {
-		return nil, err
+		return measured{}, err
 	}
 	defer priors.MustDrop()
 	torch.ManualSeed(0)

@@ -23,19 +23,35 @@ func compareOps(re *regexp.Regexp, ref string, threads int) error {
 		if c.ops == nil || (re != nil && !re.MatchString(c.name)) {
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "refbench: counting ops of %s…\n", c.name)
-		ours, err := c.ops()
-		if err != nil {
+		if err := compareCaseOps(c, ref, threads); err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
-		var theirs map[string]int64
-		if ref != "" && c.ref != "" {
-			if theirs, err = referenceOps(ref, c.ref, threads); err != nil {
-				return fmt.Errorf("%s: reference: %w", c.name, err)
+	}
+	return nil
+}
+
+func compareCaseOps(c benchCase, ref string, threads int) error {
+	if c.cleanup != nil {
+		defer c.cleanup()
+	}
+	fmt.Fprintf(os.Stderr, "refbench: counting ops of %s…\n", c.name)
+	ours, err := c.ops()
+	if err != nil {
+		return err
+	}
+	var theirs map[string]int64
+	if ref != "" && c.ref != "" {
+		name := c.ref
+		if c.refArg != nil {
+			if name, err = c.refArg(); err != nil {
+				return err
 			}
 		}
-		printOps(c.name, ours, theirs)
+		if theirs, err = referenceOps(ref, name, threads); err != nil {
+			return fmt.Errorf("reference: %w", err)
+		}
 	}
+	printOps(c.name, ours, theirs)
 	return nil
 }
 
@@ -44,10 +60,8 @@ func referenceOps(ref, name string, threads int) (map[string]int64, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, reftest.Python(), filepath.Join(sourceDir(), "reference.py"), ref, name, fmt.Sprint(threads), "1")
 	cmd.Env = append(os.Environ(), "REFBENCH_OPS=1", fmt.Sprintf("OMP_NUM_THREADS=%d", threads))
-	var res struct {
-		Ops map[string]int64 `json:"ops"`
-	}
-	if err := runScript(cmd, &res); err != nil {
+	res, err := runScript(cmd)
+	if err != nil {
 		return nil, err
 	}
 	return res.Ops, nil

@@ -83,23 +83,23 @@ func predictCases() []benchCase {
 		refArg: func() (string, error) { return refArg("predict") },
 		reps:   3,
 		target: "≤ 0.33 (≥ 3× faster)",
-		ours:   func(reps int) ([]float64, error) { return timePredict(reps, 1, nil) },
+		ours:   msOnly(func(reps int) ([]float64, error) { return timePredict(reps, 1, nil) }),
 	})
 	out = append(out, benchCase{
 		name:   "predict batch 1: % of end to end beyond the forward pass alone (ours; 'ms' column is %)",
 		reps:   3,
 		target: "≤ 15 %",
-		ours: func(reps int) ([]float64, error) {
+		ours: msOnly(func(reps int) ([]float64, error) {
 			var shares []float64
 			_, err := timePredict(reps, 1, &shares)
 			return shares, err
-		},
+		}),
 	})
 	out = append(out, benchCase{
 		name:   "predict mb2-ssd-lite ms/image, batches of 8 (throughput; the reference has no batching)",
 		reps:   3,
 		target: "-",
-		ours:   func(reps int) ([]float64, error) { return timePredict(reps, 8, nil) },
+		ours:   msOnly(func(reps int) ([]float64, error) { return timePredict(reps, 8, nil) }),
 	})
 	out = append(out, benchCase{
 		name:   fmt.Sprintf("eval mb2-ssd-lite, %d images (ms: whole evaluation; runner eval vs eval_ssd.py)", evalImages),
@@ -107,7 +107,7 @@ func predictCases() []benchCase {
 		refArg: func() (string, error) { return refArg("eval") },
 		reps:   1,
 		target: "≤ 0.5 (≥ 2× faster)",
-		ours:   timeEval,
+		ours:   msOnly(timeEval),
 	})
 	return out
 }

@@ -2,11 +2,14 @@
 """Times operations of the PyTorch SSD reference for `make bench` (internal/refbench).
 
 Usage: reference.py REFERENCE_CHECKOUT CASE THREADS REPS
-Prints one JSON line: {"case": ..., "ms": [per-rep milliseconds]}.
+Prints one JSON line: {"case": ..., "ms": [per-rep milliseconds], "usage": [per-rep
+getrusage deltas of this process: minflt, majflt, user_ms, sys_ms, nivcsw]}.
 Run with Debian's python3-torch (/usr/bin/python3). Only timings leave this script.
 """
+import itertools
 import json
 import os
+import resource
 import sys
 import time
 import types
@@ -37,14 +40,34 @@ def model(name):
     return f(21)
 
 
+usage = []  # getrusage deltas of each timed repetition (time_reps)
+
+
+def rusage_delta(a, b):
+    return {"minflt": b.ru_minflt - a.ru_minflt, "majflt": b.ru_majflt - a.ru_majflt,
+            "user_ms": (b.ru_utime - a.ru_utime) * 1000, "sys_ms": (b.ru_stime - a.ru_stime) * 1000,
+            "nivcsw": b.ru_nivcsw - a.ru_nivcsw}
+
+
 def time_reps(fn):
     fn()  # warm-up
     out = []
     for _ in range(reps):
-        t = time.perf_counter()
+        ru, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         fn()
         out.append((time.perf_counter() - t) * 1000)
+        usage.append(rusage_delta(ru, resource.getrusage(resource.RUSAGE_SELF)))
     return out
+
+
+def count_ops(step):
+    """refbench -ops: count the ops of one step after a warm-up one, by the names
+    libtorch's RecordFunction gives them (what ours counts through the same hook)."""
+    step()
+    with torch.autograd.profiler.profile() as prof:
+        step()
+    print(json.dumps({"case": case, "ops": {e.key: e.count for e in prof.key_averages()}}))
+    sys.exit(0)
 
 
 kind, _, rest = case.partition(":")
@@ -66,13 +89,49 @@ if kind in ("forward", "train"):
             conf, loc = net(x)
             (conf.sum() + loc.sum()).backward()
     if os.environ.get("REFBENCH_OPS"):
-        # refbench -ops: count the ops of one step after a warm-up one, by the names
-        # libtorch's RecordFunction gives them (what ours counts through the same hook).
-        step()
-        with torch.autograd.profiler.profile() as prof:
-            step()
-        print(json.dumps({"case": case, "ops": {e.key: e.count for e in prof.key_averages()}}))
-        sys.exit(0)
+        count_ops(step)
+    ms = time_reps(step)
+elif kind == "step":
+    # step:MODEL/BATCH:DIR — the body of train_ssd.py's training loop (zero_grad, forward,
+    # MultiboxLoss, backward, SGD step, the three .item() reads) with its optimizer and
+    # parameter groups, on the batch step.go wrote into DIR (images, matched targets, the
+    # hyper-parameters).
+    spec, _, data = rest.partition(":")
+    name, batch = spec.rsplit("/", 1)
+    batch = int(batch)
+    hyper = json.load(open(os.path.join(data, "hyper.json")))
+    images = torch.from_numpy(np.fromfile(os.path.join(data, "images.f32"), dtype="<f4").reshape(batch, 3, 300, 300))
+    gt_loc = torch.from_numpy(np.fromfile(os.path.join(data, "loc.f32"), dtype="<f4").reshape(batch, -1, 4))
+    labels = torch.from_numpy(np.fromfile(os.path.join(data, "labels.i64"), dtype="<i8").reshape(batch, -1))
+    if name == "vgg16-ssd":
+        from vision.ssd.config import vgg_ssd_config as config
+    else:
+        from vision.ssd.config import mobilenetv1_ssd_config as config
+    from vision.nn.multibox_loss import MultiboxLoss
+    net = model(name)
+    if len(config.priors) != gt_loc.shape[1]:
+        raise SystemExit("%s has %d priors, the targets %d" % (name, len(config.priors), gt_loc.shape[1]))
+    net.train(True)
+    groups = [
+        {"params": net.base_net.parameters(), "lr": hyper["base_net_lr"]},
+        {"params": itertools.chain(net.source_layer_add_ons.parameters(), net.extras.parameters()),
+         "lr": hyper["extra_layers_lr"]},
+        {"params": itertools.chain(net.regression_headers.parameters(), net.classification_headers.parameters())},
+    ]
+    optimizer = torch.optim.SGD(groups, lr=hyper["lr"], momentum=hyper["momentum"], weight_decay=hyper["weight_decay"])
+    criterion = MultiboxLoss(config.priors, iou_threshold=0.5, neg_pos_ratio=3, center_variance=0.1,
+                             size_variance=0.2, device=torch.device("cpu"))
+
+    def step():
+        optimizer.zero_grad()
+        conf, loc = net(images)
+        reg, cls = criterion(conf, loc, labels, gt_loc)
+        total = reg + cls
+        total.backward()
+        optimizer.step()
+        total.item(), reg.item(), cls.item()
+    if os.environ.get("REFBENCH_OPS"):
+        count_ops(step)
     ms = time_reps(step)
 elif kind in ("match", "loss"):
     # 32 images x 10 ground truths over the mobilenet priors, as core.go.
@@ -217,4 +276,7 @@ elif kind in ("predict", "eval"):
         ms = out_ms
 else:
     raise SystemExit("unknown case " + case)
-print(json.dumps({"case": case, "ms": ms}))
+result = {"case": case, "ms": ms}
+if len(usage) == len(ms):
+    result["usage"] = usage
+print(json.dumps(result))

@@ -8,6 +8,7 @@ package torch
 // void ssd_install_hugepage_allocator(size_t min_advise);  // allocator.cc
 //
 // static int ssd_malloc_mode;  // 0 system, 1 hugepages (see MallocPolicy)
+// static int ssd_malloc_env;   // the environment tunes malloc (see MallocTunedByEnvironment)
 //
 // static int ssd_user_tuned(void) {
 // 	return getenv("MALLOC_MMAP_MAX_") != NULL || getenv("MALLOC_MMAP_THRESHOLD_") != NULL ||
@@ -32,23 +33,26 @@ package torch
 // // threads (a Go init function would run too late: by then several threads have malloc
 // // arenas of their own, which they keep).
 // __attribute__((constructor)) static void ssd_malloc_setup(void) {
-// 	if (getenv("MALLOC_ARENA_MAX") == NULL) {
+// 	ssd_malloc_env = ssd_user_tuned();
+// 	if (getenv("MALLOC_ARENA_MAX") == NULL && !ssd_malloc_env) {
 // 		mallopt(M_ARENA_MAX, 1);
 // 	}
 // 	const char *mode = getenv("RUNNER_MALLOC");
-// 	if ((mode == NULL || *mode == 0 || strcmp(mode, "hugepages") == 0) && !ssd_user_tuned() && !ssd_thp_never()) {
+// 	if ((mode == NULL || *mode == 0 || strcmp(mode, "hugepages") == 0) && !ssd_malloc_env && !ssd_thp_never()) {
 // 		ssd_install_hugepage_allocator((size_t)2 << 20);
 // 		ssd_malloc_mode = 1;
 // 	}
 // }
 //
 // static int ssd_malloc_mode_get(void) { return ssd_malloc_mode; }
+// static int ssd_malloc_env_get(void) { return ssd_malloc_env; }
 import "C"
 
 // The C preamble above sets malloc up, in every program that links this package, before
 // any other code runs.
 //
-// One arena (unless MALLOC_ARENA_MAX says otherwise). glibc gives every OS thread that
+// One arena (unless MALLOC_ARENA_MAX says otherwise, or the environment tunes malloc
+// itself: see MallocTunedByEnvironment). glibc gives every OS thread that
 // calls malloc while the main arena is busy an arena of its own, and Go runs cgo calls on
 // whichever OS thread the goroutine is on, so libtorch's tensors end up spread over
 // several arenas (a tensor is freed into the arena it came from, not the caller's). Freed
@@ -88,3 +92,11 @@ func MallocPolicy() string {
 	}
 	return "system"
 }
+
+// MallocTunedByEnvironment reports whether the environment tuned glibc malloc when the
+// program started (GLIBC_TUNABLES, MALLOC_MMAP_MAX_, MALLOC_MMAP_THRESHOLD_,
+// MALLOC_TRIM_THRESHOLD_ or MALLOC_TOP_PAD_ set). This package then changes nothing in
+// malloc: no one-arena setting, no huge-page allocator (MallocPolicy is "system") and no
+// huge-page advice on the tensors it fills, so the process runs exactly the policy the
+// environment gives (what refbench -same-malloc relies on to give both sides one policy).
+func MallocTunedByEnvironment() bool { return C.ssd_malloc_env_get() == 1 }

@@ -18,9 +18,9 @@ const hugeAdviseMin = 8 << 20
 // memory already mapped takes 4 ms). The advice is best effort: with transparent huge
 // pages disabled, or on an error, nothing changes. Under the default malloc policy,
 // "hugepages", the allocator has already advised the block (MallocPolicy); this covers
-// the other one.
+// the other one, unless the environment tunes malloc itself (MallocTunedByEnvironment).
 func adviseHugePages(p unsafe.Pointer, n uintptr) {
-	if n < hugeAdviseMin || MallocPolicy() == "hugepages" {
+	if n < hugeAdviseMin || MallocPolicy() == "hugepages" || MallocTunedByEnvironment() {
 		return
 	}
 	C.ssd_advise_huge(p, C.size_t(n))

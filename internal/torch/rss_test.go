@@ -148,21 +148,29 @@ func TestMallocPolicy(t *testing.T) {
 		if got := MallocPolicy(); got != want {
 			t.Fatalf("MallocPolicy() = %q, want %q (RUNNER_MALLOC=%q, GLIBC_TUNABLES=%q)", got, want, os.Getenv("RUNNER_MALLOC"), os.Getenv("GLIBC_TUNABLES"))
 		}
+		if got, want := MallocTunedByEnvironment(), os.Getenv("SSD_WANT_MALLOC_ENV") == "1"; got != want {
+			t.Fatalf("MallocTunedByEnvironment() = %v, want %v (GLIBC_TUNABLES=%q)", got, want, os.Getenv("GLIBC_TUNABLES"))
+		}
 		return
 	}
 	huge := "hugepages"
 	if thpOff() {
 		huge = "system"
 	}
-	for _, c := range []struct{ env, want string }{
-		{"", huge},
-		{"RUNNER_MALLOC=hugepages", huge},
-		{"RUNNER_MALLOC=system", "system"},
-		{"RUNNER_MALLOC=fast", "system"},
-		{"MALLOC_TRIM_THRESHOLD_=131072", "system"},
-		{"GLIBC_TUNABLES=glibc.malloc.mmap_max=65536", "system"},
+	for _, c := range []struct {
+		env, want string
+		byEnv     bool
+	}{
+		{"", huge, false},
+		{"RUNNER_MALLOC=hugepages", huge, false},
+		{"RUNNER_MALLOC=system", "system", false},
+		{"RUNNER_MALLOC=fast", "system", false},
+		{"MALLOC_ARENA_MAX=2", huge, false},
+		{"MALLOC_TRIM_THRESHOLD_=131072", "system", true},
+		{"GLIBC_TUNABLES=glibc.malloc.mmap_max=65536", "system", true},
 	} {
-		rerunWithEnv(t, "^TestMallocPolicy$", "SSD_WANT_MALLOC_POLICY="+c.want, c.env)
+		byEnv := map[bool]string{false: "0", true: "1"}[c.byEnv]
+		rerunWithEnv(t, "^TestMallocPolicy$", "SSD_WANT_MALLOC_POLICY="+c.want, "SSD_WANT_MALLOC_ENV="+byEnv, c.env)
 	}
 }
 
