@@ -205,7 +205,7 @@ func (e *engine) stepParam(g *group, p *ts.Tensor, st *paramState) error {
 		return err
 	}
 	st.step++
-	o := newOps(e.coefs)
+	o := newOps(e.coefs, p.DType())
 	e.rule.update(o, &update{param: p, grad: grad, state: st, lr: g.lr, wd: g.wd})
 	return o.close()
 }
