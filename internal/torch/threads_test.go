@@ -80,3 +80,23 @@ func TestSetThreadsKeepsUserEnv(t *testing.T) {
 		t.Errorf("OPENBLAS_NUM_THREADS = %q, want \"1\"", got)
 	}
 }
+
+// TestSetThreadsBLAS: OpenBLAS sized its pool when it loaded; SetThreads sets its count
+// through OpenBLAS's own call, since the variable it exports comes too late.
+func TestSetThreadsBLAS(t *testing.T) {
+	if BLASThreads() < 0 {
+		t.Skip("the BLAS libtorch loaded is not OpenBLAS")
+	}
+	if blasEnvAtStart != "" {
+		t.Skipf("OPENBLAS_NUM_THREADS=%s was set when the test started: SetThreads leaves OpenBLAS to it", blasEnvAtStart)
+	}
+	lockThreads(t)
+	prev := BLASThreads()
+	t.Cleanup(func() { setBLASThreads(prev) })
+	for _, n := range []int{1, 2} {
+		SetThreads(n)
+		if got := BLASThreads(); got != n {
+			t.Errorf("after SetThreads(%d), OpenBLAS runs %d threads", n, got)
+		}
+	}
+}
