@@ -22,6 +22,19 @@ func init() {
 // size: uneven, and with an empty rank for 3.
 var syncBNShares = map[int][]int64{2: {3, 5}, 3: {4, 0, 3}}
 
+// syncBNSlice returns the global batch size of the test's shares for g's world size,
+// where g's rank's slice of it starts, and its length.
+func syncBNSlice(g *Group) (n, off, mine int64) {
+	shares := syncBNShares[g.World()]
+	for r, k := range shares {
+		if r < g.Rank() {
+			off += k
+		}
+		n += k
+	}
+	return n, off, shares[g.Rank()]
+}
+
 // syncBNWorker checks SyncBatchNorm against libtorch's batch_norm on the concatenated
 // batch: every rank draws the same global input (channels offset by up to 100, so that a
 // sum-of-squares variance would lose digits), normalises its slice with SyncBatchNorm,
@@ -32,14 +45,7 @@ func syncBNWorker(g *Group) (err error) {
 	defer torch.Recover(&err)
 	s := torch.NewScope()
 	defer s.Close()
-	shares := syncBNShares[g.World()]
-	var n, off int64
-	for r, k := range shares {
-		if r < g.Rank() {
-			off += k
-		}
-		n += k
-	}
+	n, off, mine := syncBNSlice(g)
 	const c = 3
 	torch.ManualSeed(7)
 	offset := s.T(torch.MulScalar(s.T(ts.MustArange(ts.IntScalar(c), gotch.Float, gotch.CPU)), 50)).MustView([]int64{1, c, 1, 1}, false)
@@ -50,7 +56,7 @@ func syncBNWorker(g *Group) (err error) {
 	b0 := s.T(ts.MustRandn([]int64{c}, gotch.Float, gotch.CPU))
 
 	// this rank, synchronised
-	x := s.T(s.T(xAll.MustNarrow(0, off, shares[g.Rank()], false)).MustDetach(false))
+	x := s.T(s.T(xAll.MustNarrow(0, off, mine, false)).MustDetach(false))
 	x.MustRequiresGrad_(true)
 	w := s.T(w0.MustDetach(false))
 	w.MustRequiresGrad_(true)
@@ -63,7 +69,7 @@ func syncBNWorker(g *Group) (err error) {
 		return err
 	}
 	s.T(y)
-	gx := s.T(gAll.MustNarrow(0, off, shares[g.Rank()], false))
+	gx := s.T(gAll.MustNarrow(0, off, mine, false))
 	if err := s.T(s.T(y.MustMul(gx, false)).MustSum(gotch.Float, false)).Backward(); err != nil {
 		return err
 	}
@@ -86,8 +92,8 @@ func syncBNWorker(g *Group) (err error) {
 	if err := s.T(s.T(yr.MustMul(gAll, false)).MustSum(gotch.Float, false)).Backward(); err != nil {
 		return err
 	}
-	yrMine := s.T(yr.MustNarrow(0, off, shares[g.Rank()], false))
-	dxr := s.T(s.T(xr.MustGrad(false)).MustNarrow(0, off, shares[g.Rank()], false))
+	yrMine := s.T(yr.MustNarrow(0, off, mine, false))
+	dxr := s.T(s.T(xr.MustGrad(false)).MustNarrow(0, off, mine, false))
 
 	// float32 results computed in another order: relative to the tensor's magnitude, a few
 	// float32 roundings (1e-7 each) of headroom; a wrong formula is off by 1e-2 or more
@@ -134,14 +140,7 @@ func syncBNChain(g *Group) (err error) {
 	defer torch.Recover(&err)
 	s := torch.NewScope()
 	defer s.Close()
-	shares := syncBNShares[g.World()]
-	var n, off int64
-	for r, k := range shares {
-		if r < g.Rank() {
-			off += k
-		}
-		n += k
-	}
+	n, off, mine := syncBNSlice(g)
 	const c = 4
 	torch.ManualSeed(11)
 	xAll := s.T(ts.MustRandn([]int64{n, c, 6, 6}, gotch.Float, gotch.CPU))
@@ -187,12 +186,12 @@ func syncBNChain(g *Group) (err error) {
 		}
 		return cur, ws, nil
 	}
-	x := s.T(s.T(xAll.MustNarrow(0, off, shares[g.Rank()], false)).MustDetach(false))
+	x := s.T(s.T(xAll.MustNarrow(0, off, mine, false)).MustDetach(false))
 	y, ws, err := run(x, true)
 	if err != nil {
 		return err
 	}
-	gx := s.T(gAll.MustNarrow(0, off, shares[g.Rank()], false))
+	gx := s.T(gAll.MustNarrow(0, off, mine, false))
 	if err := s.T(s.T(y.MustMul(gx, false)).MustSum(gotch.Float, false)).Backward(); err != nil {
 		return err
 	}

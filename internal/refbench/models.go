@@ -80,7 +80,12 @@ func timeModel(name string, batch int, train bool, reps int) (measured, error) {
 
 // countModel counts the libtorch ops of one step (after a warm-up step), as -ops prints.
 func countModel(name string, batch int, train bool) (map[string]int64, error) {
-	step, done, err := modelStep(name, batch, train)
+	return countAfterWarmup(modelStep(name, batch, train))
+}
+
+// countAfterWarmup runs step once, then counts the libtorch ops of a second run; done
+// frees what the step holds.
+func countAfterWarmup(step func() error, done func(), err error) (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}

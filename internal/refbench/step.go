@@ -211,15 +211,7 @@ func (c *stepCase) time(reps int) (measured, error) {
 
 // countOps counts the libtorch ops of one step after a warm-up step.
 func (c *stepCase) countOps() (map[string]int64, error) {
-	step, done, err := c.run()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	if err := step(); err != nil {
-		return nil, err
-	}
-	return torch.CountOps(step)
+	return countAfterWarmup(c.run())
 }
 
 func (c *stepCase) close() {
