@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/runner/config"
+	"github.com/ssdrunner/ssdrunner/runner/train"
 )
 
 // Plan is a loaded sweep: the base experiment, its trials with their experiments, and
@@ -243,24 +244,10 @@ func sameSweep(old, cur *Record) error {
 	}
 	a, _ := roundTrip(old.Base)
 	b, _ := roundTrip(cur.Base)
-	if diff := runKeys(config.Diff(a, b)); len(diff) > 0 {
+	if diff := train.WithoutSessionKeys(config.Diff(a, b)); len(diff) > 0 {
 		return fmt.Errorf("its base experiment differs in %s", strings.Join(diff, ", "))
 	}
 	return nil
-}
-
-// runKeys drops the keys that may differ between sessions of one run (threads, loader
-// settings, logging, resume).
-func runKeys(keys []string) []string {
-	var out []string
-	for _, k := range keys {
-		if k == "training.resume" || strings.HasPrefix(k, "training.threads") || k == "data.workers" || k == "data.prefetch" ||
-			k == "training.log_every" {
-			continue
-		}
-		out = append(out, k)
-	}
-	return out
 }
 
 func roundTrip(tree map[string]any) (map[string]any, error) {

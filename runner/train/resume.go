@@ -90,7 +90,7 @@ func (t *trainer) resumePoint() (*checkpoint, string, error) {
 		return nil, "", err
 	}
 	if diff := config.Diff(ck.Meta.Experiment, jsonTree(t.e.Resolved())); len(diff) > 0 {
-		diff = withoutResumeKeys(diff)
+		diff = WithoutSessionKeys(diff)
 		if len(diff) > 0 && !t.opts.Force {
 			ck.Close()
 			return nil, "", fmt.Errorf("resume: the experiment differs from the one %s was trained with, in: %s (use --force to resume anyway)",
@@ -106,9 +106,11 @@ func (t *trainer) resumePoint() (*checkpoint, string, error) {
 	return ck, dir, nil
 }
 
-// withoutResumeKeys drops the keys that may differ between a run and its resume.
-func withoutResumeKeys(keys []string) []string {
-	out := keys[:0]
+// WithoutSessionKeys drops, from a list of experiment keys (config.Diff's), those that
+// may differ between sessions of one run — a run and its resume, or a sweep trial run
+// again: threads, loader settings, logging, resume. keys is left as it is.
+func WithoutSessionKeys(keys []string) []string {
+	var out []string
 	for _, k := range keys {
 		if k == "training.resume" || strings.HasPrefix(k, "training.threads") || k == "data.workers" || k == "data.prefetch" ||
 			k == "training.log_every" {
