@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/ssdrunner/ssdrunner/runner/report"
@@ -15,12 +13,9 @@ func (a *app) compare(args []string) int {
 	which := fs.String("which", "best", "validation of each run in the per-class AP chart: best (highest mAP) or latest")
 	title := fs.String("title", "", "title of the comparison (default: Comparison of N runs)")
 	asJSON := fs.Bool("json", false, "print what was written as JSON")
-	dirs, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	dirs, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(dirs) == 0 {
 		fmt.Fprintln(a.stderr, "runner compare: give run folders, or folders of runs (a sweep, an experiment's runs/NAME)")

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -52,12 +50,9 @@ func (a *app) dataCheck(args []string) int {
 	fs := newFlagSet(a, "data check", "FILE [flags]", "Check every annotation of an experiment's datasets")
 	f.register(fs)
 	images := fs.Bool("images", false, "also decode every image (slower)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(a.stderr, "runner data check: expected one experiment file, got %d arguments\n", len(pos))
@@ -160,11 +155,8 @@ func (a *app) genShapes(args []string) int {
 	seed := fs.Int("seed", 0, "generator seed")
 	split := fs.String("split", "trainval", "name of the ImageSets/Main split file")
 	force := fs.Bool("force", false, "write into a folder that is not empty (its split file is rewritten; other files stay)")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if _, code, ok := parseArgs(fs, args); !ok {
+		return code
 	}
 	if *out == "" {
 		fmt.Fprintln(a.stderr, "runner data gen-shapes: --out is required")

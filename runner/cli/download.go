@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -72,12 +71,9 @@ func (a *app) downloadOpenImages(args []string) int {
 	baseURL := fs.String("base-url", envOr(a.env, envOpenImagesBaseURL, openimages.DefaultBaseURL), "where the release's CSV files are (env "+envOpenImagesBaseURL+")")
 	imagesURL := fs.String("images-url", envOr(a.env, envOpenImagesImagesURL, openimages.DefaultImagesURL), "where the images are, as <split>/<ImageID>.jpg (env "+envOpenImagesImagesURL+")")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	usageErr := func(format string, args ...any) int {
 		fmt.Fprintf(a.stderr, "runner data download open-images: "+format+"\n", args...)

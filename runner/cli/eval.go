@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,12 +53,9 @@ func (a *app) eval(args []string) int {
 		fmt.Fprintf(a.stderr, "Usage: runner eval [EXPERIMENT|RUN_DIR] [flags]\n\n%s.\n%s\nFlags:\n", commandSummary("eval"), evalHelp)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) > 1 {
 		fmt.Fprintf(a.stderr, "runner eval: expected at most one experiment file or run folder, got %d arguments\n", len(pos))

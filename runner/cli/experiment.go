@@ -48,6 +48,19 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseArgs parses args as parseInterspersed does. ok is false when the command should
+// stop with code: exitOK after -h/--help, exitUsage after a bad flag (fs has said which).
+func parseArgs(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	pos, err := parseInterspersed(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, exitOK, false
+	case err != nil:
+		return nil, exitUsage, false
+	}
+	return pos, exitOK, true
+}
+
 func newFlagSet(a *app, name, args, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet("runner "+name, flag.ContinueOnError)
 	fs.SetOutput(a.stderr)
@@ -67,12 +80,9 @@ func (a *app) loadExperiment(name string, args []string, extra ...func(*flag.Fla
 	for _, x := range extra {
 		x(fs)
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, f, exitOK, false
-		}
-		return nil, f, exitUsage, false
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return nil, f, code, false
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(a.stderr, "runner %s: expected one experiment file, got %d arguments\n", name, len(pos))

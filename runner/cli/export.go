@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -78,12 +77,9 @@ func (a *app) exportCmd(args []string) int {
 	iouThr := fs.Float64("iou-threshold", 0, "onnx --with-postprocess: overlap above which a box is suppressed")
 	candidates := fs.Int("candidate-size", 0, "onnx --with-postprocess: best candidates per class before NMS (0: all)")
 	topK := fs.Int("top-k", 0, "onnx --with-postprocess: detections kept per class (0: all)")
-	pos, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args[1:])
+	if !ok {
+		return code
 	}
 	switch {
 	case *checkpoint == "":

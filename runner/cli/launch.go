@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -110,12 +108,9 @@ func (a *app) launchEmit(args []string) int {
 	port := fs.Int("port", 29500, "base rendezvous port (the job id modulo 1000 is added)")
 	timeout := fs.Duration("dist-timeout", 0, "runner apply --dist-timeout (default: apply's)")
 	out := fs.String("out", "", "write the script here (default: stdout)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	// the experiment file, then apply's own flags (after --)
 	var applyArgs []string

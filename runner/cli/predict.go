@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,12 +53,9 @@ func (a *app) predict(args []string) int {
 			commandSummary("predict"), predictHelp)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	opts := detect.Options{Labels: *labels, Model: *modelName, Vars: f.vars, BatchSize: *batch, Threads: *threads, Log: a.log}
 	if len(pos) > 0 && isExperimentArg(pos[0]) {

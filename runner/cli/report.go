@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/ssdrunner/ssdrunner/runner/report"
@@ -12,12 +10,9 @@ import (
 func (a *app) report(args []string) int {
 	fs := newFlagSet(a, "report", "RUN_DIR…", commandSummary("report"))
 	asJSON := fs.Bool("json", false, "print what was written as JSON")
-	dirs, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	dirs, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(dirs) == 0 {
 		fmt.Fprintln(a.stderr, "runner report: give a run folder (e.g. runs/quickstart/20261206-101500), or a folder of runs")
@@ -29,7 +24,7 @@ func (a *app) report(args []string) int {
 		return exitError
 	}
 	var results []*report.Result
-	code := exitOK
+	code = exitOK
 	for _, dir := range runs {
 		res, err := report.Write(a.ctx, dir)
 		if err != nil {

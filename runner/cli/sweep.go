@@ -156,12 +156,9 @@ func (a *app) sweepCmd(args []string) int {
 
 func (a *app) sweepReport(args []string) int {
 	fs := newFlagSet(a, "sweep report", "SWEEP_DIR", "(Re)write the sweep report of a sweep folder")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(a.stderr, "runner sweep report: expected one sweep folder, got %d arguments\n", len(pos))

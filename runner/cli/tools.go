@@ -2,8 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -26,12 +24,9 @@ import (
 func (a *app) fmt(args []string) int {
 	fs := newFlagSet(a, "fmt", "[--check] [PATH…]", commandSummary("fmt"))
 	check := fs.Bool("check", false, "only list the files that are not formatted; exit 1 if any")
-	paths, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	paths, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(paths) == 0 {
 		paths = []string{"experiments"}
@@ -41,7 +36,7 @@ func (a *app) fmt(args []string) int {
 		fmt.Fprintf(a.stderr, "runner fmt: %v\n", err)
 		return exitError
 	}
-	code := exitOK
+	code = exitOK
 	for _, path := range files {
 		src, err := textfile.ReadFile(path, textfile.Config)
 		if err != nil {
@@ -126,12 +121,9 @@ func writeFileAtomic(path string, data []byte) error {
 func (a *app) list(args []string) int {
 	fs := newFlagSet(a, "list", "[KIND]", commandSummary("list"))
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) > 0 && (pos[0] == "model" || pos[0] == "models") {
 		return a.listModels(*asJSON)
