@@ -10,10 +10,12 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/ssdrunner/ssdrunner/internal/boxdraw"
 )
 
 // Draw returns a copy of img with each detection drawn: its box (clipped to the image)
-// and a caption "class score" on a filled band, in the class's colour (ClassColor).
+// and a caption "class score" on a filled band, in the class's colour (boxdraw.ClassColor).
 func Draw(img image.Image, dets []Detection) *image.RGBA {
 	b := img.Bounds()
 	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
@@ -21,14 +23,14 @@ func Draw(img image.Image, dets []Detection) *image.RGBA {
 	thick := max(1, min(b.Dx(), b.Dy())/300+1)
 	face := basicfont.Face7x13
 	for _, d := range dets {
-		col := ClassColor(d.Label)
+		col := boxdraw.ClassColor(d.Label)
 		r := image.Rect(int(math.Round(d.Box[0])), int(math.Round(d.Box[1])), int(math.Round(d.Box[2])), int(math.Round(d.Box[3]))).
 			Intersect(out.Bounds())
 		if r.Empty() {
 			continue
 		}
 		for k := 0; k < thick; k++ {
-			strokeRect(out, r.Inset(k), col)
+			boxdraw.StrokeRect(out, r.Inset(k), col)
 		}
 		name := d.Class
 		if name == "" {
@@ -47,32 +49,6 @@ func Draw(img image.Image, dets []Detection) *image.RGBA {
 		fd.DrawString(text)
 	}
 	return out
-}
-
-func strokeRect(img *image.RGBA, r image.Rectangle, c color.RGBA) {
-	if r.Empty() {
-		return
-	}
-	for x := r.Min.X; x < r.Max.X; x++ {
-		img.SetRGBA(x, r.Min.Y, c)
-		img.SetRGBA(x, r.Max.Y-1, c)
-	}
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		img.SetRGBA(r.Min.X, y, c)
-		img.SetRGBA(r.Max.X-1, y, c)
-	}
-}
-
-// palette holds distinct colours (Sasha Trubetskoy's list of 20, first 12).
-var palette = []color.RGBA{{230, 25, 75, 255}, {60, 180, 75, 255}, {255, 225, 25, 255}, {0, 130, 200, 255},
-	{245, 130, 48, 255}, {145, 30, 180, 255}, {70, 240, 240, 255}, {240, 50, 230, 255}, {210, 245, 60, 255},
-	{250, 190, 212, 255}, {0, 128, 128, 255}, {220, 190, 255, 255}}
-
-// ClassColor is the colour of class label (>= 1) in drawings: distinct for neighbouring
-// labels, the same in every image.
-func ClassColor(label int) color.RGBA {
-	n := len(palette)
-	return palette[((label-1)%n+n)%n]
 }
 
 // textColor is black or white, whichever reads better on c.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	box "github.com/ssdrunner/ssdrunner/components/boxes"
+	"github.com/ssdrunner/ssdrunner/internal/boxdraw"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/loader"
 )
@@ -110,9 +111,9 @@ func (t *trainer) drawBatch(b *loader.Batch) (image.Image, error) {
 				continue
 			}
 			seen[key] = true
-			col := classColor(int(lab))
+			col := boxdraw.ClassColor(int(lab))
 			rect := image.Rect(ox+r[0], oy+r[1], ox+r[2], oy+r[3]).Intersect(image.Rect(ox, oy, ox+size, oy+size))
-			strokeRect(out, rect, col)
+			boxdraw.StrokeRect(out, rect, col)
 			name := fmt.Sprint(lab)
 			if int(lab) < len(t.run.Classes) {
 				name = t.run.Classes[lab]
@@ -123,25 +124,6 @@ func (t *trainer) drawBatch(b *loader.Batch) (image.Image, error) {
 		}
 	}
 	return out, nil
-}
-
-func strokeRect(img *image.RGBA, r image.Rectangle, c color.RGBA) {
-	for x := r.Min.X; x < r.Max.X; x++ {
-		img.SetRGBA(x, r.Min.Y, c)
-		img.SetRGBA(x, r.Max.Y-1, c)
-	}
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		img.SetRGBA(r.Min.X, y, c)
-		img.SetRGBA(r.Max.X-1, y, c)
-	}
-}
-
-// classColor gives each class a distinct, stable colour.
-func classColor(label int) color.RGBA {
-	palette := []color.RGBA{{230, 25, 75, 255}, {60, 180, 75, 255}, {255, 225, 25, 255}, {0, 130, 200, 255},
-		{245, 130, 48, 255}, {145, 30, 180, 255}, {70, 240, 240, 255}, {240, 50, 230, 255}, {210, 245, 60, 255},
-		{250, 190, 212, 255}, {0, 128, 128, 255}, {220, 190, 255, 255}}
-	return palette[(label-1+len(palette))%len(palette)]
 }
 
 // channelValues expands a 1- or 3-value mean or std to 3 channels (def when absent).
