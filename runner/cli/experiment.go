@@ -140,9 +140,7 @@ func (a *app) validate(args []string) int {
 	var p *sweep.Plan
 	if res.Sweep != nil {
 		// every trial's experiment is checked too
-		var diags hcl.Diagnostics
-		if p, diags = sweep.NewPlan(res, config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env}); diags.HasErrors() {
-			a.printDiagnostics(diags, res, f.json)
+		if p, ok = a.sweepPlan(res, f); !ok {
 			return exitError
 		}
 	}
@@ -196,9 +194,7 @@ func (a *app) plan(args []string) int {
 	p := plan.Summarize(res, run)
 	var sp *sweep.Plan
 	if res.Sweep != nil {
-		var diags hcl.Diagnostics
-		if sp, diags = sweep.NewPlan(res, config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env}); diags.HasErrors() {
-			a.printDiagnostics(diags, res, f.json)
+		if sp, ok = a.sweepPlan(res, f); !ok {
 			return exitError
 		}
 	}

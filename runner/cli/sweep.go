@@ -27,13 +27,22 @@ func (s *sweepFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.trial, "trial", "", "sweeps: run only this trial (its index or id, e.g. 3 or trial-003), as a cluster array task does")
 }
 
+// sweepPlan expands the experiment's sweep into its trials with the command line's
+// overrides, printing the diagnostics when that fails (ok false).
+func (a *app) sweepPlan(res *config.Result, f *experimentFlags) (p *sweep.Plan, ok bool) {
+	p, diags := sweep.NewPlan(res, config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env})
+	if diags.HasErrors() {
+		a.printDiagnostics(diags, res, f.json)
+		return nil, false
+	}
+	return p, true
+}
+
 // applySweep runs an experiment's sweep: every trial not done yet, in this process or
 // --parallel child processes, then the sweep report; or, with --trial, that trial alone.
 func (a *app) applySweep(res *config.Result, f *experimentFlags, sf *sweepFlags) int {
-	opts := config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env}
-	p, diags := sweep.NewPlan(res, opts)
-	if diags.HasErrors() {
-		a.printDiagnostics(diags, res, f.json)
+	p, ok := a.sweepPlan(res, f)
+	if !ok {
 		return exitError
 	}
 	to := sweep.TrialOptions{Log: a.log, LogWriter: a.logW, LogLevel: a.logLevel, Console: a.stdout, Terminal: isTerminal(a.stdout) && !f.json}
@@ -192,9 +201,8 @@ func (a *app) sweepEmit(args []string) int {
 		fmt.Fprintf(a.stderr, "runner sweep emit: %s has no sweep block\n", res.Path)
 		return exitError
 	}
-	p, diags := sweep.NewPlan(res, config.Options{Vars: f.vars, VarFiles: f.varFiles, Set: f.sets, Env: a.env})
-	if diags.HasErrors() {
-		a.printDiagnostics(diags, res, f.json)
+	p, ok := a.sweepPlan(res, f)
+	if !ok {
 		return exitError
 	}
 	if workdir == "" {
