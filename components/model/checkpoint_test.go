@@ -12,7 +12,7 @@ import (
 )
 
 // TestGoldenSeededCheckpoint loads the reference's own torch.manual_seed(0) models
-// through LoadPTH (gotch's pickle reader) and compares eval-mode outputs on a random
+// through LoadPTH (internal/pthfile's reader) and compares eval-mode outputs on a random
 // input. The checkpoints (~38 MB together) are generated at test time, not committed.
 func TestGoldenSeededCheckpoint(t *testing.T) {
 	ref := reftest.Reference(t)

@@ -329,8 +329,8 @@ func (m *SSD) loadSubsampled(named map[string]*ts.Tensor, layers []classLayer, f
 	return rep, nil
 }
 
-// readStateDict reads a torch.save state_dict (an OrderedDict of tensors: gotch's pickle
-// reader takes no plain dict) or a VarStore.Save checkpoint onto the CPU; the caller owns
+// readStateDict reads a torch.save state_dict (an OrderedDict or dict of tensors) or a
+// VarStore.Save checkpoint onto the CPU; the caller owns
 // the tensors. Keys lose a "module." prefix that all share.
 func readStateDict(path string) (map[string]*ts.Tensor, error) {
 	var named map[string]*ts.Tensor

@@ -1,22 +1,18 @@
 package model
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/sugarme/gotch/nn"
-	"github.com/sugarme/gotch/pickle"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/model/keypattern"
+	"github.com/ssdrunner/ssdrunner/internal/pthfile"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -236,7 +232,7 @@ func copyNoGrad(dst, src *ts.Tensor) error {
 }
 
 // LoadPTH reads a state_dict saved by torch.save (zip or legacy format, as written by
-// python3-torch 1.13 and earlier) with gotch's pickle reader and loads it with
+// python3-torch 1.13 and earlier) with internal/pthfile and loads it with
 // LoadStateDict. A file that is not a state_dict (e.g. a whole pickled module) is an
 // error naming the file. The decoded tensors are freed.
 func LoadPTH(vs *nn.VarStore, path string, opts LoadOptions) (rep LoadReport, err error) {
@@ -257,161 +253,62 @@ func LoadPTH(vs *nn.VarStore, path string, opts LoadOptions) (rep LoadReport, er
 	return rep, nil
 }
 
-// decodePTH reads a torch.save state_dict with gotch's pickle reader, guarded from our
-// side: checkPTHFile refuses what would make that reader loop forever or panic (an empty
-// or zero-filled file, a tar archive, a zip without data.pkl), and the tensors are
-// rebuilt here rather than by pickle.Decode, whose Must calls end the process on a shape
-// that does not fit its storage. Every error names the file (and the key, for a tensor).
+// decodePTH reads a torch.save state_dict (either of torch.save's formats) with
+// internal/pthfile, which reads untrusted files safely, and makes its tensors on the CPU
+// (half-precision storages as float32). Every error names the file (and the key, for a
+// tensor).
 func decodePTH(path string) (named map[string]*ts.Tensor, err error) {
-	if err := checkPTHFile(path); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			dropAll(named)
-			named, err = nil, fmt.Errorf("%s: not a readable PyTorch state_dict: %v", path, r)
-		}
-	}()
-	raw, err := pickle.LoadWithUnpickler(path, func(r io.Reader) pickle.Unpickler { return pickle.NewUnpickler(r) })
+	list, err := pthfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	dict, ok := raw.(*pickle.OrderedDict)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a state_dict (an OrderedDict of tensors): holds a %T", path, raw)
-	}
-	named = make(map[string]*ts.Tensor, len(dict.Map))
-	for k, item := range dict.Map {
-		name, ok := k.(string)
-		if !ok {
-			dropAll(named)
-			return nil, fmt.Errorf("%s: not a state_dict: key %v is a %T, not a string", path, k, k)
+	defer func() {
+		if r := recover(); r != nil {
+			// gotch panics on a storage larger than its copy buffer (4 GiB)
+			err = fmt.Errorf("%s: not a readable PyTorch state_dict: %v", path, r)
 		}
-		x, err := rebuildTensor(item.Value)
 		if err != nil {
 			dropAll(named)
-			return nil, fmt.Errorf("%s: key %q: %w", path, name, err)
+			named = nil
 		}
-		if x != nil {
-			named[name] = x
+	}()
+	named = make(map[string]*ts.Tensor, len(list))
+	for i := range list {
+		x, err := makeTensor(&list[i])
+		if err != nil {
+			return named, fmt.Errorf("%s: key %q: %w", path, list[i].Name, err)
 		}
+		if old := named[list[i].Name]; old != nil {
+			old.MustDrop()
+		}
+		named[list[i].Name] = x
 	}
 	return named, nil
 }
 
-// checkPTHFile refuses files that gotch's pickle reader cannot be given safely: not a
-// regular file, empty, a tar archive or a zero-filled header (its legacy path loops
-// forever on those), or a zip archive without a data.pkl record.
-func checkPTHFile(path string) error {
-	fi, err := os.Stat(path)
+// makeTensor makes the tensor a state_dict entry describes (as torch's
+// _rebuild_tensor_v2) after checking that its values are finite; pthfile checked its
+// view against its storage.
+func makeTensor(t *pthfile.Tensor) (*ts.Tensor, error) {
+	if bad := nonFinite(t.Data); bad > 0 {
+		return nil, fmt.Errorf("%d non-finite values (NaN or Inf) in its storage of %d", bad, reflect.ValueOf(t.Data).Len())
+	}
+	x, err := ts.OfSlice(t.Data)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", path)
-	}
-	if fi.Size() == 0 {
-		return fmt.Errorf("%s: empty file, not a PyTorch checkpoint", path)
-	}
-	if zr, err := zip.OpenReader(path); err == nil {
-		defer zr.Close()
-		for _, f := range zr.File {
-			if f.Name == "data.pkl" || strings.HasSuffix(f.Name, "/data.pkl") {
-				return nil
-			}
-		}
-		return fmt.Errorf("%s: a zip archive without data.pkl, not a PyTorch checkpoint", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	switch _, err := tar.NewReader(f).Next(); err {
-	case nil:
-		return fmt.Errorf("%s: a tar archive (torch's oldest format), which is not supported: save it again with torch.save", path)
-	case io.EOF:
-		return fmt.Errorf("%s: starts with zero-filled blocks, not a PyTorch checkpoint (truncated or corrupt?)", path)
-	}
-	return nil
-}
-
-// maxElems bounds one tensor's element count (and each of its sizes and strides), far
-// above any real model's, so that the bound checks below cannot overflow.
-const maxElems = 1 << 40
-
-// rebuildTensor makes the tensor a state_dict entry describes (as torch's
-// _rebuild_tensor_v2), after checking that its sizes, strides and offset stay within its
-// storage and that its values are finite. A storage with no data gives nil (torch writes
-// those for some empty counters; pickle.Decode skips them too).
-func rebuildTensor(v any) (*ts.Tensor, error) {
-	sx, ok := v.(*pickle.StorageTensor)
-	if !ok || sx.Source == nil {
-		return nil, fmt.Errorf("not a tensor (a %T)", v)
-	}
-	data := sx.Source.GetData()
-	n := reflect.ValueOf(data).Len()
-	if n == 0 {
-		return nil, nil
-	}
-	size, stride := sx.Size, sx.Stride
-	if n == 1 && len(size) == 0 {
+	size, stride := t.Size, t.Stride
+	if len(size) == 0 {
+		// a scalar (a BatchNorm's num_batches_tracked) is read as one element
 		size, stride = []int64{1}, []int64{1}
 	}
-	if err := checkView(size, stride, sx.StorageOffset, int64(n)); err != nil {
+	if x, err = x.AsStrided(size, stride, []int64{t.Offset}, true); err != nil {
 		return nil, err
 	}
-	if bad := nonFinite(data); bad > 0 {
-		return nil, fmt.Errorf("%d non-finite values (NaN or Inf) in its storage of %d", bad, n)
-	}
-	x, err := ts.OfSlice(data)
-	if err != nil {
-		return nil, err
-	}
-	if x, err = x.AsStrided(size, stride, []int64{sx.StorageOffset}, true); err != nil {
-		return nil, err
-	}
-	if x, err = x.Totype(sx.Source.DType(), true); err != nil {
-		return nil, err
-	}
-	if x, err = x.To(sx.Source.Device(), true); err != nil {
+	if x, err = x.Contiguous(true); err != nil {
 		return nil, err
 	}
 	return x, nil
-}
-
-// checkView reports whether a view of shape size, strides stride at offset fits a storage
-// of n elements.
-func checkView(size, stride []int64, offset, n int64) error {
-	if len(size) != len(stride) {
-		return fmt.Errorf("shape %v and strides %v differ in length", size, stride)
-	}
-	if offset < 0 || offset > n {
-		return fmt.Errorf("storage offset %d outside its storage of %d elements", offset, n)
-	}
-	last, numel := offset, int64(1)
-	for i := range size {
-		if size[i] < 0 || size[i] > maxElems || stride[i] < 0 || stride[i] > maxElems {
-			return fmt.Errorf("bad shape %v or strides %v", size, stride)
-		}
-		if numel *= size[i]; numel > maxElems {
-			return fmt.Errorf("shape %v too large", size)
-		}
-	}
-	if numel == 0 {
-		return nil
-	}
-	if offset >= n {
-		return fmt.Errorf("storage offset %d outside its storage of %d elements", offset, n)
-	}
-	for i := range size {
-		// last < n here, so (n-1-last)/stride cannot overflow, nor can the product after it.
-		if stride[i] != 0 && size[i]-1 > (n-1-last)/stride[i] {
-			return fmt.Errorf("shape %v with strides %v at offset %d reaches past its storage of %d elements", size, stride, offset, n)
-		}
-		last += (size[i] - 1) * stride[i]
-	}
-	return nil
 }
 
 // nonFinite counts the NaN and infinite values of a floating-point storage's data.

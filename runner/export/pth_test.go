@@ -18,7 +18,7 @@ import (
 )
 
 // TestPTHRoundTrip writes a model's state_dict with PTH and reads it back with the
-// project's own .pth loader (gotch's pickle reader): every variable comes back with its
+// project's own .pth loader (internal/pthfile): every variable comes back with its
 // exact values, and the num_batches_tracked counters are the only extra keys.
 func TestPTHRoundTrip(t *testing.T) {
 	m := randomModel(t, "mb2-ssd-lite")

@@ -3,7 +3,7 @@
 // holding data.pkl, a pickle (protocol 2) of a collections.OrderedDict whose values are
 // torch._utils._rebuild_tensor_v2 calls on persistent storages, one record per storage
 // under data/, and a version record. torch.load (1.6 and later, including the
-// weights_only loader of 2.x) and gotch's pickle reader read it.
+// weights_only loader of 2.x) and internal/pthfile read it.
 //
 // It is plain Go: callers hand it each tensor's shape and values.
 package torchsave
