@@ -52,6 +52,8 @@ func main() {
 	quick := flag.Bool("quick", false, "one repetition per case (a smoke run)")
 	sameMalloc := flag.Bool("same-malloc", false, "run both sides with one and the same malloc policy: libtorch's own allocator on glibc malloc with "+strings.Join(identicalMalloc, " ")+", set by refbench for both processes (isolates the framework's own overhead)")
 	rounds := flag.Int("rounds", 3, "alternate ours and the reference this many times per case; the ratio is the median of the rounds' ratios")
+	jsonOut := flag.String("json", "", "also write every case's medians and ratios to this JSON file")
+	mallocColumns := flag.Bool("malloc-columns", true, "after the table, run the training cases again under -same-malloc and print both ratios side by side (without -same-malloc, with the reference)")
 	ops := flag.Bool("ops", false, "instead of timing, count the libtorch ops of one step on each side and print where they differ")
 	var tf trainFlags
 	flag.IntVar(&tf.images, "train-images", 64, "train case: training images (500x375 JPEGs) per epoch")
@@ -142,6 +144,7 @@ func main() {
 	}
 	// the table prints once, aligned (progress goes to stderr); the train case after it
 	failed := false
+	var rows []resultRow
 	for _, c := range selected {
 		reps := c.reps
 		if *quick {
@@ -158,6 +161,7 @@ func main() {
 			continue
 		}
 		refCol, refSpread, ratio, span := "-", "", "-", ""
+		row := resultRow{Name: c.name, OursMS: median(res.ours), Target: c.target}
 		switch {
 		case res.refErr != nil:
 			refCol = "error: " + firstLine(res.refErr.Error())
@@ -166,11 +170,37 @@ func main() {
 			ratio = fmt.Sprintf("%.2f", median(res.ratios))
 			lo, hi := slices.Min(res.ratios), slices.Max(res.ratios)
 			span = fmt.Sprintf("%.2f–%.2f", lo, hi)
+			row.RefMS, row.Ratio, row.Lo, row.Hi = median(res.ref), median(res.ratios), lo, hi
 		}
+		rows = append(rows, row)
 		fmt.Fprintf(tw, "%s\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.name, median(res.ours), spread(res.ours), refCol, refSpread, ratio, span, c.target,
 			strings.Join(usageColumns(res.oursUse, res.refUse), "\t"))
 	}
 	tw.Flush()
+	if *jsonOut != "" {
+		if err := writeRows(*jsonOut, rows); err != nil {
+			fmt.Fprintln(os.Stderr, "refbench:", err)
+			failed = true
+		}
+	}
+	if *mallocColumns && !*sameMalloc && ref != "" {
+		var users []resultRow
+		var names []string
+		for _, r := range rows {
+			if isTrainingCase(r.Name) && r.Ratio != 0 {
+				users, names = append(users, r), append(names, r.Name)
+			}
+		}
+		if len(names) > 0 {
+			fmt.Fprintln(os.Stderr, "refbench: the training cases again, both sides under -same-malloc…")
+			same, err := sameMallocRows(names, *threads, *rounds, *quick)
+			if err != nil {
+				fmt.Printf("training cases under -same-malloc: error: %v\n", err)
+				failed = true
+			}
+			printMallocColumns(os.Stdout, users, same)
+		}
+	}
 	if re == nil || re.MatchString(trainCaseName) {
 		fmt.Fprintln(os.Stderr, "refbench: train…")
 		if err := runTrainCase(tf, ref, *threads, *rounds, refEnv); err != nil {
