@@ -47,6 +47,9 @@ type Meta struct {
 	// World is the number of ranks of the data-parallel job that wrote it (Step counts its
 	// global batches); 0 or 1 for one process.
 	World int `json:"world,omitempty"`
+	// ValidationPending: the run was interrupted during the validation after epoch Epoch
+	// (1-based; Step is 0), which a resume runs before training on.
+	ValidationPending bool `json:"validation_pending,omitempty"`
 }
 
 // saveCheckpoint writes the model's variables, the optimizer's state, libtorch's RNG

@@ -192,6 +192,29 @@ func (d *ddp) vote(reg, cls, pos float64, images int, stop bool) (stepStats, err
 	return st, nil
 }
 
+// voteStop ORs the ranks' stop requests (one small allreduce): every rank gets the same
+// answer, so all stop at the same point.
+func (d *ddp) voteStop(stop bool) (bool, error) {
+	flag := 0.0
+	if stop {
+		flag = 1
+	}
+	t, err := torch.FromSlices([]int64{1}, []float64{flag})
+	if err != nil {
+		return false, err
+	}
+	defer t.MustDrop()
+	if err := d.g.AllReduce(dist.Sum, t); err != nil {
+		return false, d.wrap("the stop vote", err)
+	}
+	v := make([]float64, 1)
+	if err := torch.CopyTo(t, v); err != nil {
+		return false, err
+	}
+	d.stop = d.stop || v[0] > 0
+	return v[0] > 0, nil
+}
+
 // wrap names the data-parallel phase that failed.
 func (d *ddp) wrap(what string, err error) error {
 	if err == nil {

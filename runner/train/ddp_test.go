@@ -71,7 +71,18 @@ func ddpWorker() int {
 			}
 		}
 	}
-	if _, err := Apply(context.Background(), res, run, opts); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if stopVal, _ := strconv.Atoi(os.Getenv("SSD_TRAIN_STOP_IN_VALIDATION")); stopVal > 0 && rank == world-1 {
+		// as Ctrl-C reaching this rank only, after its first batch of the validation
+		// after epoch stopVal
+		opts.OnValidationBatch = func(epoch, batches int) {
+			if epoch == stopVal && batches == 1 {
+				cancel()
+			}
+		}
+	}
+	if _, err := Apply(ctx, res, run, opts); err != nil {
 		fmt.Fprintf(os.Stderr, "rank %d: %v\n", rank, err)
 		return 1
 	}
@@ -108,6 +119,7 @@ func spawnJobThreads(t testing.TB, exp, runName string, world, killAt, threads i
 		cmd.Env = append(os.Environ(), "SSD_TRAIN_RANK="+strconv.Itoa(r), "SSD_TRAIN_WORLD="+strconv.Itoa(world),
 			"SSD_TRAIN_PORT="+strconv.Itoa(port), "SSD_TRAIN_EXP="+exp, "SSD_TRAIN_RUN="+runName,
 			"SSD_TRAIN_SET="+strings.Join(sets, ";"), "SSD_TRAIN_KILL_AT="+strconv.Itoa(killAt),
+			"SSD_TRAIN_STOP_IN_VALIDATION="+os.Getenv("SSD_TRAIN_STOP_IN_VALIDATION"),
 			"OMP_NUM_THREADS="+strconv.Itoa(threads), "OPENBLAS_NUM_THREADS="+strconv.Itoa(threads))
 		// each rank in a folder of its own: a rank other than 0 must write nothing (relative
 		// paths would land here)
@@ -378,6 +390,54 @@ func TestDataParallelLostRank(t *testing.T) {
 	}
 	if sum.Status != "finished" || sum.Steps != 24 || sum.EpochsDone != 4 {
 		t.Errorf("resumed run: %+v", sum)
+	}
+}
+
+// TestDataParallelStopInValidation: Ctrl-C reaching one rank during the sharded
+// validation stops every rank before the validation's next batch (the ranks vote at each
+// batch), rank 0 keeps the epoch's training in a checkpoint whose validation is pending,
+// and a resume as one process runs that validation and finishes the run.
+func TestDataParallelStopInValidation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 2 processes (-short)")
+	}
+	dir := t.TempDir()
+	sets := []string{"output.dir=" + filepath.Join(dir, "runs"), "data.batch_size=8", "training.epochs=2", "training.validate_every=1"}
+	res := load(t, dir, ddpExperiment, sets[1:]...)
+	t.Setenv("SSD_TRAIN_STOP_IN_VALIDATION", "1")
+	out := spawnJob(t, res.Path, "stopval", 2, 0, sets...)
+	for r, o := range out {
+		if o.code != 1 || !strings.Contains(o.stderr, "interrupted in the validation after epoch 1") {
+			t.Fatalf("rank %d exited with %d, want 1 and the interruption in the validation:\n%s", r, o.code, o.stderr)
+		}
+	}
+	if !strings.Contains(out[0].stderr, "--resume") {
+		t.Errorf("rank 0 does not say how to resume:\n%s", out[0].stderr)
+	}
+	run := filepath.Join(dir, "runs", "ddp", "stopval")
+	ck, err := loadCheckpoint(filepath.Join(run, "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Meta.Epoch != 1 || ck.Meta.Step != 0 || !ck.Meta.ValidationPending || len(ck.Meta.History.Validations) != 0 {
+		t.Errorf("checkpoint at epoch %d step %d, validation pending %v, %d validations; want 1, 0, true, 0",
+			ck.Meta.Epoch, ck.Meta.Step, ck.Meta.ValidationPending, len(ck.Meta.History.Validations))
+	}
+	ck.Close()
+	sum, err := apply(t, context.Background(), res, Options{Resume: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != "finished" || sum.EpochsDone != 2 {
+		t.Errorf("resumed run: %+v", sum)
+	}
+	ck, err = loadCheckpoint(filepath.Join(run, "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	if v := ck.Meta.History.Validations; len(v) != 2 || v[0].Epoch != 1 || v[1].Epoch != 2 {
+		t.Errorf("validations after the resume: %+v, want epochs 1 and 2", v)
 	}
 }
 

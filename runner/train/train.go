@@ -70,6 +70,9 @@ type Options struct {
 	// OnStep, when set, is called after every optimizer step with the epoch (1-based), the
 	// step within it and the global step (progress displays, sweeps, tests).
 	OnStep func(epoch, step, global int)
+	// OnValidationBatch, when set, is called after every batch of a validation with the
+	// epoch it follows (1-based) and the number of batches done.
+	OnValidationBatch func(epoch, batches int)
 	// Dist, when it has more than one rank, makes this process one rank of a data-parallel
 	// job (see ddp.go); only rank 0 writes the run folder.
 	Dist *dist.Group
@@ -117,6 +120,9 @@ type trainer struct {
 	now  func() time.Time
 
 	dir     string // the run folder
+	// valPending: the validation after the epoch before the checkpoint's position has not
+	// run (interrupted); set while such a checkpoint is written and after resuming from one
+	valPending bool
 	files   *runFiles
 	train   *loader.Loader
 	val     *loader.Loader
@@ -204,6 +210,7 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 		if err = t.restore(ck); err == nil {
 			var exact bool
 			startEpoch = ck.Meta.Epoch
+			t.valPending = ck.Meta.ValidationPending && startEpoch > 0 && ck.Meta.Step == 0
 			if startStep, exact = resumeStep(ck.Meta.Step, ck.Meta.World, t.worldSize()); !exact {
 				t.log.Warn().Int("checkpoint_world", max(ck.Meta.World, 1)).Int("world", t.worldSize()).
 					Msg("resuming mid-epoch with another number of ranks: the last partial global batch is trained again")
@@ -262,6 +269,13 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 // loop trains from batch startStep of epoch startEpoch to the end.
 func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 	epochs := t.e.Training.Epochs
+	if t.valPending {
+		// resumed from a run interrupted in the validation after epoch startEpoch (1-based)
+		t.valPending = false
+		if sum, err := t.endEpoch(startEpoch - 1); sum != nil || err != nil {
+			return sum, err
+		}
+	}
 	for epoch := startEpoch; epoch < epochs; epoch++ {
 		skip := 0
 		if epoch == startEpoch {
@@ -288,35 +302,69 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 		if err := t.files.epoch(rec, &t.hist); err != nil {
 			return nil, err
 		}
-		stop, reason := false, ""
-		if t.validationDue(epoch) {
-			v, err := t.validate(epoch + 1)
-			if err != nil {
-				return nil, err
-			}
-			if err := t.recordValidation(v); err != nil {
-				return nil, err
-			}
-			if t.opts.OnValidation != nil && epoch+1 < epochs {
-				stop, reason = t.opts.OnValidation(v, &t.hist)
-			}
-		}
-		if t.checkpointDue(epoch) || stop {
-			if err := t.periodicCheckpoint(epoch + 1); err != nil {
-				return nil, err
-			}
-		}
-		if stop {
-			t.log.Info().Int("epoch", epoch+1).Str("reason", reason).Msg("run stopped early")
-			sum := t.summary("stopped", nil)
-			sum.StopReason = reason
-			t.console.summary(sum, t.run.Classes)
-			return sum, nil
+		if sum, err := t.endEpoch(epoch); sum != nil || err != nil {
+			return sum, err
 		}
 	}
 	sum := t.summary("finished", nil)
 	t.console.summary(sum, t.run.Classes)
 	return sum, nil
+}
+
+// endEpoch runs what follows the training of epoch (0-based): the validation when due,
+// the early-stopping rule, the periodic checkpoint. It returns a summary when the run
+// ends there (stopped early, or interrupted during the validation).
+func (t *trainer) endEpoch(epoch int) (*Summary, error) {
+	stop, reason := false, ""
+	if t.validationDue(epoch) {
+		v, err := t.validate(epoch + 1)
+		if errors.Is(err, ErrInterrupted) {
+			return t.interruptedInValidation(epoch)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := t.recordValidation(v); err != nil {
+			return nil, err
+		}
+		if t.opts.OnValidation != nil && epoch+1 < t.e.Training.Epochs {
+			stop, reason = t.opts.OnValidation(v, &t.hist)
+		}
+	}
+	if t.checkpointDue(epoch) || stop {
+		if err := t.periodicCheckpoint(epoch + 1); err != nil {
+			return nil, err
+		}
+	}
+	if stop {
+		t.log.Info().Int("epoch", epoch+1).Str("reason", reason).Msg("run stopped early")
+		sum := t.summary("stopped", nil)
+		sum.StopReason = reason
+		t.console.summary(sum, t.run.Classes)
+		return sum, nil
+	}
+	return nil, nil
+}
+
+// interruptedInValidation ends a run stopped (Ctrl-C, SIGTERM) during the validation
+// after epoch (0-based): the epoch's training is kept in a checkpoint at the start of the
+// next epoch that says the validation is still to run; a resume runs it first, then goes
+// on exactly as the uninterrupted run (the validation draws no random numbers).
+func (t *trainer) interruptedInValidation(epoch int) (*Summary, error) {
+	if !t.writes() {
+		return t.summary("interrupted", nil), fmt.Errorf("%w in the validation after epoch %d with the job (rank 0 wrote the checkpoint)",
+			ErrInterrupted, epoch+1)
+	}
+	path := filepath.Join(t.files.ckptDir, "last.pt")
+	t.valPending = true
+	err := t.saveCheckpoint(path, epoch+1, 0, "interrupt")
+	t.valPending = false
+	if err != nil {
+		return nil, fmt.Errorf("interrupted, and the checkpoint could not be written: %w", err)
+	}
+	t.console.line("")
+	return t.summary("interrupted", nil), fmt.Errorf("%w in the validation after epoch %d (the epoch's training is saved, its validation runs first on resume): checkpoint %s; continue with: runner apply %s --resume %s",
+		ErrInterrupted, epoch+1, path, t.res.Path, t.dir)
 }
 
 // trainEpoch trains one epoch from batch skip on. It returns the epoch's record, or on
@@ -660,7 +708,7 @@ func (t *trainer) saveCheckpoint(path string, epoch, step int, reason string) er
 	}()
 	t.hist.TrainSeconds = t.prior + t.now().Sub(t.started).Seconds()
 	meta := Meta{Epoch: epoch, Step: step, GlobalStep: t.global, Experiment: t.e.Resolved(), Classes: t.run.Classes,
-		History: t.hist, Reason: reason, World: t.worldSize()}
+		History: t.hist, Reason: reason, World: t.worldSize(), ValidationPending: t.valPending}
 	if err := saveCheckpoint(path, t.vars, opt, meta); err != nil {
 		return err
 	}

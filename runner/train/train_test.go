@@ -257,39 +257,73 @@ func checkSVG(t *testing.T, path string) {
 	}
 }
 
-// TestResumeEqualsUninterrupted stops a run in the middle of its second epoch (as Ctrl-C
-// does), resumes it, and requires every step's losses and learning rates, the epoch
-// records and the final weights to equal those of the same run trained in one go, bit for
-// bit: both run on this machine with one thread, so every op sees the same inputs in the
-// same order.
+// TestResumeEqualsUninterrupted stops a run (as Ctrl-C does) in the middle of its second
+// epoch, and in the validation after its first, resumes it, and requires every step's
+// losses and learning rates, the epoch and validation records and the final weights to
+// equal those of the same run trained in one go, bit for bit: both run on this machine
+// with one thread, so every op sees the same inputs in the same order.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	dir := t.TempDir()
 	res := load(t, dir, tinyExperiment)
 	if _, err := apply(t, context.Background(), res, Options{RunName: "full"}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	_, err := apply(t, ctx, res, Options{RunName: "part", OnStep: func(epoch, step, global int) {
-		if global == 6 {
-			cancel()
-		}
-	}})
-	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "--resume") {
-		t.Fatalf("interrupted run: err = %v", err)
-	}
-	part := filepath.Join(dir, "runs", "tiny", "part")
-	ck, err := loadCheckpoint(filepath.Join(part, "checkpoints", "last.pt"))
-	if err != nil {
-		t.Fatalf("the interrupted run left no usable checkpoint: %v", err)
-	}
-	if ck.Meta.Epoch != 1 || ck.Meta.Step != 2 || ck.Meta.Reason != "interrupt" {
-		t.Errorf("interrupt checkpoint at epoch %d step %d (%s), want epoch 1 step 2", ck.Meta.Epoch, ck.Meta.Step, ck.Meta.Reason)
-	}
-	ck.Close()
-	if _, err := apply(t, context.Background(), res, Options{Resume: part}); err != nil {
-		t.Fatal(err)
-	}
 	full := filepath.Join(dir, "runs", "tiny", "full")
+	cases := []struct {
+		name     string
+		opts     func(cancel func()) Options
+		epoch    int // the interrupt checkpoint's position
+		step     int
+		pending  bool
+		errMatch string
+	}{
+		{"mid-epoch", func(cancel func()) Options {
+			return Options{OnStep: func(epoch, step, global int) {
+				if global == 6 {
+					cancel()
+				}
+			}}
+		}, 1, 2, false, "at epoch 2, step 2/4"},
+		{"in-validation", func(cancel func()) Options {
+			return Options{OnValidationBatch: func(epoch, batches int) {
+				if epoch == 1 && batches == 1 {
+					cancel()
+				}
+			}}
+		}, 1, 0, true, "in the validation after epoch 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			opts := c.opts(cancel)
+			opts.RunName = c.name
+			_, err := apply(t, ctx, res, opts)
+			if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "--resume") || !strings.Contains(err.Error(), c.errMatch) {
+				t.Fatalf("interrupted run: err = %v, want %q and --resume", err, c.errMatch)
+			}
+			part := filepath.Join(dir, "runs", "tiny", c.name)
+			ck, err := loadCheckpoint(filepath.Join(part, "checkpoints", "last.pt"))
+			if err != nil {
+				t.Fatalf("the interrupted run left no usable checkpoint: %v", err)
+			}
+			if ck.Meta.Epoch != c.epoch || ck.Meta.Step != c.step || ck.Meta.Reason != "interrupt" || ck.Meta.ValidationPending != c.pending {
+				t.Errorf("interrupt checkpoint at epoch %d step %d (%s, validation pending %v), want epoch %d step %d, pending %v",
+					ck.Meta.Epoch, ck.Meta.Step, ck.Meta.Reason, ck.Meta.ValidationPending, c.epoch, c.step, c.pending)
+			}
+			ck.Close()
+			if _, err := apply(t, context.Background(), res, Options{Resume: part}); err != nil {
+				t.Fatal(err)
+			}
+			sameRun(t, full, part)
+		})
+	}
+}
+
+// sameRun requires two run folders of the same experiment to hold the same steps, epoch
+// and validation records (timings aside) and final weights, bit for bit.
+func sameRun(t *testing.T, full, part string) {
+	t.Helper()
 	a, b := readSteps(t, full), readSteps(t, part)
 	if len(a) != len(b) {
 		t.Fatalf("%d steps uninterrupted, %d with the resume", len(a), len(b))
@@ -324,6 +358,15 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wb.Close()
+	if len(wa.Meta.History.Validations) != len(wb.Meta.History.Validations) {
+		t.Fatalf("%d validations uninterrupted, %d with the resume", len(wa.Meta.History.Validations), len(wb.Meta.History.Validations))
+	}
+	for i, va := range wa.Meta.History.Validations {
+		vb := wb.Meta.History.Validations[i]
+		if va.Epoch != vb.Epoch || va.Loss != vb.Loss || va.MAP != vb.MAP || va.Images != vb.Images {
+			t.Errorf("validation %d: uninterrupted %+v, resumed %+v", i+1, va, vb)
+		}
+	}
 	for name, x := range wa.Model {
 		y, ok := wb.Model[name]
 		if !ok || !sameBits(t, x, y) {

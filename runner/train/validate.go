@@ -35,8 +35,16 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 		}
 	}
 	for {
-		// a data-parallel job stops only between training steps, where the ranks agree
-		if t.ddp == nil && t.ctx.Err() != nil {
+		// Ctrl-C stops the validation before its next batch; the ranks of a data-parallel
+		// job vote first (every rank runs the same number of batches, empty parts included)
+		stop := t.ctx.Err() != nil
+		if t.ddp != nil {
+			var err error
+			if stop, err = t.ddp.voteStop(stop); err != nil {
+				return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+			}
+		}
+		if stop {
 			return v, ErrInterrupted
 		}
 		b, err := it.Next()
@@ -69,6 +77,9 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 		sumCls += cls
 		batches++
 		v.Images += len(b.IDs)
+		if t.opts.OnValidationBatch != nil {
+			t.opts.OnValidationBatch(epoch, batches)
+		}
 	}
 	t.noteSkipped()
 	if t.ddp != nil {
