@@ -114,19 +114,26 @@ func Decode(r io.ReaderAt, size int64) ([]Tensor, error) {
 	if zerr == nil {
 		return readZip(zr)
 	}
+	head := make([]byte, min(size, 512))
+	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return nil, fmt.Errorf("a zip archive that cannot be read (truncated?): %w", zerr)
+	case isTar(head):
+		return nil, errors.New("a tar archive (torch's oldest format), which is not supported: save it again with torch.save")
+	case len(head) >= 512 && allZero(head):
+		return nil, errors.New("starts with zero-filled blocks, not a PyTorch checkpoint (truncated or corrupt?)")
+	case head[0] != 0x80:
+		// torch's legacy format starts with a pickle of protocol 2 or later
+		return nil, errors.New("not a PyTorch checkpoint: neither a zip archive nor torch's legacy format")
+	}
 	// The legacy format is read whole: its storages follow the pickle in one stream, and
 	// the tensors' data is needed in memory anyway.
 	b, err := io.ReadAll(io.NewSectionReader(r, 0, size))
 	if err != nil {
 		return nil, err
-	}
-	switch {
-	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
-		return nil, fmt.Errorf("a zip archive that cannot be read (truncated?): %w", zerr)
-	case isTar(b):
-		return nil, errors.New("a tar archive (torch's oldest format), which is not supported: save it again with torch.save")
-	case len(b) >= 512 && allZero(b[:512]):
-		return nil, errors.New("starts with zero-filled blocks, not a PyTorch checkpoint (truncated or corrupt?)")
 	}
 	return readLegacy(b)
 }
