@@ -20,6 +20,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -593,25 +594,7 @@ func decodeStorage(b []byte, class string) any {
 
 // sliceOf returns d[lo:hi] for any of decodeStorage's slice types.
 func sliceOf(d any, lo, hi int64) any {
-	switch v := d.(type) {
-	case []float32:
-		return v[lo:hi]
-	case []float64:
-		return v[lo:hi]
-	case []int64:
-		return v[lo:hi]
-	case []int32:
-		return v[lo:hi]
-	case []int16:
-		return v[lo:hi]
-	case []int8:
-		return v[lo:hi]
-	case []uint8:
-		return v[lo:hi]
-	case []bool:
-		return v[lo:hi]
-	}
-	panic(fmt.Sprintf("pthfile: sliceOf(%T)", d))
+	return reflect.ValueOf(d).Slice(int(lo), int(hi)).Interface()
 }
 
 // halfToFloat widens an IEEE 754 half-precision value exactly.

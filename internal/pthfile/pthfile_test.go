@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -96,10 +98,10 @@ func TestReadFixtures(t *testing.T) {
 			if string(g.DType) != w.DType {
 				t.Errorf("%s %s: dtype %s, want %s", file, g.Name, g.DType, w.DType)
 			}
-			if !slicesEqual(g.Size, w.Shape) {
+			if !slices.Equal(g.Size, w.Shape) {
 				t.Errorf("%s %s: shape %v, want %v", file, g.Name, g.Size, w.Shape)
 			}
-			if v := viewValues(g); !floatsEqual(v, w.Values) {
+			if v := viewValues(g); !slices.Equal(v, w.Values) {
 				t.Errorf("%s %s: values %v, want %v", file, g.Name, v, w.Values)
 			}
 		}
@@ -130,30 +132,6 @@ func TestSharedStorage(t *testing.T) {
 			t.Errorf("%s: base and its views do not share one storage (offset %d)", f, by["base_tail"].Offset)
 		}
 	}
-}
-
-func slicesEqual(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func floatsEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestTruncated: every prefix of both fixtures is an error, never a panic, and a cut
@@ -297,6 +275,31 @@ func TestHostile(t *testing.T) {
 	}
 }
 
+// TestLegacyView: a legacy storage id with a view description (torch before 1.0 saved
+// storage views so) reads elements [offset, offset+size) of its root storage.
+func TestLegacyView(t *testing.T) {
+	var view bytes.Buffer
+	view.WriteString("(X\x01\x00\x00\x00v")
+	for _, v := range []int32{1, 2} {
+		view.WriteByte('J')
+		binary.Write(&view, binary.LittleEndian, v)
+	}
+	view.WriteString("ttQ")
+	body := bytes.Replace(onePickle("w", 4, []int64{2}, []int64{1}, false), []byte("NtQ"), view.Bytes(), 1)
+	b := legacyWith(body, []string{"0"}, [][]byte{floats(4, 1, 2, 3, 4)})
+	got, err := Decode(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !slices.Equal(viewValues(&got[0]), []float64{2, 3}) {
+		t.Errorf("read %+v, want w = [2 3]", got)
+	}
+	bad := legacyWith(bytes.Replace(body, []byte{'J', 2, 0, 0, 0, 't'}, []byte{'J', 9, 0, 0, 0, 't'}, 1), []string{"0"}, [][]byte{floats(4, 1, 2, 3, 4)})
+	if _, err := Decode(bytes.NewReader(bad), int64(len(bad))); err == nil || !strings.Contains(err.Error(), "outside its storage") {
+		t.Errorf("a view past its storage: %v", err)
+	}
+}
+
 // TestZipHostile: a zip record that is compressed, missing or of the wrong size, and a
 // TorchScript archive, are refused.
 func TestZipHostile(t *testing.T) {
@@ -387,31 +390,9 @@ func FuzzRead(f *testing.F) {
 		}
 		for i := range got {
 			// a tensor that is read is always a view inside its storage
-			if err := CheckView(got[i].Size, got[i].Stride, got[i].Offset, int64(lenOf(got[i].Data))); err != nil {
+			if err := CheckView(got[i].Size, got[i].Stride, got[i].Offset, int64(reflect.ValueOf(got[i].Data).Len())); err != nil {
 				t.Errorf("key %q: %v", got[i].Name, err)
 			}
 		}
 	})
-}
-
-func lenOf(d any) int {
-	switch v := d.(type) {
-	case []float32:
-		return len(v)
-	case []float64:
-		return len(v)
-	case []int64:
-		return len(v)
-	case []int32:
-		return len(v)
-	case []int16:
-		return len(v)
-	case []int8:
-		return len(v)
-	case []uint8:
-		return len(v)
-	case []bool:
-		return len(v)
-	}
-	return -1
 }
