@@ -149,7 +149,7 @@ reftest-summary: # the count of reference comparisons in $(REFTEST_LOG), with th
 	  grep -E '^(skipped|failed) ' $(REFTEST_LOG) | sed -E 's/^(skipped|failed) [^:]*: /\1: /' | sort | uniq -c; \
 	else echo "reference comparisons: none recorded ($(REFTEST_LOG) is empty)"; fi
 
-bench: build ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side, with page faults and CPU time per step, ending with whole epochs of runner apply vs train_ssd.py (REFBENCH_FLAGS='-run step -same-malloc')
+bench: build ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side, with page faults and CPU time per step, the training cases' ratios under both malloc policies side by side, ending with whole epochs of runner apply vs train_ssd.py (REFBENCH_FLAGS='-run step -same-malloc')
 	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
 	go run ./internal/refbench -runner $(BIN) $(REFBENCH_FLAGS)
 
