@@ -119,22 +119,23 @@ type trainer struct {
 	log  zerolog.Logger
 	now  func() time.Time
 
-	dir string // the run folder
+	dir     string // the run folder
+	files   *runFiles
+	train   *loader.Loader
+	val     *loader.Loader
+	steps   int // batches per epoch
+	hist    History
+	global  int // optimizer steps so far
+	skipped map[string]bool
+	vars    map[string]*ts.Tensor // the model's variables by name (for checkpoints)
+	started time.Time
+	prior   float64 // TrainSeconds of earlier sessions
+	console *console
+	ddp     *ddp // nil for a one-process run
+
 	// valPending: the validation after the epoch before the checkpoint's position has not
 	// run (interrupted); set while such a checkpoint is written and after resuming from one
 	valPending bool
-	files      *runFiles
-	train      *loader.Loader
-	val        *loader.Loader
-	steps      int // batches per epoch
-	hist       History
-	global     int // optimizer steps so far
-	skipped    map[string]bool
-	vars       map[string]*ts.Tensor // the model's variables by name (for checkpoints)
-	started    time.Time
-	prior      float64 // TrainSeconds of earlier sessions
-	console    *console
-	ddp        *ddp // nil for a one-process run
 }
 
 // Apply trains run as its experiment says and returns the summary. On Ctrl-C (ctx
