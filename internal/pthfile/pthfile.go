@@ -533,63 +533,36 @@ func decodeStorage(b []byte, class string) any {
 	le := binary.LittleEndian
 	switch class {
 	case "FloatStorage":
-		d := make([]float32, len(b)/4)
-		for i := range d {
-			d[i] = math.Float32frombits(le.Uint32(b[4*i:]))
-		}
-		return d
+		return decodeAll(b, 4, func(x []byte) float32 { return math.Float32frombits(le.Uint32(x)) })
 	case "DoubleStorage":
-		d := make([]float64, len(b)/8)
-		for i := range d {
-			d[i] = math.Float64frombits(le.Uint64(b[8*i:]))
-		}
-		return d
+		return decodeAll(b, 8, func(x []byte) float64 { return math.Float64frombits(le.Uint64(x)) })
 	case "HalfStorage":
-		d := make([]float32, len(b)/2)
-		for i := range d {
-			d[i] = halfToFloat(le.Uint16(b[2*i:]))
-		}
-		return d
+		return decodeAll(b, 2, func(x []byte) float32 { return halfToFloat(le.Uint16(x)) })
 	case "BFloat16Storage":
-		d := make([]float32, len(b)/2)
-		for i := range d {
-			d[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
-		}
-		return d
+		return decodeAll(b, 2, func(x []byte) float32 { return math.Float32frombits(uint32(le.Uint16(x)) << 16) })
 	case "LongStorage":
-		d := make([]int64, len(b)/8)
-		for i := range d {
-			d[i] = int64(le.Uint64(b[8*i:]))
-		}
-		return d
+		return decodeAll(b, 8, func(x []byte) int64 { return int64(le.Uint64(x)) })
 	case "IntStorage":
-		d := make([]int32, len(b)/4)
-		for i := range d {
-			d[i] = int32(le.Uint32(b[4*i:]))
-		}
-		return d
+		return decodeAll(b, 4, func(x []byte) int32 { return int32(le.Uint32(x)) })
 	case "ShortStorage":
-		d := make([]int16, len(b)/2)
-		for i := range d {
-			d[i] = int16(le.Uint16(b[2*i:]))
-		}
-		return d
+		return decodeAll(b, 2, func(x []byte) int16 { return int16(le.Uint16(x)) })
 	case "CharStorage":
-		d := make([]int8, len(b))
-		for i := range d {
-			d[i] = int8(b[i])
-		}
-		return d
+		return decodeAll(b, 1, func(x []byte) int8 { return int8(x[0]) })
 	case "ByteStorage":
 		return append([]uint8(nil), b...)
 	case "BoolStorage":
-		d := make([]bool, len(b))
-		for i := range d {
-			d[i] = b[i] != 0
-		}
-		return d
+		return decodeAll(b, 1, func(x []byte) bool { return x[0] != 0 })
 	}
 	panic("pthfile: storage class " + class + " passed storageID's check but has no decoder")
+}
+
+// decodeAll decodes the elements of size bytes each that b holds.
+func decodeAll[T any](b []byte, size int, elem func([]byte) T) []T {
+	d := make([]T, len(b)/size)
+	for i := range d {
+		d[i] = elem(b[size*i:])
+	}
+	return d
 }
 
 // sliceOf returns d[lo:hi] for any of decodeStorage's slice types.
