@@ -278,9 +278,6 @@ func decodePTH(path string) (named map[string]*ts.Tensor, err error) {
 		if err != nil {
 			return named, fmt.Errorf("%s: key %q: %w", path, list[i].Name, err)
 		}
-		if old := named[list[i].Name]; old != nil {
-			old.MustDrop()
-		}
 		named[list[i].Name] = x
 	}
 	return named, nil

@@ -87,7 +87,7 @@ func (t *Tensor) Numel() int64 {
 // any real model's, so that the bound checks cannot overflow.
 const MaxElems = 1 << 40
 
-// Read reads the state_dict of the torch.save file at path, in the order of its keys.
+// Read reads the state_dict of the torch.save file at path, in the order of its keys (each once).
 // An entry whose storage holds no data (torch writes some for empty counters) is left
 // out. Errors do not name the file; callers add it.
 func Read(path string) ([]Tensor, error) {

@@ -174,16 +174,8 @@ func (d *ddp) vote(reg, cls, pos float64, images int, stop bool) (stepStats, err
 		flag = 1
 	}
 	w := max(pos, 1)
-	t, err := torch.FromSlices([]int64{5}, []float64{reg * w, cls * w, pos, float64(images), flag})
+	v, err := d.sum("the step's loss allreduce", reg*w, cls*w, pos, float64(images), flag)
 	if err != nil {
-		return stepStats{}, err
-	}
-	defer t.MustDrop()
-	if err := d.g.AllReduce(dist.Sum, t); err != nil {
-		return stepStats{}, d.wrap("the step's loss allreduce", err)
-	}
-	v := make([]float64, 5)
-	if err := torch.CopyTo(t, v); err != nil {
 		return stepStats{}, err
 	}
 	n := max(v[2], 1)
@@ -199,20 +191,30 @@ func (d *ddp) voteStop(stop bool) (bool, error) {
 	if stop {
 		flag = 1
 	}
-	t, err := torch.FromSlices([]int64{1}, []float64{flag})
+	v, err := d.sum("the stop vote", flag)
 	if err != nil {
-		return false, err
-	}
-	defer t.MustDrop()
-	if err := d.g.AllReduce(dist.Sum, t); err != nil {
-		return false, d.wrap("the stop vote", err)
-	}
-	v := make([]float64, 1)
-	if err := torch.CopyTo(t, v); err != nil {
 		return false, err
 	}
 	d.stop = d.stop || v[0] > 0
 	return v[0] > 0, nil
+}
+
+// sum returns the sums over the ranks of vals (float64), in one allreduce; what names it
+// in errors.
+func (d *ddp) sum(what string, vals ...float64) ([]float64, error) {
+	t, err := torch.FromSlices([]int64{int64(len(vals))}, vals)
+	if err != nil {
+		return nil, err
+	}
+	defer t.MustDrop()
+	if err := d.g.AllReduce(dist.Sum, t); err != nil {
+		return nil, d.wrap(what, err)
+	}
+	v := make([]float64, len(vals))
+	if err := torch.CopyTo(t, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // wrap names the data-parallel phase that failed.

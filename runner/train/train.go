@@ -132,10 +132,6 @@ type trainer struct {
 	prior   float64 // TrainSeconds of earlier sessions
 	console *console
 	ddp     *ddp // nil for a one-process run
-
-	// valPending: the validation after the epoch before the checkpoint's position has not
-	// run (interrupted); set while such a checkpoint is written and after resuming from one
-	valPending bool
 }
 
 // Apply trains run as its experiment says and returns the summary. On Ctrl-C (ctx
@@ -206,12 +202,12 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 		}
 	}
 	t.dir = dir
-	startEpoch, startStep := 0, 0
+	startEpoch, startStep, valPending := 0, 0, false
 	if ck != nil && err == nil {
 		if err = t.restore(ck); err == nil {
 			var exact bool
 			startEpoch = ck.Meta.Epoch
-			t.valPending = ck.Meta.ValidationPending && startEpoch > 0 && ck.Meta.Step == 0
+			valPending = ck.Meta.ValidationPending && startEpoch > 0 && ck.Meta.Step == 0
 			if startStep, exact = resumeStep(ck.Meta.Step, ck.Meta.World, t.worldSize()); !exact {
 				t.log.Warn().Int("checkpoint_world", max(ck.Meta.World, 1)).Int("world", t.worldSize()).
 					Msg("resuming mid-epoch with another number of ranks: the last partial global batch is trained again")
@@ -256,7 +252,7 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	}
 
 	t.started = t.now()
-	sum, runErr := t.loop(startEpoch, startStep)
+	sum, runErr := t.loop(startEpoch, startStep, valPending)
 	if sum == nil {
 		sum = t.summary("failed", runErr)
 	}
@@ -267,12 +263,12 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	return sum, runErr
 }
 
-// loop trains from batch startStep of epoch startEpoch to the end.
-func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
+// loop trains from batch startStep of epoch startEpoch to the end, after the validation
+// of the epoch before when valPending.
+func (t *trainer) loop(startEpoch, startStep int, valPending bool) (*Summary, error) {
 	epochs := t.e.Training.Epochs
-	if t.valPending {
+	if valPending {
 		// resumed from a run interrupted in the validation after epoch startEpoch (1-based)
-		t.valPending = false
 		if sum, err := t.endEpoch(startEpoch - 1); sum != nil || err != nil {
 			return sum, err
 		}
@@ -283,18 +279,8 @@ func (t *trainer) loop(startEpoch, startStep int) (*Summary, error) {
 			skip = startStep
 		}
 		rec, stoppedAt, err := t.trainEpoch(epoch, skip)
-		if errors.Is(err, ErrInterrupted) && !t.writes() {
-			return t.summary("interrupted", nil), fmt.Errorf("%w at epoch %d, step %d/%d with the job (rank 0 wrote the checkpoint)",
-				ErrInterrupted, epoch+1, stoppedAt, t.steps)
-		}
 		if errors.Is(err, ErrInterrupted) {
-			path := filepath.Join(t.files.ckptDir, "last.pt")
-			if cerr := t.saveCheckpoint(path, epoch, stoppedAt, "interrupt"); cerr != nil {
-				return nil, fmt.Errorf("interrupted, and the checkpoint could not be written: %w", cerr)
-			}
-			t.console.line("")
-			return t.summary("interrupted", nil), fmt.Errorf("%w at epoch %d, step %d/%d: checkpoint %s; continue with: runner apply %s --resume %s",
-				ErrInterrupted, epoch+1, stoppedAt, t.steps, path, t.res.Path, t.dir)
+			return t.interrupted(epoch, stoppedAt, false, fmt.Sprintf("at epoch %d, step %d/%d", epoch+1, stoppedAt, t.steps))
 		}
 		if err != nil {
 			return nil, err
@@ -320,7 +306,10 @@ func (t *trainer) endEpoch(epoch int) (*Summary, error) {
 	if t.validationDue(epoch) {
 		v, err := t.validate(epoch + 1)
 		if errors.Is(err, ErrInterrupted) {
-			return t.interruptedInValidation(epoch)
+			// the epoch's training is kept at the start of the next one; the resume runs
+			// this validation first, then goes on exactly as the uninterrupted run (the
+			// validation draws no random numbers)
+			return t.interrupted(epoch+1, 0, true, fmt.Sprintf("in the validation after epoch %d (the epoch's training is saved, its validation runs first on resume)", epoch+1))
 		}
 		if err != nil {
 			return nil, err
@@ -347,25 +336,20 @@ func (t *trainer) endEpoch(epoch int) (*Summary, error) {
 	return nil, nil
 }
 
-// interruptedInValidation ends a run stopped (Ctrl-C, SIGTERM) during the validation
-// after epoch (0-based): the epoch's training is kept in a checkpoint at the start of the
-// next epoch that says the validation is still to run; a resume runs it first, then goes
-// on exactly as the uninterrupted run (the validation draws no random numbers).
-func (t *trainer) interruptedInValidation(epoch int) (*Summary, error) {
+// interrupted ends a run stopped (Ctrl-C, SIGTERM) at batch step of epoch (0-based):
+// rank 0 writes last.pt there, valPending saying that the validation after the epoch
+// before has not run; the error says where (where) and how to resume.
+func (t *trainer) interrupted(epoch, step int, valPending bool, where string) (*Summary, error) {
 	if !t.writes() {
-		return t.summary("interrupted", nil), fmt.Errorf("%w in the validation after epoch %d with the job (rank 0 wrote the checkpoint)",
-			ErrInterrupted, epoch+1)
+		return t.summary("interrupted", nil), fmt.Errorf("%w %s with the job (rank 0 wrote the checkpoint)", ErrInterrupted, where)
 	}
 	path := filepath.Join(t.files.ckptDir, "last.pt")
-	t.valPending = true
-	err := t.saveCheckpoint(path, epoch+1, 0, "interrupt")
-	t.valPending = false
-	if err != nil {
+	if err := t.saveCheckpoint(path, epoch, step, "interrupt", valPending); err != nil {
 		return nil, fmt.Errorf("interrupted, and the checkpoint could not be written: %w", err)
 	}
 	t.console.line("")
-	return t.summary("interrupted", nil), fmt.Errorf("%w in the validation after epoch %d (the epoch's training is saved, its validation runs first on resume): checkpoint %s; continue with: runner apply %s --resume %s",
-		ErrInterrupted, epoch+1, path, t.res.Path, t.dir)
+	return t.summary("interrupted", nil), fmt.Errorf("%w %s: checkpoint %s; continue with: runner apply %s --resume %s",
+		ErrInterrupted, where, path, t.res.Path, t.dir)
 }
 
 // trainEpoch trains one epoch from batch skip on. It returns the epoch's record, or on
@@ -664,7 +648,7 @@ func (t *trainer) recordValidation(v Validation) error {
 	t.log.Info().Int("epoch", v.Epoch).Float64("val_loss", round4(v.Loss)).Str("metric", v.Metric).
 		Float64("map", round4(v.MAP)).Bool("best", better).Msg("validation")
 	if better && t.e.Training.Checkpoint.KeepBest {
-		return t.saveCheckpoint(filepath.Join(t.files.ckptDir, "best.pt"), v.Epoch, 0, "best")
+		return t.saveCheckpoint(filepath.Join(t.files.ckptDir, "best.pt"), v.Epoch, 0, "best", false)
 	}
 	return nil
 }
@@ -676,7 +660,7 @@ func (t *trainer) periodicCheckpoint(epoch int) error {
 		return nil
 	}
 	path := filepath.Join(t.files.ckptDir, fmt.Sprintf("epoch-%04d.pt", epoch))
-	if err := t.saveCheckpoint(path, epoch, 0, "epoch"); err != nil {
+	if err := t.saveCheckpoint(path, epoch, 0, "epoch", false); err != nil {
 		return err
 	}
 	if err := linkAtomic(path, filepath.Join(t.files.ckptDir, "last.pt")); err != nil {
@@ -697,7 +681,7 @@ func (t *trainer) periodicCheckpoint(epoch int) error {
 
 // saveCheckpoint writes a checkpoint of the run at batch step of epoch (0-based; step 0
 // of epoch e is the end of epoch e-1).
-func (t *trainer) saveCheckpoint(path string, epoch, step int, reason string) error {
+func (t *trainer) saveCheckpoint(path string, epoch, step int, reason string, valPending bool) error {
 	if !t.writes() {
 		return nil
 	}
@@ -709,7 +693,7 @@ func (t *trainer) saveCheckpoint(path string, epoch, step int, reason string) er
 	}()
 	t.hist.TrainSeconds = t.prior + t.now().Sub(t.started).Seconds()
 	meta := Meta{Epoch: epoch, Step: step, GlobalStep: t.global, Experiment: t.e.Resolved(), Classes: t.run.Classes,
-		History: t.hist, Reason: reason, World: t.worldSize(), ValidationPending: t.valPending}
+		History: t.hist, Reason: reason, World: t.worldSize(), ValidationPending: valPending}
 	if err := saveCheckpoint(path, t.vars, opt, meta); err != nil {
 		return err
 	}
