@@ -127,8 +127,12 @@ func main() {
 	} else {
 		fmt.Printf("malloc: ours %s;\n        reference %s\n", oursMalloc, refMalloc)
 	}
-	if blasAtStart != fmt.Sprint(*threads) && *threads != runtime.NumCPU() {
-		fmt.Printf("threads: OPENBLAS_NUM_THREADS was %q when refbench started, and OpenBLAS may size its pool when it loads: ours may run more BLAS threads than the reference's %d (-same-malloc sets it for both)\n", blasAtStart, *threads)
+	if n := torch.BLASThreads(); n >= 0 {
+		why := "runner's choice: libtorch's OpenMP threads do the parallel work"
+		if blasAtStart != "" {
+			why = "OPENBLAS_NUM_THREADS=" + blasAtStart + " when refbench started"
+		}
+		fmt.Printf("OpenBLAS threads: ours %d (%s), the reference %d (OPENBLAS_NUM_THREADS, as a torch user's default of one per core when it equals the cores)\n", n, why, *threads)
 	}
 	fmt.Println("per repetition, ours/reference (getrusage of each process, medians): minor and major page faults, user and system CPU ms, involuntary context switches")
 	fmt.Println()

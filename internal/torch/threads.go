@@ -16,6 +16,16 @@ package torch
 //   int (*f)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
 //   return f ? f() : -1;
 // }
+// // The calling thread's OpenMP team size alone (libgomp keeps it per thread): libtorch
+// // first gives the thread its process-wide count (at_get_num_threads runs its lazy
+// // per-thread set-up), then OpenMP's own call lowers this thread's. -1 without OpenMP.
+// static int omp_set_local_threads(int n) {
+//   void (*f)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+//   if (!f) return -1;
+//   at_get_num_threads();
+//   f(n);
+//   return at_get_num_threads();
+// }
 import "C"
 
 import (
@@ -26,13 +36,21 @@ import (
 
 // SetThreads sets libtorch's intra-op thread count. n <= 0 means one thread per CPU core
 // (runtime.NumCPU()). Debian's libtorch starts with a single thread, so call this once at
-// start-up. It also exports OMP_NUM_THREADS and OPENBLAS_NUM_THREADS for pools that are
-// created later, unless the user has set them, and, unless the user had set
-// OPENBLAS_NUM_THREADS when the program started, sets OpenBLAS's count through its own
-// call: OpenBLAS sizes its pool from that variable when the library loads, before any Go
-// code runs, so a process asked for 1 thread on 2 cores otherwise ran 2 BLAS threads
-// (refbench measured 5-8 times the system time and involuntary context switches). It
-// returns the count in effect.
+// start-up. It also exports OMP_NUM_THREADS for pools that are created later, unless the
+// user has set it. It returns the count in effect.
+//
+// OpenBLAS gets one thread (OPENBLAS_NUM_THREADS=1, exported and set through OpenBLAS's
+// own call, since OpenBLAS sizes its pool from that variable when the library loads,
+// before any Go code runs), unless the user had set OPENBLAS_NUM_THREADS when the program
+// started. libtorch's own OpenMP threads do the parallel work; OpenBLAS's pool only adds
+// worker threads that spin in sched_yield for a long while after every BLAS call, on the
+// cores the OpenMP team and the Go code beside it need. Measured with mb2-ssd-lite at 2
+// threads on 2 cores: runner predict's forward pass took 25-33 ms per image with one
+// OpenBLAS thread against 34-48 ms with two (four alternating runs of 200 images; the
+// second pool's worker spent about a third of the process's CPU time in sched_yield), and
+// the training step did not change (refbench, within its round-to-round spread); with
+// more BLAS threads than libtorch threads, the system time and involuntary context
+// switches grew 5-8 times.
 //
 // libtorch's OpenMP keeps the count per OS thread: a thread takes the current setting at
 // its first parallel op and keeps it, so an OS thread (Go runs goroutines on several) that
@@ -41,13 +59,12 @@ func SetThreads(n int) int {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
-	for _, k := range []string{"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"} {
-		if os.Getenv(k) == "" {
-			_ = os.Setenv(k, strconv.Itoa(n))
-		}
+	if os.Getenv("OMP_NUM_THREADS") == "" {
+		_ = os.Setenv("OMP_NUM_THREADS", strconv.Itoa(n))
 	}
 	if blasEnvAtStart == "" {
-		setBLASThreads(n)
+		_ = os.Setenv("OPENBLAS_NUM_THREADS", "1")
+		setBLASThreads(1)
 	}
 	C.at_set_num_threads(C.int(n))
 	return Threads()
@@ -77,6 +94,30 @@ func BLASThreads() int { return int(C.blas_get_threads()) }
 // does it.
 func init() {
 	runtime.LockOSThread()
+}
+
+// SetLocalThreads sets the intra-op thread count of the calling OS thread only, leaving
+// the process-wide count of SetThreads to every other thread: for a goroutine, locked to
+// its OS thread, that runs small tensor work beside the thread that runs the big work
+// (the post-processing of a batch beside the next batch's forward pass, the loader's
+// matching beside the training step). It returns the calling thread's count in effect
+// (unchanged when libtorch has no OpenMP).
+//
+// Such helpers must not start OpenMP teams of their own: each OS thread that runs a
+// parallel op with a count above 1 gets a team, which stays (idle) as long as the thread
+// lives, and one more team in the process slowed the main one's work: a detector whose
+// forward pass ran on a second thread, after an earlier detector's thread had gone back
+// to Go's pool with its team, took 1.7 times as long per image (mb2-ssd-lite, 2 threads
+// on 2 cores: 66-88 ms against 37-53), its team's second thread doing much less of the
+// work; the training step's team slowed the same way beside loader threads with teams
+// (runner apply: 15.2-18.0 images/s against 19.9-20.9 with one-thread helpers). libgomp
+// spins less between parallel regions when it manages more threads than there are cores,
+// which fits, though GOMP_SPINCOUNT did not change it. So helpers call SetLocalThreads(1)
+// first, and a goroutine whose thread has a team ends locked (its thread, and the team,
+// end with it) rather than handing the thread back to Go.
+func SetLocalThreads(n int) int {
+	C.omp_set_local_threads(C.int(max(1, n)))
+	return Threads()
 }
 
 // Threads reports libtorch's current intra-op thread count.

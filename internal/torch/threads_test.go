@@ -40,10 +40,20 @@ func TestSetThreadsAllCores(t *testing.T) {
 	if got := Threads(); got != want {
 		t.Errorf("Threads() = %d, want %d", got, want)
 	}
-	for _, k := range threadEnv {
-		if got := os.Getenv(k); got != strconv.Itoa(want) {
-			t.Errorf("%s = %q, want %q", k, got, strconv.Itoa(want))
-		}
+	if got := os.Getenv("OMP_NUM_THREADS"); got != strconv.Itoa(want) {
+		t.Errorf("OMP_NUM_THREADS = %q, want %q", got, strconv.Itoa(want))
+	}
+	checkBLASEnv(t)
+}
+
+// checkBLASEnv checks that OPENBLAS_NUM_THREADS is 1 (unless the user had set it).
+func checkBLASEnv(t *testing.T) {
+	t.Helper()
+	if blasEnvAtStart != "" {
+		return
+	}
+	if got := os.Getenv("OPENBLAS_NUM_THREADS"); got != "1" {
+		t.Errorf("OPENBLAS_NUM_THREADS = %q, want \"1\"", got)
 	}
 }
 
@@ -58,11 +68,10 @@ func TestSetThreadsOne(t *testing.T) {
 	if got := Threads(); got != 1 {
 		t.Errorf("Threads() = %d, want 1", got)
 	}
-	for _, k := range threadEnv {
-		if got := os.Getenv(k); got != "1" {
-			t.Errorf("%s = %q, want \"1\"", k, got)
-		}
+	if got := os.Getenv("OMP_NUM_THREADS"); got != "1" {
+		t.Errorf("OMP_NUM_THREADS = %q, want \"1\"", got)
 	}
+	checkBLASEnv(t)
 }
 
 func TestSetThreadsKeepsUserEnv(t *testing.T) {
@@ -76,13 +85,12 @@ func TestSetThreadsKeepsUserEnv(t *testing.T) {
 		t.Errorf("OMP_NUM_THREADS = %q, want the user's \"3\"", got)
 	}
 	// An empty value counts as unset.
-	if got := os.Getenv("OPENBLAS_NUM_THREADS"); got != "1" {
-		t.Errorf("OPENBLAS_NUM_THREADS = %q, want \"1\"", got)
-	}
+	checkBLASEnv(t)
 }
 
-// TestSetThreadsBLAS: OpenBLAS sized its pool when it loaded; SetThreads sets its count
-// through OpenBLAS's own call, since the variable it exports comes too late.
+// TestSetThreadsBLAS: OpenBLAS sized its pool when it loaded; SetThreads gives it one
+// thread through OpenBLAS's own call, whatever libtorch's count, since the variable it
+// exports comes too late.
 func TestSetThreadsBLAS(t *testing.T) {
 	if BLASThreads() < 0 {
 		t.Skip("the BLAS libtorch loaded is not OpenBLAS")
@@ -93,10 +101,31 @@ func TestSetThreadsBLAS(t *testing.T) {
 	lockThreads(t)
 	prev := BLASThreads()
 	t.Cleanup(func() { setBLASThreads(prev) })
-	for _, n := range []int{1, 2} {
+	for _, n := range []int{2, 1, 3} {
+		setBLASThreads(2) // as OpenBLAS sizes its pool on a 2-core machine
 		SetThreads(n)
-		if got := BLASThreads(); got != n {
-			t.Errorf("after SetThreads(%d), OpenBLAS runs %d threads", n, got)
+		if got := BLASThreads(); got != 1 {
+			t.Errorf("after SetThreads(%d), OpenBLAS runs %d threads, want 1", n, got)
 		}
+	}
+}
+
+// TestSetLocalThreads: the calling OS thread's count changes, another thread's does not.
+func TestSetLocalThreads(t *testing.T) {
+	lockThreads(t)
+	SetThreads(2)
+	other := make(chan int)
+	go func() {
+		runtime.LockOSThread() // ends locked: the thread goes with it
+		if got := SetLocalThreads(1); got != 1 {
+			t.Errorf("SetLocalThreads(1) = %d, want 1", got)
+		}
+		other <- Threads()
+	}()
+	if got := <-other; got != 1 {
+		t.Errorf("the other thread runs %d threads after SetLocalThreads(1), want 1", got)
+	}
+	if got := Threads(); got != 2 {
+		t.Errorf("this thread runs %d threads after another's SetLocalThreads(1), want 2", got)
 	}
 }

@@ -33,31 +33,9 @@ func (d *Detector) forwardStage(j job, post chan<- forwarded) {
 	f.timing.Images = len(j.pixels)
 	err := func() (err error) {
 		defer torch.Recover(&err)
-		return torch.NoGrad(func() error {
-			s := torch.NewScope()
-			defer s.Close()
-			start := time.Now()
-			n, sz := int64(len(j.pixels)), int64(d.size)
-			x, err := torch.FromSlices([]int64{n, 3, sz, sz}, j.pixels...)
-			if err != nil {
-				return err
-			}
-			s.T(x)
-			if dev := d.run.Device; dev != d.run.Priors.MustDevice() {
-				x = s.T(x.MustTo(dev, false))
-			}
-			conf, loc, err := d.run.Model.Forward(x, false)
-			if err != nil {
-				return err
-			}
-			s.Ts(conf, loc)
-			if dev := d.run.Priors.MustDevice(); conf.MustDevice() != dev {
-				conf, loc = s.T(conf.MustTo(dev, false)), s.T(loc.MustTo(dev, false))
-			}
-			_ = conf.MustSize() // wait for the forward pass (a device may run asynchronously)
-			f.timing.Forward = time.Since(start)
-			f.conf, f.loc = s.Keep(conf), s.Keep(loc)
-			return nil
+		return torch.NoGrad(func() (err error) {
+			d.gate.forward(func() { err = d.forward(j, &f) })
+			return err
 		})
 	}()
 	if err != nil {
@@ -67,14 +45,49 @@ func (d *Detector) forwardStage(j job, post chan<- forwarded) {
 	post <- f
 }
 
+// forward is the forward pass of a batch: on success, f holds the network's outputs and
+// their time.
+func (d *Detector) forward(j job, f *forwarded) error {
+	s := torch.NewScope()
+	defer s.Close()
+	start := time.Now()
+	n, sz := int64(len(j.pixels)), int64(d.size)
+	x, err := torch.FromSlices([]int64{n, 3, sz, sz}, j.pixels...)
+	if err != nil {
+		return err
+	}
+	s.T(x)
+	if dev := d.run.Device; dev != d.run.Priors.MustDevice() {
+		x = s.T(x.MustTo(dev, false))
+	}
+	conf, loc, err := d.run.Model.Forward(x, false)
+	if err != nil {
+		return err
+	}
+	s.Ts(conf, loc)
+	if dev := d.run.Priors.MustDevice(); conf.MustDevice() != dev {
+		conf, loc = s.T(conf.MustTo(dev, false)), s.T(loc.MustTo(dev, false))
+	}
+	_ = conf.MustSize() // wait for the forward pass (a device may run asynchronously)
+	f.timing.Forward = time.Since(start)
+	f.conf, f.loc = s.Keep(conf), s.Keep(loc)
+	return nil
+}
+
 // postStage decodes and selects the boxes of each forwarded batch and answers its job,
 // until post is closed; it then closes done.
 func (d *Detector) postStage(post <-chan forwarded, done chan<- struct{}) {
+	// The post-processing works on small tensors and runs beside the forward pass: one
+	// OpenMP thread here, so that its parallel ops do not start a second team that spins
+	// on the cores the forward pass's team needs. The goroutine ends locked, so its OS
+	// thread, with that count, ends with it.
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	torch.SetLocalThreads(1)
 	defer close(done)
 	for f := range post {
-		dets, err := d.postprocess(&f)
+		var dets [][]Detection
+		var err error
+		d.gate.beside(func() { dets, err = d.postprocess(&f) })
 		f.reply <- jobResult{dets: dets, timing: f.timing, err: err}
 	}
 }

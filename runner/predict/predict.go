@@ -318,7 +318,7 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true)
+			det.Beside(func() { b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true) })
 		}()
 	}
 	wg.Wait()
