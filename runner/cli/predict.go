@@ -188,7 +188,7 @@ func writeTiming(a *app, sum *predict.Summary, workers int) {
 		fmt.Fprintf(tw, "%s\t%.2f\t\n", s.name, per(s.d))
 	}
 	tw.Flush()
-	fmt.Fprintf(a.stdout, "outside the forward pass: %.0f %% of the wall time (%d images; the stages of different batches overlap; decoding on %d goroutines)\n",
+	fmt.Fprintf(a.stdout, "outside the forward pass: %.0f %% of the wall time (%d images; the other stages run side by side between forward passes, and beside them with a core to spare; decoding on %d goroutines)\n",
 		100*max(0, 1-t.Forward.Seconds()/max(wall.Seconds(), 1e-12)), n, workers)
 }
 

@@ -16,9 +16,11 @@
 // goroutines, in parallel, and the libtorch work of all callers runs in two stages, each
 // serialised on one goroutine locked to its OS thread (the threading rule of
 // internal/torch): the forward pass, then the box decoding and NMS. With several calls in
-// flight, one batch's post-processing overlaps the next batch's forward pass. Several
-// images given to one Detect call go through the network together, Options.BatchSize at
-// a time.
+// flight, one batch's post-processing runs beside the next batch's preparation, and
+// beside its forward pass too when the forward pass leaves a core free (fewer libtorch
+// threads than cores); when it takes every core, the work beside it waits for it (see
+// Beside). Several images given to one Detect call go through the network together,
+// Options.BatchSize at a time.
 package detect
 
 import (
@@ -289,12 +291,11 @@ func (d *Detector) DetectTimed(ctx context.Context, images ...image.Image) ([][]
 			return nil, timing, err
 		}
 		batch := images[lo:min(lo+d.batchSize, len(images))]
-		start := time.Now()
-		pixels, sizes, err := d.prepare(batch)
+		pixels, sizes, spent, err := d.prepare(batch)
+		timing.Preprocess += spent
 		if err != nil {
 			return nil, timing, fmt.Errorf("detect: image %d: %w", lo+len(pixels), err)
 		}
-		timing.Preprocess += time.Since(start)
 		reply := make(chan jobResult, 1) // buffered: an abandoned reply does not block the worker
 		select {
 		case d.jobs <- job{pixels: pixels, sizes: sizes, reply: reply}:
@@ -316,11 +317,13 @@ func (d *Detector) DetectTimed(ctx context.Context, images ...image.Image) ([][]
 }
 
 // prepare runs the test transform on each image, in parallel, and lays the results out
-// channel-first. On error, pixels holds the images prepared before the failing one.
-func (d *Detector) prepare(images []image.Image) (pixels [][]float32, sizes [][2]int, err error) {
+// channel-first; spent is the time the images took, summed (waits at the gate left out).
+// On error, pixels holds the images prepared before the failing one.
+func (d *Detector) prepare(images []image.Image) (pixels [][]float32, sizes [][2]int, spent time.Duration, err error) {
 	pixels = make([][]float32, len(images))
 	sizes = make([][2]int, len(images))
 	errs := make([]error, len(images))
+	took := make([]time.Duration, len(images))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, img := range images {
@@ -329,16 +332,23 @@ func (d *Detector) prepare(images []image.Image) (pixels [][]float32, sizes [][2
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d.Beside(func() { pixels[i], sizes[i], errs[i] = d.prepareOne(img) })
+			d.Beside(func() {
+				start := time.Now()
+				pixels[i], sizes[i], errs[i] = d.prepareOne(img)
+				took[i] = time.Since(start)
+			})
 		}()
 	}
 	wg.Wait()
+	for _, t := range took {
+		spent += t
+	}
 	for i, e := range errs {
 		if e != nil {
-			return pixels[:i], sizes[:i], e
+			return pixels[:i], sizes[:i], spent, e
 		}
 	}
-	return pixels, sizes, nil
+	return pixels, sizes, spent, nil
 }
 
 // prepareOne is the test transform of one image, laid out channel-first.

@@ -13,9 +13,10 @@ import (
 
 // The libtorch work of a batch runs in two stages, each on its own goroutine locked to its
 // OS thread: the forward pass (forwardStage, the worker), then the box decoding and the NMS
-// (postStage). A batch's post-processing thus overlaps the next batch's forward pass when
-// callers keep more than one batch in flight (as runner predict does); with one caller at
-// a time it costs one channel hand-over.
+// (postStage). A batch's post-processing thus runs beside the next batch's preparation
+// (and, with a core to spare, its forward pass: see gate) when callers keep more than one
+// batch in flight (as runner predict does); with one caller at a time it costs one
+// channel hand-over.
 
 // forwarded is a batch between the stages: the network's outputs, owned by the post stage
 // once sent.

@@ -235,8 +235,9 @@ type imageBatch struct {
 // runImages detects objects in image files, BatchSize at a time, and writes their
 // annotated copies, in a pipeline that keeps the network busy: inFlight goroutines each
 // take the next batch, read and decode its files (Workers at a time) and give it to the
-// detector, whose forward pass of one batch then overlaps the preparation of the next and
-// the post-processing of the one before; this goroutine records the results and writes
+// detector, which prepares the next batch and post-processes the one before between
+// forward passes (or during them, with a core to spare; the reading and decoding go
+// through detect.Detector.Beside alike); this goroutine records the results and writes
 // the copies batch by batch in input order. A file that cannot be read or decoded is
 // recorded as a failure; an error of the detector or ctx's cancellation stops it, with
 // every batch before the failing one recorded.
@@ -287,7 +288,7 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 		if runErr != nil {
 			continue // draining: the goroutines stop at the cancellation
 		}
-		if runErr = recordBatch(b, opts, sum); runErr != nil {
+		if runErr = recordBatch(det, b, opts, sum); runErr != nil {
 			cancel()
 			continue
 		}
@@ -304,9 +305,9 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 // detectBatch reads and decodes b's files, workers at a time, and detects objects in the
 // ones that decode.
 func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, workers int) {
-	t0 := time.Now()
 	b.imgs = make([]image.Image, len(b.in))
 	b.errs = make([]error, len(b.in))
+	took := make([]time.Duration, len(b.in))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, workers)
 	for i, in := range b.in {
@@ -318,11 +319,17 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			det.Beside(func() { b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true) })
+			det.Beside(func() {
+				t := time.Now()
+				b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true)
+				took[i] = time.Since(t)
+			})
 		}()
 	}
 	wg.Wait()
-	b.decode = time.Since(t0)
+	for _, t := range took {
+		b.decode += t // the images' own times, summed (waits at the detector's gate left out)
+	}
 	if err := ctx.Err(); err != nil {
 		b.err = err
 		return
@@ -348,14 +355,12 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 }
 
 // recordBatch adds a detected batch to the summary and writes its annotated copies.
-func recordBatch(b *imageBatch, opts Options, sum *Summary) error {
+func recordBatch(det *detect.Detector, b *imageBatch, opts Options, sum *Summary) error {
 	sum.Decode += b.decode
 	if b.err != nil {
 		return b.err
 	}
 	sum.Timing.Add(b.timing)
-	t1 := time.Now()
-	defer func() { sum.Write += time.Since(t1) }()
 	k := 0
 	for i, in := range b.in {
 		if b.errs[i] != nil {
@@ -369,7 +374,13 @@ func recordBatch(b *imageBatch, opts Options, sum *Summary) error {
 		if !opts.NoImages {
 			rel := strings.TrimSuffix(in.Rel, filepath.Ext(in.Rel)) + ".jpg"
 			path := filepath.Join(opts.Out, rel)
-			if err := writeJPEG(path, detect.Draw(img, dets)); err != nil {
+			var err error
+			det.Beside(func() { // drawing and JPEG encoding: CPU work like the decoding
+				t := time.Now()
+				err = writeJPEG(path, detect.Draw(img, dets))
+				sum.Write += time.Since(t)
+			})
+			if err != nil {
 				return fmt.Errorf("writing %s: %w", path, err)
 			}
 			rec.Output = path
