@@ -18,13 +18,12 @@ package torch
 // }
 // // The calling thread's OpenMP team size alone (libgomp keeps it per thread): libtorch
 // // first gives the thread its process-wide count (at_get_num_threads runs its lazy
-// // per-thread set-up), then OpenMP's own call lowers this thread's. -1 without OpenMP.
-// static int omp_set_local_threads(int n) {
+// // per-thread set-up), then OpenMP's own call lowers this thread's. Nothing without OpenMP.
+// static void omp_set_local_threads(int n) {
 //   void (*f)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-//   if (!f) return -1;
+//   if (!f) return;
 //   at_get_num_threads();
 //   f(n);
-//   return at_get_num_threads();
 // }
 import "C"
 
@@ -112,12 +111,21 @@ func init() {
 // work; the training step's team slowed the same way beside loader threads with teams
 // (runner apply: 15.2-18.0 images/s against 19.9-20.9 with one-thread helpers). libgomp
 // spins less between parallel regions when it manages more threads than there are cores,
-// which fits, though GOMP_SPINCOUNT did not change it. So helpers call SetLocalThreads(1)
-// first, and a goroutine whose thread has a team ends locked (its thread, and the team,
-// end with it) rather than handing the thread back to Go.
+// which fits, though GOMP_SPINCOUNT did not change it. So helpers start with
+// LockHelperThread, and a goroutine whose thread has a team ends locked (its thread, and
+// the team, end with it) rather than handing the thread back to Go.
 func SetLocalThreads(n int) int {
 	C.omp_set_local_threads(C.int(max(1, n)))
 	return Threads()
+}
+
+// LockHelperThread locks the calling goroutine, which runs small tensor work beside the
+// main work, to its OS thread for good, with one OpenMP thread (SetLocalThreads): the
+// goroutine must not unlock it, so that the thread, with its count, ends with the
+// goroutine instead of going back to Go's pool.
+func LockHelperThread() {
+	runtime.LockOSThread()
+	SetLocalThreads(1)
 }
 
 // Threads reports libtorch's current intra-op thread count.

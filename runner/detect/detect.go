@@ -216,9 +216,17 @@ func (g *gate) beside(f func()) {
 // Beside runs f, CPU work done beside the detector such as reading and decoding the next
 // images, at a time when it does not slow the network down: when the forward pass's
 // libtorch threads take every core, not during a forward pass (it waits for the one in
-// progress, and the next waits for f); otherwise at once. f must not call the
-// Detector's methods.
-func (d *Detector) Beside(f func()) { d.gate.beside(f) }
+// progress, and the next waits for f); otherwise at once. It returns the time f took, the
+// wait left out. f must not call the Detector's methods.
+func (d *Detector) Beside(f func()) time.Duration {
+	var took time.Duration
+	d.gate.beside(func() {
+		start := time.Now()
+		f()
+		took = time.Since(start)
+	})
+	return took
+}
 
 // Classes returns the class names, BACKGROUND first.
 func (d *Detector) Classes() []string { return append([]string(nil), d.classes...) }
@@ -332,11 +340,7 @@ func (d *Detector) prepare(images []image.Image) (pixels [][]float32, sizes [][2
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d.Beside(func() {
-				start := time.Now()
-				pixels[i], sizes[i], errs[i] = d.prepareOne(img)
-				took[i] = time.Since(start)
-			})
+			took[i] = d.Beside(func() { pixels[i], sizes[i], errs[i] = d.prepareOne(img) })
 		}()
 	}
 	wg.Wait()

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/sugarme/gotch/ts"
@@ -78,12 +77,9 @@ func (d *Detector) forward(j job, f *forwarded) error {
 // postStage decodes and selects the boxes of each forwarded batch and answers its job,
 // until post is closed; it then closes done.
 func (d *Detector) postStage(post <-chan forwarded, done chan<- struct{}) {
-	// The post-processing works on small tensors and runs beside the forward pass: one
-	// OpenMP thread here, so that its parallel ops do not start a second team that spins
-	// on the cores the forward pass's team needs. The goroutine ends locked, so its OS
-	// thread, with that count, ends with it.
-	runtime.LockOSThread()
-	torch.SetLocalThreads(1)
+	// The post-processing works on small tensors beside the forward pass: one OpenMP
+	// thread here, so that its parallel ops do not start a second team.
+	torch.LockHelperThread()
 	defer close(done)
 	for f := range post {
 		var dets [][]Detection

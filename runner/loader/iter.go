@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,8 +84,8 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Iter {
 			defer it.wg.Done()
 			// Matching runs libtorch ops, whose errors gotch reports through a per-OS-thread
 			// variable read in a second cgo call: stay on one thread, with one OpenMP
-			// thread (helperThread).
-			helperThread()
+			// thread, beside the training step's team.
+			torch.LockHelperThread()
 			for p := range jobs {
 				if ctx.Err() != nil {
 					return
@@ -104,23 +103,12 @@ func (l *Loader) EpochFrom(ctx context.Context, epoch, skip int) *Iter {
 	return it
 }
 
-// helperThread locks the calling goroutine, which runs libtorch work beside the training
-// step's (matching, batch building), to its OS thread with one OpenMP thread, and leaves
-// it locked: the thread ends with the goroutine. A helper with the process's count would
-// start an OpenMP team of its own, and with more OpenMP threads than cores libgomp stops
-// spinning between parallel regions and puts every team's threads to sleep instead, which
-// slows the training step's team (see internal/torch.SetLocalThreads).
-func helperThread() {
-	runtime.LockOSThread()
-	torch.SetLocalThreads(1)
-}
-
 // collect assembles the results of each batch's positions (batch k ends before ends[k]),
 // in order, into batches and queues them (or the error that ends the epoch).
 func (it *Iter) collect(order, ends []int, tokens <-chan struct{}, done <-chan result) {
 	defer it.wg.Done()
 	defer close(it.out)
-	helperThread() // it builds the batch tensors (see the workers)
+	torch.LockHelperThread() // it builds the batch tensors (see the workers)
 	l := it.l
 	sharded := l.cfg.Shard.world() > 1
 	pending := make(map[int]result)

@@ -319,11 +319,7 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			det.Beside(func() {
-				t := time.Now()
-				b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true)
-				took[i] = time.Since(t)
-			})
+			took[i] = det.Beside(func() { b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true) })
 		}()
 	}
 	wg.Wait()
@@ -375,11 +371,8 @@ func recordBatch(det *detect.Detector, b *imageBatch, opts Options, sum *Summary
 			rel := strings.TrimSuffix(in.Rel, filepath.Ext(in.Rel)) + ".jpg"
 			path := filepath.Join(opts.Out, rel)
 			var err error
-			det.Beside(func() { // drawing and JPEG encoding: CPU work like the decoding
-				t := time.Now()
-				err = writeJPEG(path, detect.Draw(img, dets))
-				sum.Write += time.Since(t)
-			})
+			// drawing and JPEG encoding: CPU work like the decoding
+			sum.Write += det.Beside(func() { err = writeJPEG(path, detect.Draw(img, dets)) })
 			if err != nil {
 				return fmt.Errorf("writing %s: %w", path, err)
 			}
