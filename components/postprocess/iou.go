@@ -17,16 +17,14 @@ import (
 // with s.
 func pairIoU(s *torch.Scope, a, b *ts.Tensor) *ts.Tensor {
 	var ca, cb [4]*ts.Tensor
+	// b's coordinates as contiguous rows (the inner loop of every operation below runs
+	// along them); a's are read once per row of the matrix, in place.
+	bt := s.T(s.T(b.MustTranspose(-1, -2, false)).MustContiguous(false)) // [..., 4, m]
 	for k := range ca {
-		ca[k] = s.T(column(s, a, k).MustUnsqueeze(-1, false)) // [..., n, 1]
-		cb[k] = s.T(column(s, b, k).MustUnsqueeze(-2, false)) // [..., 1, m]
+		ca[k] = s.T(a.MustNarrow(-1, int64(k), 1, false))  // [..., n, 1]
+		cb[k] = s.T(bt.MustNarrow(-2, int64(k), 1, false)) // [..., 1, m]
 	}
 	return iouOf(s, ca, cb)
-}
-
-// column returns coordinate k of boxes [..., 4] as a contiguous [...] tensor.
-func column(s *torch.Scope, b *ts.Tensor, k int) *ts.Tensor {
-	return s.T(s.T(b.MustSelect(-1, int64(k), false)).MustContiguous(false))
 }
 
 // iouOf computes the reference's iou_of from the coordinates (x1, y1, x2, y2) of the

@@ -70,3 +70,36 @@ func BenchmarkTestTransform(b *testing.B) {
 	}
 	benchTransform(b, tr)
 }
+
+// BenchmarkTestTransformInput8 is the same "test" preset through Input8: the decoded
+// RGBA bytes of the same 500x375 image straight to the normalised planes (what prediction
+// does with a JPEG), against BenchmarkTestTransform's float32 Sample (which leaves out
+// making that Sample and laying its output out channel-first).
+func BenchmarkTestTransformInput8(b *testing.B) {
+	tr, err := Build(refOf("test", nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := vocLike()
+	img := Image8{Pix: make([]uint8, 4*src.W*src.H), W: src.W, H: src.H, Stride: 4 * src.W, PixelBytes: 4}
+	for p := range src.W * src.H {
+		for c := range 3 {
+			img.Pix[4*p+c] = uint8(src.Image[3*p+c])
+		}
+		img.Pix[4*p+3] = 255
+	}
+	in := tr.(Input8)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpu int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		c0 := threadCPU()
+		if _, ok := in.Input8(img); !ok {
+			b.Fatal("Input8 refused the image")
+		}
+		cpu += threadCPU() - c0
+	}
+	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
+}

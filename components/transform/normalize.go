@@ -24,6 +24,24 @@ func (a *affine) recip() (inv [3]float32, exact bool) {
 	return inv, exact
 }
 
+// value is channel c's normalised value of x, as apply computes it.
+func (a *affine) value(c int, x float32) float32 {
+	if inv, ok := a.recip(); ok {
+		return (x - a.mean[c]) * inv[c]
+	}
+	return (x - a.mean[c]) / a.std[c]
+}
+
+// table is value for every 8-bit input, per channel.
+func (a *affine) table() (t [3][256]float32) {
+	for c := range t {
+		for v := range t[c] {
+			t[c][v] = a.value(c, float32(v))
+		}
+	}
+	return t
+}
+
 // apply normalises an HWC image in place.
 func (a *affine) apply(px []float32) {
 	m0, m1, m2 := a.mean[0], a.mean[1], a.mean[2]

@@ -35,6 +35,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ssdrunner/ssdrunner/components/postprocess"
+	"github.com/ssdrunner/ssdrunner/components/transform"
 	"github.com/ssdrunner/ssdrunner/internal/rng"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/build"
@@ -358,6 +359,16 @@ func (d *Detector) prepare(images []image.Image) (pixels [][]float32, sizes [][2
 // prepareOne is the test transform of one image, laid out channel-first.
 func (d *Detector) prepareOne(img image.Image) ([]float32, [2]int, error) {
 	b := img.Bounds()
+	if in, ok := d.run.ValTransform.(transform.Input8); ok {
+		// An opaque 8-bit RGBA image (what internal/jpeg decodes) goes to the resize as it
+		// is: the same values as through FromImage and Apply, without the float32 copies.
+		if m, ok := img.(*image.RGBA); ok && m.Opaque() {
+			im := transform.Image8{Pix: m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], W: b.Dx(), H: b.Dy(), Stride: m.Stride, PixelBytes: 4}
+			if chw, ok := in.Input8(im); ok && len(chw) == 3*d.size*d.size {
+				return chw, [2]int{b.Dx(), b.Dy()}, nil
+			}
+		}
+	}
 	s := loader.FromImage("", img, nil)
 	// The test transform draws no random numbers; it gets a generator all the same.
 	if err := d.run.ValTransform.Apply(s, rng.NewRand(rng.New(0), rng.New(0))); err != nil {
