@@ -25,6 +25,8 @@ type SSD struct {
 	Head       head.Head
 	NumClasses int
 	vs         *nn.VarStore
+	// channelsLast: the 4-D variables and the input are laid out channels-last.
+	channelsLast bool
 }
 
 // New composes an SSD from a backbone and a head already built under vs.Root().
@@ -70,12 +72,35 @@ func (m *SSD) Forward(x *ts.Tensor, train bool) (conf, loc *ts.Tensor, err error
 	s := torch.NewScope()
 	defer s.Close()
 	defer torch.Recover(&err)
+	if m.channelsLast && x.Dim() == 4 {
+		if x, err = torch.ChannelsLast(x); err != nil {
+			return nil, nil, err
+		}
+		s.T(x)
+	}
 	feats, err := m.Backbone.Forward(x, train)
 	if err != nil {
 		return nil, nil, err
 	}
 	s.Ts(feats...)
 	return m.Head.Forward(feats, train)
+}
+
+// SetChannelsLast lays every 4-D variable (the convolutions' kernels) out channels-last,
+// in place, and makes Forward lay its input out so: the values and the outputs' layout
+// are unchanged, but libtorch's oneDNN convolutions then run without converting layouts
+// (PyTorch's model.to(memory_format=torch.channels_last)). The results differ from the
+// default layout's by float32 rounding (other kernels, other summation orders). Call it
+// after loading weights: a load may replace the variables' data.
+func (m *SSD) SetChannelsLast() (err error) {
+	defer torch.Recover(&err)
+	for name, v := range m.vs.Variables() {
+		if err := torch.SetChannelsLast(&v); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	m.channelsLast = true
+	return nil
 }
 
 // FeatureMapSizes runs the backbone on a zero image [1,3,imageSize,imageSize] without

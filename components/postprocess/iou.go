@@ -9,8 +9,10 @@ import (
 
 // The IoU values of this package equal boxes.IoU's (and so the reference's iou_of) bit
 // for bit: the same operations in the same order, with boxes.DefaultEps. They work on
-// the four coordinates as separate contiguous tensors rather than on strided coordinate
-// pairs, which takes a fraction of the time for the sizes of NMS.
+// the four coordinates as separate tensors rather than on strided coordinate pairs, which
+// takes a fraction of the time for the sizes of NMS: the columns' coordinates copied into
+// contiguous rows (the inner loop of each operation runs along them), the rows' read in
+// place (each is read once per row of the matrix).
 
 // pairIoU returns the [..., n, m] IoU matrices of corner-form boxes a [..., n, 4] and
 // b [..., m, 4] (float32, validated by the caller; equal leading dimensions), registered

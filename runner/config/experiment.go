@@ -86,6 +86,7 @@ type Training struct {
 	FrozenBN      string     `hcl:"frozen_batch_norm" json:"frozen_batch_norm" doc:"eval (default): frozen modules' batch norms use their running statistics and keep them; train: they normalise with batch statistics and their running statistics drift, as the reference's --freeze_net and --freeze_base_net do"`
 	OnNonFinite   string     `hcl:"on_nonfinite" json:"on_nonfinite" doc:"fail (stop the run, naming the batch's images, keeping the last good checkpoint) | skip (skip the batch, up to max_nonfinite times)"`
 	MaxNonFinite  int        `hcl:"max_nonfinite" json:"max_nonfinite" doc:"batches with a non-finite loss or gradient that on_nonfinite = \"skip\" may skip before the run stops"`
+	ChannelsLast  bool       `hcl:"channels_last" json:"channels_last" doc:"lay the convolutions' kernels and inputs out channels-last (torch.channels_last), in which libtorch's oneDNN convolutions run without layout conversions: faster on CPU, the same model up to float32 rounding; one process only (default false: the reference's layout, bit for bit)"`
 	SyncBN        bool       `hcl:"sync_batchnorm" json:"sync_batchnorm" doc:"data-parallel runs (--nproc, torchrun): batch norms in training mode normalise over the global batch of all ranks, exactly as one process with the whole batch would (torch's SyncBatchNorm); false (default): over each rank's own batch, as DDP does. No effect in a one-process run"`
 }
 

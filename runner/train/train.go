@@ -239,6 +239,14 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 			}
 		}
 	}
+	if err == nil && t.e.Training.ChannelsLast {
+		// after every load (a restore may replace the variables' data)
+		if t.ddp != nil {
+			err = errors.New("training.channels_last: not supported in data-parallel runs yet (the gradient buckets and synchronised batch norms assume the default layout); set it to false")
+		} else if err = run.Model.SetChannelsLast(); err != nil {
+			err = fmt.Errorf("training.channels_last: %w", err)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
