@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -89,17 +90,15 @@ func BenchmarkTestTransformInput8(b *testing.B) {
 		img.Pix[4*p+3] = 255
 	}
 	in := tr.(Input8)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var cpu int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		c0 := threadCPU()
+	benchSample(b, applyFunc(func(*Sample, *rand.Rand) error {
 		if _, ok := in.Input8(img); !ok {
-			b.Fatal("Input8 refused the image")
+			return errors.New("Input8 refused the image")
 		}
-		cpu += threadCPU() - c0
-	}
-	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
+		return nil
+	}), src)
 }
+
+// applyFunc is a function as a Transform.
+type applyFunc func(*Sample, *rand.Rand) error
+
+func (f applyFunc) Apply(s *Sample, r *rand.Rand) error { return f(s, r) }

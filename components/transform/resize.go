@@ -289,50 +289,28 @@ func fixedWeight(w float32) int32 {
 // OpenCV's fixed-point bilinear result then equals its INTER_AREA result.
 func (rz *resizer) uint8(v *view, norm *affine) []float32 {
 	out := make([]float32, rz.ow*rz.oh*3)
-	taps, inside := rz.hTaps(v)
+	taps, _ := rz.hTaps(v)
 	ia := rz.fixedWeights()
 	fillU8 := [3]int32{toU8(v.fill[0]), toU8(v.fill[1]), toU8(v.fill[2])}
 	rowU8 := make([]int32, v.sw*3)
+	pixel := func(row []float32, o int) []int32 {
+		if row == nil || o < 0 {
+			return fillU8[:]
+		}
+		return rowU8[o : o+3 : o+3]
+	}
 	fill := func(j int, dst []int32) {
 		row := v.sourceRow(j)
-		lo, hi := inside[0], inside[1]
-		if row == nil {
-			lo, hi = len(taps), len(taps)
-		} else {
-			for i, f := range row {
-				rowU8[i] = toU8(f)
-			}
+		for i, f := range row {
+			rowU8[i] = toU8(f)
 		}
-		edge := func(dx int) {
-			t := taps[dx]
-			a, b := fillU8[:], fillU8[:]
-			if row != nil && t.o0 >= 0 {
-				a = rowU8[t.o0 : t.o0+3 : t.o0+3]
-			}
-			if row != nil && t.o1 >= 0 {
-				b = rowU8[t.o1 : t.o1+3 : t.o1+3]
-			}
+		for dx, t := range taps {
+			a, b := pixel(row, t.o0), pixel(row, t.o1)
 			w0, w1 := ia[2*dx], ia[2*dx+1]
 			d := dst[3*dx : 3*dx+3 : 3*dx+3]
 			d[0] = a[0]*w0 + b[0]*w1
 			d[1] = a[1]*w0 + b[1]*w1
 			d[2] = a[2]*w0 + b[2]*w1
-		}
-		for dx := 0; dx < min(lo, len(taps)); dx++ {
-			edge(dx)
-		}
-		for dx := lo; dx < hi; dx++ {
-			t := &taps[dx]
-			a := rowU8[t.o0 : t.o0+3 : t.o0+3]
-			b := rowU8[t.o1 : t.o1+3 : t.o1+3]
-			w0, w1 := ia[2*dx], ia[2*dx+1]
-			d := dst[3*dx : 3*dx+3 : 3*dx+3]
-			d[0] = a[0]*w0 + b[0]*w1
-			d[1] = a[1]*w0 + b[1]*w1
-			d[2] = a[2]*w0 + b[2]*w1
-		}
-		for dx := max(hi, lo); dx < len(taps); dx++ {
-			edge(dx)
 		}
 	}
 	n := rz.ow * 3
