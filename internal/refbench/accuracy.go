@@ -60,6 +60,9 @@ func runTimeToAccuracy(f accFlags, tf trainFlags, ref string, threads int, refEn
 	fmt.Printf("  %d training / %d validation images of 500x375 (%s), %d run(s) per side, alternating; runs kept in %s\n",
 		f.train, f.val, filepath.Dir(d.train), f.runs, keep)
 	fmt.Println("  mAP: VOC2007 11-point on the validation folder, by runner eval --metric voc07 on each side's final model")
+	if len(tf.sets) > 0 {
+		fmt.Printf("  ours with --set %s\n", strings.Join(tf.sets, " --set "))
+	}
 	ctx := context.Background()
 	var ours, refs []accRun
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -70,7 +73,7 @@ func runTimeToAccuracy(f accFlags, tf trainFlags, ref string, threads int, refEn
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "refbench: time to accuracy, run %d: runner apply…\n", i)
-		o, err := runOurs(ctx, bin, d, f.epochs, threads, i-1, work, "final")
+		o, err := runOurs(ctx, bin, d, f.epochs, threads, i-1, work, "final", tf.sets)
 		if err != nil {
 			return err
 		}

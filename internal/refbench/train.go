@@ -38,8 +38,15 @@ import (
 // trainFlags are the train case's settings (flags of refbench).
 type trainFlags struct {
 	images, valImages, epochs int
-	runner                    string // our binary; "" builds one
+	runner                    string   // our binary; "" builds one
+	sets                      setFlags // --set overrides for our side (-ours-set)
 }
+
+// setFlags collects a repeated string flag.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 // trainCaseName is the name -run selects the train case by.
 const trainCaseName = "train mb2-ssd-lite whole epochs, images/s (runner apply vs train_ssd.py)"
@@ -184,13 +191,17 @@ func (r sideRun) imagesPerSec() (float64, error) {
 // runOurs trains with `runner apply` and reads its epochs' times from the "epoch done"
 // events of its JSON log (as they arrive: zerolog's timestamps have whole seconds) and its
 // resident memory at each.
-func runOurs(ctx context.Context, bin string, d trainData, epochs, threads, seed int, work, name string) (sideRun, error) {
+func runOurs(ctx context.Context, bin string, d trainData, epochs, threads, seed int, work, name string, sets []string) (sideRun, error) {
 	var r sideRun
 	exp := filepath.Join(work, "ours.hcl")
 	if err := os.WriteFile(exp, []byte(oursExperiment(d, epochs, threads, seed, filepath.Join(work, "runs"))), 0o644); err != nil {
 		return r, err
 	}
-	cmd := exec.CommandContext(ctx, bin, "--log-format", "json", "apply", exp, "--run-name", name)
+	args := []string{"--log-format", "json", "apply", exp, "--run-name", name}
+	for _, kv := range sets {
+		args = append(args, "--set", kv)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = work
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
@@ -443,7 +454,7 @@ func runTrainCase(f trainFlags, ref string, threads, rounds int, refEnv []string
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "refbench: train round %d: runner apply…\n", round)
-		ours, err := runOurs(ctx, bin, d, f.epochs, threads, 0, work, fmt.Sprintf("round%d", round))
+		ours, err := runOurs(ctx, bin, d, f.epochs, threads, 0, work, fmt.Sprintf("round%d", round), f.sets)
 		if err != nil {
 			return err
 		}
