@@ -57,7 +57,7 @@ func (t *testTransform) Input8(img Image8) ([]float32, bool) {
 			d[2] = int32(a[2])*w0 + int32(b[2])*w1
 		}
 	}
-	lut := t.norm.table()
+	lut := &t.lut
 	n := size * size
 	out := make([]float32, 3*n)
 	planes := [3][]float32{out[:n:n], out[n : 2*n : 2*n], out[2*n:]}

@@ -1,11 +1,11 @@
 package transform
 
 import (
-	"github.com/ssdrunner/ssdrunner/registry"
-
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ssdrunner/ssdrunner/registry"
 )
 
 // TestInput8EqualsApply: the "test" transform's 8-bit path gives, bit for bit, what Apply

@@ -34,9 +34,14 @@ func (a *affine) value(c int, x float32) float32 {
 
 // table is value for every 8-bit input, per channel.
 func (a *affine) table() (t [3][256]float32) {
+	inv, exact := a.recip()
 	for c := range t {
 		for v := range t[c] {
-			t[c][v] = a.value(c, float32(v))
+			if x := float32(v); exact {
+				t[c][v] = (x - a.mean[c]) * inv[c]
+			} else {
+				t[c][v] = (x - a.mean[c]) / a.std[c]
+			}
 		}
 	}
 	return t

@@ -147,6 +147,7 @@ func (c *TestConfig) Validate() error {
 type testTransform struct {
 	cfg  TestConfig
 	norm affine
+	lut  [3][256]float32 // norm of every 8-bit value, for Input8
 }
 
 func (t *testTransform) Apply(s *Sample, _ *rand.Rand) error {
@@ -169,6 +170,8 @@ func init() {
 			c := registry.As[TestConfig](cfg)
 			m, _ := perChannel("mean", c.Mean)
 			s, _ := stdChannels("std", c.Std)
-			return &testTransform{cfg: *c, norm: affine{mean: m, std: s}}, nil
+			t := &testTransform{cfg: *c, norm: affine{mean: m, std: s}}
+			t.lut = t.norm.table()
+			return t, nil
 		})
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/ssdrunner/ssdrunner/runner/build"
 )
 
-// TestPrepareEightBitPath: with the test transform alone or as a chain, an opaque *image.RGBA (what internal/jpeg decodes) goes through
-// the test transform's 8-bit path, any other image through FromImage and Apply; both give
-// the same network input, bit for bit, for whole images and for sub-images (whose pixels
+// TestPrepareEightBitPath: with the test transform alone or as a chain, an opaque
+// *image.RGBA (what internal/jpeg decodes) goes through the test transform's 8-bit path,
+// any other image through FromImage and Apply; both give the same network input, bit for bit, for whole images and for sub-images (whose pixels
 // start inside a larger buffer). Exact equality is right: both paths compute OpenCV's
 // fixed-point resize on the same bytes and the same float32 normalisation.
 func TestPrepareEightBitPath(t *testing.T) {

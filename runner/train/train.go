@@ -161,6 +161,10 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	if opts.Dist != nil && opts.Dist.World() > 1 {
 		t.ddp = newDDP(opts.Dist, t.vars)
 	}
+	if t.ddp != nil && t.e.Training.ChannelsLast {
+		// refused before the run folder is made, on every rank alike
+		return nil, errors.New("training.channels_last: not supported in data-parallel runs yet (the gradient buckets and synchronised batch norms assume the default layout); set it to false")
+	}
 	if t.e.Training.SyncBN {
 		switch {
 		case t.ddp == nil:
@@ -241,9 +245,7 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	}
 	if err == nil && t.e.Training.ChannelsLast {
 		// after every load (a restore may replace the variables' data)
-		if t.ddp != nil {
-			err = errors.New("training.channels_last: not supported in data-parallel runs yet (the gradient buckets and synchronised batch norms assume the default layout); set it to false")
-		} else if err = run.Model.SetChannelsLast(); err != nil {
+		if err = run.Model.SetChannelsLast(); err != nil {
 			err = fmt.Errorf("training.channels_last: %w", err)
 		}
 	}
