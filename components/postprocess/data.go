@@ -20,10 +20,13 @@ func boolValues(t *ts.Tensor) ([]bool, error) { return values[bool](t, gotch.Boo
 // float32Values copies a float32 tensor to Go.
 func float32Values(t *ts.Tensor) ([]float32, error) { return values[float32](t, gotch.Float) }
 
+// float64Values copies a float64 tensor to Go.
+func float64Values(t *ts.Tensor) ([]float64, error) { return values[float64](t, gotch.Double) }
+
 // int64Values copies an int64 tensor to Go.
 func int64Values(t *ts.Tensor) ([]int64, error) { return values[int64](t, gotch.Int64) }
 
-func values[T bool | float32 | int64](t *ts.Tensor, dt gotch.DType) ([]T, error) {
+func values[T bool | float32 | float64 | int64](t *ts.Tensor, dt gotch.DType) ([]T, error) {
 	if got := t.DType(); got != dt {
 		return nil, fmt.Errorf("copying a tensor: dtype %v, want %v", got, dt)
 	}

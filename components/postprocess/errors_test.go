@@ -95,6 +95,40 @@ func TestDetectErrors(t *testing.T) {
 	wantError(t, "zero size variance", err, "variances must be > 0")
 }
 
+// TestAllFinite checks the one-reduction finiteness test against its edge cases: the
+// largest float32 values (finite, with a float32 sum that would overflow), one infinity,
+// infinities of both signs (whose sum is NaN) and a NaN.
+func TestAllFinite(t *testing.T) {
+	huge := make([]float64, 3000)
+	for i := range huge {
+		huge[i] = math.MaxFloat32
+		if i%2 == 1 {
+			huge[i] = -math.MaxFloat32
+		}
+	}
+	huge[0], huge[2] = math.MaxFloat32, math.MaxFloat32 // the float32 sum would overflow
+	for _, c := range []struct {
+		name  string
+		vals  []float64
+		want  bool
+		count int64
+	}{
+		{"largest float32 values", huge, true, 0},
+		{"one +Inf", []float64{1, math.Inf(1), 2}, false, 1},
+		{"+Inf and -Inf", []float64{math.Inf(-1), 0, math.Inf(1)}, false, 2},
+		{"NaN", []float64{math.NaN(), 3}, false, 1},
+		{"empty", nil, true, 0},
+	} {
+		x := tensor(t, c.vals, int64(len(c.vals)))
+		if got, err := allFinite(x); err != nil || got != c.want {
+			t.Errorf("%s: allFinite = %v, %v; want %v", c.name, got, err, c.want)
+		}
+		if got, err := countNonFinite(x); err != nil || got != c.count {
+			t.Errorf("%s: countNonFinite = %d, %v; want %d", c.name, got, err, c.count)
+		}
+	}
+}
+
 // withValue returns a copy of x whose element of flat index i is v (freed at cleanup).
 func withValue(t *testing.T, x *ts.Tensor, i int, v float64) *ts.Tensor {
 	t.Helper()

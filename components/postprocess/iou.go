@@ -30,17 +30,46 @@ func pairIoU(s *torch.Scope, a, b *ts.Tensor) *ts.Tensor {
 }
 
 // iouOf computes the reference's iou_of from the coordinates (x1, y1, x2, y2) of the
-// boxes a and b, which broadcast against each other.
+// boxes a and b, which broadcast against each other: its operations in its order, with
+// the full-size intermediates computed in place into three matrices instead of a new one
+// per operation (the same values; the matrices of NMS are 40-160 KB, and the fourteen
+// that the out-of-place form allocated per IoU made malloc trim its heap and fault the
+// pages back in on every call).
 func iouOf(s *torch.Scope, a, b [4]*ts.Tensor) *ts.Tensor {
 	zero := s.Float(0)
-	side := func(lo, hi *ts.Tensor) *ts.Tensor { // clamp(hi - lo, min=0)
-		return s.T(s.T(hi.MustSub(lo, false)).MustClampMin(zero, false))
+	clampSide := func(hi, lo *ts.Tensor) { // hi = clamp(hi - lo, min=0)
+		inPlace(hi, func(t *ts.Tensor) error { return t.Sub_(lo) })
+		inPlace(hi, func(t *ts.Tensor) error { return t.ClampMin_(zero) })
 	}
-	w := side(s.T(a[0].MustMaximum(b[0], false)), s.T(a[2].MustMinimum(b[2], false)))
-	h := side(s.T(a[1].MustMaximum(b[1], false)), s.T(a[3].MustMinimum(b[3], false)))
-	overlap := s.T(w.MustMul(h, false))
-	areaA := s.T(side(a[0], a[2]).MustMul(side(a[1], a[3]), false))
-	areaB := s.T(side(b[0], b[2]).MustMul(side(b[1], b[3]), false))
-	union := s.T(s.T(areaA.MustAdd(areaB, false)).MustSub(overlap, false))
-	return s.T(overlap.MustDiv(s.T(union.MustAddScalar(s.Float(box.DefaultEps), false)), false))
+	area := func(c [4]*ts.Tensor) *ts.Tensor { // clamp(x2 - x1, 0) * clamp(y2 - y1, 0)
+		w, h := s.T(c[2].MustSub(c[0], false)), s.T(c[3].MustSub(c[1], false))
+		inPlace(w, func(t *ts.Tensor) error { return t.ClampMin_(zero) })
+		inPlace(h, func(t *ts.Tensor) error { return t.ClampMin_(zero) })
+		inPlace(w, func(t *ts.Tensor) error { return t.Mul_(h) })
+		return w
+	}
+	// overlap = clamp(min(x2) - max(x1), 0) * clamp(min(y2) - max(y1), 0), in w.
+	lo := s.T(a[0].MustMaximum(b[0], false))
+	w := s.T(a[2].MustMinimum(b[2], false))
+	clampSide(w, lo)
+	a[1].MustMaximumOut(lo, b[1], false).MustDrop() // a second handle on lo
+	h := s.T(a[3].MustMinimum(b[3], false))
+	clampSide(h, lo)
+	inPlace(w, func(t *ts.Tensor) error { return t.Mul_(h) })
+	// union = areaA + areaB - overlap, in lo; then overlap / (union + eps), in w.
+	area(a).MustAddOut(lo, area(b), false).MustDrop()
+	eps := s.Float(box.DefaultEps)
+	inPlace(lo, func(t *ts.Tensor) error { return t.Sub_(w) })
+	inPlace(lo, func(t *ts.Tensor) error { return t.AddScalar_(eps) })
+	inPlace(w, func(t *ts.Tensor) error { return t.Div_(lo) })
+	return w
+}
+
+// inPlace runs one of gotch's in-place operations on t through torch.InPlace (which frees
+// the handle gotch leaks); like gotch's Must* calls, it panics on a libtorch error, which
+// the package's entry points recover into an error.
+func inPlace(t *ts.Tensor, op func(*ts.Tensor) error) {
+	if err := torch.InPlace(t, op); err != nil {
+		panic(err)
+	}
 }
