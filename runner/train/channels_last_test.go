@@ -55,3 +55,71 @@ func TestChannelsLast(t *testing.T) {
 	}
 	sameRun(t, filepath.Join(dir, "runs", "tiny", "full"), part)
 }
+
+// TestDataParallelChannelsLast: training.channels_last in a data-parallel run. With batch
+// norms frozen (ddpExperiment, 8 steps), 2 ranks of batch 8 end with the weights of 1
+// process of batch 16, both channels-last, within the bound and for the reason of
+// TestDataParallelEqualsOneProcess (the same per-sample gradients, summed in another
+// order; the channels-last gradients go through the buckets in their logical order). With
+// synchronised batch norms in training mode (syncBNExperiment: 5 steps, the last one's
+// second rank empty), the job runs to its end and its first step's loss is the one
+// process's within TestChannelsLast's bound: libtorch's own channels-last batch norm (the
+// one process's) sums its statistics in another order than the synchronised batch norm's
+// var_mean, and 14 batch norms in training mode amplify that rounding (measured: 2.2e-5
+// relative; the two-rank job gives the default layout's loss to 7 digits); statistics
+// read in a wrong order would move the loss by its own magnitude, and per-rank
+// statistics (no synchronisation) by 5.8e-3.
+func TestDataParallelChannelsLast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 6 processes (-short)")
+	}
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	frozen := load(t, dir, ddpExperiment, "training.channels_last=true", "training.epochs=2", "training.validate_every=2")
+	if _, err := apply(t, context.Background(), frozen, Options{RunName: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	for r, x := range spawnJob(t, frozen.Path, "two", 2, 0, "output.dir="+runs, "data.batch_size=8",
+		"training.channels_last=true", "training.epochs=2", "training.validate_every=2") {
+		if x.code != 0 {
+			t.Fatalf("rank %d exited with %d:\n%s", r, x.code, x.stderr)
+		}
+	}
+	a, err := loadCheckpoint(filepath.Join(runs, "ddp", "one", "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := loadCheckpoint(filepath.Join(runs, "ddp", "two", "checkpoints", "last.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Meta.GlobalStep != 8 || b.Meta.GlobalStep != 8 || b.Meta.World != 2 {
+		t.Fatalf("steps %d and %d (world %d), want 8 and 8 (world 2)", a.Meta.GlobalStep, b.Meta.GlobalStep, b.Meta.World)
+	}
+	worst := compareWeights(t, a.Model, b.Model, 1e-4)
+	t.Logf("frozen batch norms: %d tensors, largest difference %.3g of a tensor's magnitude", len(a.Model), worst)
+
+	dir = t.TempDir()
+	runs = filepath.Join(dir, "runs")
+	bn := load(t, dir, syncBNExperiment, "training.channels_last=true", "training.sync_batchnorm=true")
+	if _, err := apply(t, context.Background(), bn, Options{RunName: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	for r, x := range spawnJob(t, bn.Path, "sync", 2, 0, "output.dir="+runs, "data.batch_size=8",
+		"training.channels_last=true", "training.sync_batchnorm=true") {
+		if x.code != 0 {
+			t.Fatalf("rank %d exited with %d:\n%s", r, x.code, x.stderr)
+		}
+	}
+	one := readSteps(t, filepath.Join(runs, "ddp", "one"))
+	syncd := readSteps(t, filepath.Join(runs, "ddp", "sync"))
+	if len(one) != 5 || len(syncd) != 5 {
+		t.Fatalf("%d and %d step lines, want 5", len(one), len(syncd))
+	}
+	if d := math.Abs(one[0].Loss-syncd[0].Loss) / math.Abs(one[0].Loss); !(d <= 1e-3) {
+		t.Errorf("first step: loss %.7g with one process, %.7g with two ranks and sync_batchnorm (%.2g relative)", one[0].Loss, syncd[0].Loss, d)
+	}
+	t.Logf("synchronised batch norms: first step loss %.7g one process, %.7g two ranks", one[0].Loss, syncd[0].Loss)
+}

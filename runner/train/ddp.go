@@ -126,8 +126,9 @@ func (d *ddp) defineGrads() (err error) {
 }
 
 // allreduceGrads sums every trainable variable's gradient over the ranks, bucket by
-// bucket: each bucket's gradients are copied into one flat tensor, reduced, and copied
-// back.
+// bucket: each bucket's gradients are copied into one flat tensor (in their logical
+// order, whatever their memory layout: a channels-last gradient is reshaped, a copy, where
+// a contiguous one is viewed), reduced, and copied back.
 func (d *ddp) allreduceGrads() (err error) {
 	defer torch.Recover(&err)
 	s := torch.NewScope()
@@ -139,7 +140,7 @@ func (d *ddp) allreduceGrads() (err error) {
 		for j, p := range b {
 			g := s.T(p.MustGrad(false))
 			grads[i] = append(grads[i], g)
-			views[j] = *s.T(g.MustView([]int64{-1}, false))
+			views[j] = *s.T(g.MustReshape([]int64{-1}, false))
 		}
 		flats[i] = s.T(ts.MustCat(views, 0))
 	}

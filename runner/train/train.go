@@ -161,10 +161,6 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	if opts.Dist != nil && opts.Dist.World() > 1 {
 		t.ddp = newDDP(opts.Dist, t.vars)
 	}
-	if t.ddp != nil && t.e.Training.ChannelsLast {
-		// refused before the run folder is made, on every rank alike
-		return nil, errors.New("training.channels_last: not supported in data-parallel runs yet (the gradient buckets and synchronised batch norms assume the default layout); set it to false")
-	}
 	if t.e.Training.SyncBN {
 		switch {
 		case t.ddp == nil:
@@ -238,15 +234,17 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	err = t.buildLoaders()
 	if t.ddp != nil {
 		if err = t.ddp.agree(err); err == nil {
-			if err = t.ddp.broadcastModel(); err == nil {
-				err = t.ddp.agree(t.ddp.defineGrads())
-			}
+			err = t.ddp.broadcastModel()
 		}
 	}
-	if err == nil && t.e.Training.ChannelsLast {
-		// after every load (a restore may replace the variables' data)
-		if err = run.Model.SetChannelsLast(); err != nil {
-			err = fmt.Errorf("training.channels_last: %w", err)
+	if err == nil {
+		// after every load (a restore may replace the variables' data) and the broadcast,
+		// before the gradients are first made (they take their variable's layout then)
+		err = t.setChannelsLast()
+		if t.ddp != nil {
+			if err = t.ddp.agree(err); err == nil {
+				err = t.ddp.agree(t.ddp.defineGrads())
+			}
 		}
 	}
 	if err != nil {
@@ -271,6 +269,17 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	}
 	t.writeReport()
 	return sum, runErr
+}
+
+// setChannelsLast lays the model out channels-last when training.channels_last says so.
+func (t *trainer) setChannelsLast() error {
+	if !t.e.Training.ChannelsLast {
+		return nil
+	}
+	if err := t.run.Model.SetChannelsLast(); err != nil {
+		return fmt.Errorf("training.channels_last: %w", err)
+	}
+	return nil
 }
 
 // loop trains from batch startStep of epoch startEpoch to the end, after the validation
