@@ -85,19 +85,7 @@ func TestDataParallelChannelsLast(t *testing.T) {
 			t.Fatalf("rank %d exited with %d:\n%s", r, x.code, x.stderr)
 		}
 	}
-	a, err := loadCheckpoint(filepath.Join(runs, "ddp", "one", "checkpoints", "last.pt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := loadCheckpoint(filepath.Join(runs, "ddp", "two", "checkpoints", "last.pt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if a.Meta.GlobalStep != 8 || b.Meta.GlobalStep != 8 || b.Meta.World != 2 {
-		t.Fatalf("steps %d and %d (world %d), want 8 and 8 (world 2)", a.Meta.GlobalStep, b.Meta.GlobalStep, b.Meta.World)
-	}
+	a, b := lastCheckpoints(t, filepath.Join(runs, "ddp", "one"), filepath.Join(runs, "ddp", "two"), 8)
 	worst := compareWeights(t, a.Model, b.Model, 1e-4)
 	t.Logf("frozen batch norms: %d tensors, largest difference %.3g of a tensor's magnitude", len(a.Model), worst)
 

@@ -239,19 +239,7 @@ func TestDataParallelEqualsOneProcess(t *testing.T) {
 		t.Errorf("%d run folders, want 2 (one, two)", len(ents))
 	}
 
-	a, err := loadCheckpoint(filepath.Join(one, "checkpoints", "last.pt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := loadCheckpoint(filepath.Join(two, "checkpoints", "last.pt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if a.Meta.GlobalStep != 20 || b.Meta.GlobalStep != 20 || b.Meta.World != 2 {
-		t.Fatalf("steps %d and %d (world %d), want 20 and 20 (world 2)", a.Meta.GlobalStep, b.Meta.GlobalStep, b.Meta.World)
-	}
+	a, b := lastCheckpoints(t, one, two, 20)
 	// The bound: the two runs sum the same per-sample gradients in another order (libtorch's
 	// batch-16 reductions against two batch-8 reductions added by gloo), a float32 rounding
 	// difference of about 1e-6 of a gradient; 20 SGD steps carry it into the weights without
@@ -457,6 +445,25 @@ func TestResumeStep(t *testing.T) {
 			t.Errorf("resumeStep(%d, %d, %d) = %d, %v; want %d, %v", c.step, c.world, c.now, got, exact, c.want, c.exact)
 		}
 	}
+}
+
+// lastCheckpoints loads the last checkpoints of a one-process run and a 2-rank run (freed
+// at cleanup) and checks that both made the given number of steps.
+func lastCheckpoints(t *testing.T, one, two string, steps int) (a, b *checkpoint) {
+	t.Helper()
+	var err error
+	if a, err = loadCheckpoint(filepath.Join(one, "checkpoints", "last.pt")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	if b, err = loadCheckpoint(filepath.Join(two, "checkpoints", "last.pt")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	if a.Meta.GlobalStep != steps || b.Meta.GlobalStep != steps || b.Meta.World != 2 {
+		t.Fatalf("steps %d and %d (world %d), want %d and %d (world 2)", a.Meta.GlobalStep, b.Meta.GlobalStep, b.Meta.World, steps, steps)
+	}
+	return a, b
 }
 
 // compareWeights reports every variable of b that differs from a's by more than bound of
