@@ -2,7 +2,7 @@ package transform
 
 // Image8 is an 8-bit image as decoders produce it: pixel (x, y) has its red, green and
 // blue values at Pix[y*Stride+x*PixelBytes:][:3]; PixelBytes is 3 (RGB) or 4 (RGBA, the
-// fourth byte ignored: the caller vouches that the image is opaque).
+// fourth byte alpha, which Input8 requires to be 255 on every pixel it reads).
 type Image8 struct {
 	Pix        []uint8
 	W, H       int
@@ -22,8 +22,10 @@ func (m Image8) valid() bool {
 // from an 8-bit image, without the float32 HWC Sample: Input8 returns the C*H*W values
 // (three planes) that Apply followed by a channel-first layout gives for the same image
 // converted to a Sample, bit for bit, and false when it cannot (the transform is
-// configured otherwise, or img is not a valid Image8). Inference uses it to skip the
-// conversions to and from float32 that Apply's interface needs.
+// configured otherwise, img is not a valid Image8, or a pixel it reads is not opaque: a
+// Sample holds colours with the alpha undone, which the bytes of a premultiplied
+// translucent pixel are not). Inference uses it to skip the conversions to and from
+// float32 that Apply's interface needs.
 type Input8 interface {
 	Input8(img Image8) (chw []float32, ok bool)
 }
@@ -37,43 +39,65 @@ func (t *testTransform) Input8(img Image8) ([]float32, bool) {
 	size := t.cfg.Size
 	rz := newResizer(img.W, img.H, size, size)
 	// Every tap of a whole image falls on it (positions beyond the edges use the edge
-	// column): byte offsets of each output column's two source pixels.
+	// column): each output column's two source pixels (byte offsets) and fixed-point
+	// weights, side by side.
 	pb := img.PixelBytes
-	offs := make([]int, 2*size)
-	for dx, t := range rz.xt {
-		offs[2*dx], offs[2*dx+1] = t.i0*pb, t.i1*pb
+	type hTap8 struct {
+		o0, o1 int
+		w0, w1 int32
 	}
 	ia := rz.fixedWeights()
+	taps := make([]hTap8, size)
+	for dx, t := range rz.xt {
+		taps[dx] = hTap8{o0: t.i0 * pb, o1: t.i1 * pb, w0: ia[2*dx], w1: ia[2*dx+1]}
+	}
+	// The horizontal pass of source row j: 3 interleaved values per output column. With
+	// 4 bytes per pixel it also ANDs the alpha of every pixel it reads into alpha: only
+	// these pixels make the output, so they alone need to be opaque (checked at the end,
+	// instead of a scan of the whole image beforehand).
+	alpha := uint8(0xff)
 	fill := func(j int, dst []int32) {
 		p := img.Pix[j*img.Stride : j*img.Stride+img.W*pb]
-		dst = dst[:3*size]
-		for dx := range size {
-			o0, o1 := offs[2*dx], offs[2*dx+1]
-			a, b := p[o0:o0+3:o0+3], p[o1:o1+3:o1+3]
-			w0, w1 := ia[2*dx], ia[2*dx+1]
+		dst = dst[:3*len(taps)]
+		for dx, t := range taps {
+			a, b := p[t.o0:t.o0+pb:t.o0+pb], p[t.o1:t.o1+pb:t.o1+pb]
 			d := dst[3*dx : 3*dx+3 : 3*dx+3]
-			d[0] = int32(a[0])*w0 + int32(b[0])*w1
-			d[1] = int32(a[1])*w0 + int32(b[1])*w1
-			d[2] = int32(a[2])*w0 + int32(b[2])*w1
+			d[0] = int32(a[0])*t.w0 + int32(b[0])*t.w1
+			d[1] = int32(a[1])*t.w0 + int32(b[1])*t.w1
+			d[2] = int32(a[2])*t.w0 + int32(b[2])*t.w1
+			if pb == 4 {
+				alpha &= a[3] & b[3]
+			}
 		}
 	}
 	lut := &t.lut
 	n := size * size
 	out := make([]float32, 3*n)
-	planes := [3][]float32{out[:n:n], out[n : 2*n : 2*n], out[2*n:]}
-	rz.fixedRows(fill, func(dy int, vals []int32) {
-		r, g, b := planes[0][dy*size:(dy+1)*size], planes[1][dy*size:(dy+1)*size], planes[2][dy*size:(dy+1)*size]
-		vals = vals[:3*size]
+	cache := newRowCache[int32](3 * size)
+	// The vertical pass (fixedRows' fixedBlend) and the normalisation, one output row at a
+	// time, straight into the three planes.
+	for dy, yt := range rz.yt {
+		r0, r1 := cache.rows(yt, fill)
+		b0, b1 := fixedWeight(yt.w0), fixedWeight(yt.w1)
+		r := out[dy*size : (dy+1)*size]
+		g := out[n+dy*size : n+(dy+1)*size]
+		b := out[2*n+dy*size : 2*n+(dy+1)*size]
+		g, b = g[:len(r)], b[:len(r)]
+		r0, r1 = r0[:3*len(r)], r1[:3*len(r)]
 		for x := range r {
-			q := vals[3*x : 3*x+3 : 3*x+3]
-			q0, q1, q2 := q[0], q[1], q[2]
+			u, v := r0[3*x:3*x+3:3*x+3], r1[3*x:3*x+3:3*x+3]
+			q0, q1, q2 := fixedBlend(b0, b1, u[0], v[0]), fixedBlend(b0, b1, u[1], v[1]), fixedBlend(b0, b1, u[2], v[2])
 			if uint32(q0|q1|q2) > 255 { // not reached with OpenCV's weights; kept exact
 				r[x], g[x], b[x] = t.norm.value(0, float32(q0)), t.norm.value(1, float32(q1)), t.norm.value(2, float32(q2))
 				continue
 			}
-			r[x], g[x], b[x] = lut[0][q0], lut[1][q1], lut[2][q2]
+			// each q is in [0, 255] here: as bytes, the table lookups need no bounds checks
+			r[x], g[x], b[x] = lut[0][uint8(q0)], lut[1][uint8(q1)], lut[2][uint8(q2)]
 		}
-	})
+	}
+	if alpha != 0xff {
+		return nil, false
+	}
 	return out, true
 }
 

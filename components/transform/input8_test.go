@@ -42,6 +42,13 @@ func TestInput8EqualsApply(t *testing.T) {
 				for i := 0; i < len(pix)/4; i++ {
 					pix[i] = []uint8{0, 255, 128}[i%3]
 				}
+				if pb == 4 { // opaque (Input8 declines translucent pixels: TestInput8Alpha)
+					for y := range h {
+						for x := range w {
+							pix[y*stride+4*x+3] = 255
+						}
+					}
+				}
 				got, ok := in.Input8(Image8{Pix: pix, W: w, H: h, Stride: stride, PixelBytes: pb})
 				if !ok {
 					t.Fatalf("%dx%d: Input8 refused a valid image", w, h)
@@ -70,6 +77,47 @@ func TestInput8EqualsApply(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestInput8Alpha: with 4 bytes per pixel, Input8 declines an image when a pixel it reads
+// is translucent (its bytes are premultiplied, and Apply's Sample holds the colours with
+// the alpha undone), and answers when the translucent pixel is one no output reads: a
+// 3x reduction reads source columns and rows 3d+1 and 3d+2, never 0.
+func TestInput8Alpha(t *testing.T) {
+	tr, err := Build(refOf("test", map[string]any{"size": 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := tr.(Input8)
+	const w, h = 300, 300
+	opaque := func() []uint8 {
+		pix := make([]uint8, 4*w*h)
+		for i := range pix {
+			pix[i] = uint8(i * 7)
+			if i%4 == 3 {
+				pix[i] = 255
+			}
+		}
+		return pix
+	}
+	for _, c := range []struct {
+		name string
+		x, y int
+		want bool
+	}{
+		{"all opaque", -1, -1, true},
+		{"translucent pixel read", 151, 152, false},
+		{"translucent pixel read, last column", w - 1, 4, false},
+		{"translucent pixel never read", 0, 0, true},
+	} {
+		pix := opaque()
+		if c.x >= 0 {
+			pix[4*(c.y*w+c.x)+3] = 128
+		}
+		if _, ok := in.Input8(Image8{Pix: pix, W: w, H: h, Stride: 4 * w, PixelBytes: 4}); ok != c.want {
+			t.Errorf("%s: Input8 answered %v, want %v", c.name, ok, c.want)
 		}
 	}
 }

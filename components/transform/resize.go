@@ -336,6 +336,11 @@ func (rz *resizer) fixedWeights() []int32 {
 	return ia
 }
 
+// fixedBlend is the vertical interpolation of OpenCV's 8-bit bilinear resize: rows a and
+// b (horizontal passes, 11-bit weights) with the vertical weights b0 and b1, rounded back
+// to 8 bits as OpenCV's VResizeLinear does.
+func fixedBlend(b0, b1, a, b int32) int32 { return ((b0*(a>>4))>>16 + (b1*(b>>4))>>16 + 2) >> 2 }
+
 // fixedRows is the vertical pass of OpenCV's 8-bit bilinear resize: fill writes view row
 // j interpolated horizontally (ow*3 values, weighted by fixedWeights), emit receives each
 // output row's 8-bit values (interleaved RGB, reused afterwards).
@@ -348,7 +353,7 @@ func (rz *resizer) fixedRows(fill func(j int, dst []int32), emit func(dy int, va
 		b0, b1 := fixedWeight(t.w0), fixedWeight(t.w1)
 		r0, r1 = r0[:n], r1[:n]
 		for k := range vals {
-			vals[k] = ((b0*(r0[k]>>4))>>16 + (b1*(r1[k]>>4))>>16 + 2) >> 2
+			vals[k] = fixedBlend(b0, b1, r0[k], r1[k])
 		}
 		emit(dy, vals)
 	}

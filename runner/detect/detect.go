@@ -360,9 +360,10 @@ func (d *Detector) prepare(images []image.Image) (pixels [][]float32, sizes [][2
 func (d *Detector) prepareOne(img image.Image) ([]float32, [2]int, error) {
 	b := img.Bounds()
 	if in, ok := d.run.ValTransform.(transform.Input8); ok {
-		// An opaque 8-bit RGBA image (what internal/jpeg decodes) goes to the resize as it
-		// is: the same values as through FromImage and Apply, without the float32 copies.
-		if m, ok := img.(*image.RGBA); ok && m.Opaque() {
+		// An 8-bit RGBA image (what internal/jpeg decodes) goes to the resize as it is: the
+		// same values as through FromImage and Apply, without the float32 copies. Input8
+		// declines when a pixel it reads is not opaque (the float path undoes the alpha).
+		if m, ok := img.(*image.RGBA); ok {
 			im := transform.Image8{Pix: m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], W: b.Dx(), H: b.Dy(), Stride: m.Stride, PixelBytes: 4}
 			if chw, ok := in.Input8(im); ok && len(chw) == 3*d.size*d.size {
 				return chw, [2]int{b.Dx(), b.Dy()}, nil

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"image"
+	"image/draw"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -68,5 +69,30 @@ func checkEightBitPath(t *testing.T, d *Detector) {
 				t.Fatalf("%v: value %d: %v from the 8-bit path, %v from the float path", b, i, eight[i], float[i])
 			}
 		}
+	}
+	// A row of translucent pixels (some of which the resize reads): the RGBA image goes
+	// the float path, which undoes the alpha as the same image converted to NRGBA does.
+	m := image.NewRGBA(full.Rect)
+	copy(m.Pix, full.Pix)
+	for x := range m.Rect.Dx() {
+		p := m.Pix[m.PixOffset(x, 194):][:4]
+		p[0], p[1], p[2], p[3] = min(p[0], 100), min(p[1], 100), min(p[2], 100), 100 // premultiplied
+	}
+	n := image.NewNRGBA(m.Rect)
+	draw.Draw(n, n.Rect, m, m.Rect.Min, draw.Src)
+	got, _, err := d.prepareOne(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := d.prepareOne(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := true
+	for i := range want {
+		same = same && math.Float32bits(got[i]) == math.Float32bits(want[i])
+	}
+	if !same || len(got) != len(want) {
+		t.Fatal("an RGBA image with a translucent pixel: not the values of its NRGBA conversion")
 	}
 }
