@@ -214,9 +214,10 @@ func trainedCheckpoint(root string) (string, error) {
 // timePredict loads the checkpoint and, per repetition, runs what `runner predict
 // --no-images` does over the predict images (predict.Run: read, decode and detect, batch
 // images per forward pass, pipelined, and the detection files written); it returns ms per
-// image. With shares set, each repetition also times the forward pass alone (the same
-// images, decoded beforehand, one batch at a time: nothing else running beside it) and
-// appends the percentage of the end-to-end time beyond it to shares.
+// image. With shares set, the forward pass is also timed alone (the same images, decoded
+// beforehand, one batch at a time: nothing else running beside it) before the first
+// repetition and after each one, and each repetition appends the percentage of its
+// end-to-end time beyond the mean of the two forward-alone passes around it to shares.
 func timePredict(reps, batch int, shares *[]float64) ([]float64, error) {
 	d, err := prepare()
 	if err != nil {
@@ -265,6 +266,12 @@ func timePredict(reps, batch int, shares *[]float64) ([]float64, error) {
 		return nil, err
 	}
 	var ms []float64
+	var before time.Duration // the forward-alone pass just before this repetition's end to end
+	if shares != nil {
+		if before, err = forwardAlone(); err != nil {
+			return nil, err
+		}
+	}
 	for range reps {
 		total, err := endToEnd()
 		if err != nil {
@@ -272,11 +279,16 @@ func timePredict(reps, batch int, shares *[]float64) ([]float64, error) {
 		}
 		ms = append(ms, float64(total.Microseconds())/1000/float64(len(d.images)))
 		if shares != nil {
-			fwd, err := forwardAlone()
+			// The forward-alone passes just before and just after the end-to-end pass,
+			// averaged: the VM's speed drifts within seconds, and one pass on one side only
+			// put the same code's share anywhere from 15 to 26 %.
+			after, err := forwardAlone()
 			if err != nil {
 				return nil, err
 			}
+			fwd := (before + after) / 2
 			*shares = append(*shares, 100*(1-fwd.Seconds()/total.Seconds()))
+			before = after
 		}
 	}
 	return ms, nil
