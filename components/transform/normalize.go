@@ -32,16 +32,11 @@ func (a *affine) value(c int, x float32) float32 {
 	return (x - a.mean[c]) / a.std[c]
 }
 
-// table is value for every 8-bit input, per channel.
+// table is value for every 8-bit input, per channel (built once per transform).
 func (a *affine) table() (t [3][256]float32) {
-	inv, exact := a.recip()
 	for c := range t {
 		for v := range t[c] {
-			if x := float32(v); exact {
-				t[c][v] = (x - a.mean[c]) * inv[c]
-			} else {
-				t[c][v] = (x - a.mean[c]) / a.std[c]
-			}
+			t[c][v] = a.value(c, float32(v))
 		}
 	}
 	return t
