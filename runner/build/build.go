@@ -246,7 +246,11 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 	}
 
 	// loss, metrics, post-processing
-	if l, err := loss.Build(registry.Ref{Type: "multibox"}); err != nil {
+	lossRef := e.Loss
+	if lossRef.Type == "" {
+		lossRef.Type = "multibox"
+	}
+	if l, err := loss.Build(lossRef); err != nil {
 		fail("loss", err)
 	} else {
 		r.Loss = l

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/anchors"
 	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/components/dataset/shapes"
+	"github.com/ssdrunner/ssdrunner/components/loss"
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
@@ -207,6 +209,32 @@ func TestOnBadSampleSkip(t *testing.T) {
 		}
 		if run.Train.Len() != 5 || len(run.Problems) != 1 || !strings.Contains(run.Problems[0].Err.Error(), filepath.Base(xmls[2])) {
 			t.Errorf("skip: %d images, problems %v", run.Train.Len(), run.Problems)
+		}
+		run.Close()
+	}
+}
+
+// TestLossBlock: the experiment's loss block reaches the run's loss, and without one the
+// run gets the reference's MultiBox loss (hard negatives 3:1).
+func TestLossBlock(t *testing.T) {
+	for _, c := range []struct {
+		sets  []string
+		ratio float64
+	}{
+		{nil, 3},
+		{[]string{"loss.type=multibox", "loss.neg_pos_ratio=1.5"}, 1.5},
+	} {
+		res := loadText(t, onShapes("mb1-ssd-lite"), c.sets...)
+		run, err := Build(res, Options{Log: zerolog.Nop(), NoOptimizer: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := loss.NewMultibox(loss.MultiboxConfig{NegPosRatio: c.ratio})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(run.Loss, loss.Loss(want)) {
+			t.Errorf("sets %v: loss %+v, want %+v", c.sets, run.Loss, want)
 		}
 		run.Close()
 	}

@@ -73,8 +73,8 @@ func writePlan(w io.Writer, p *plan.Plan) {
 	}
 
 	t := p.Training
-	fmt.Fprintf(w, "\nTraining: %d epochs, validate every %d, optimizer %s, freeze %s, device %s, seed %d\n",
-		t.Epochs, t.ValidateEvery, p.Optimizer, t.Freeze, t.Device, t.Seed)
+	fmt.Fprintf(w, "\nTraining: %d epochs, validate every %d, optimizer %s, loss %s, freeze %s, device %s, seed %d\n",
+		t.Epochs, t.ValidateEvery, p.Optimizer, p.Loss, t.Freeze, t.Device, t.Seed)
 	s := p.Schedule
 	fmt.Fprintf(w, "Schedule: %s\n", s.Type)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -173,6 +173,17 @@ func decodeComponent(blk *hcl.Block, ctx *hcl.EvalContext, kind, path string, l 
 	return node, diags
 }
 
+// plural returns the plural of a component kind: "losses", "anchors", "backbones".
+func plural(kind string) string {
+	switch {
+	case strings.HasSuffix(kind, "ss"):
+		return kind + "es"
+	case strings.HasSuffix(kind, "s"):
+		return kind
+	}
+	return kind + "s"
+}
+
 func unknownDetail(err error) string {
 	if ue, ok := err.(*registry.UnknownError); ok {
 		var b strings.Builder
@@ -182,7 +193,7 @@ func unknownDetail(err error) string {
 		if len(ue.Known) == 0 {
 			fmt.Fprintf(&b, "No %s is registered in this build.", ue.Kind)
 		} else {
-			fmt.Fprintf(&b, "Known %ss: %s. `runner list %s` describes them.", ue.Kind, strings.Join(ue.Known, ", "), ue.Kind)
+			fmt.Fprintf(&b, "Known %s: %s. `runner list %s` describes them.", plural(ue.Kind), strings.Join(ue.Known, ", "), ue.Kind)
 		}
 		return b.String()
 	}

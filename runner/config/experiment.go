@@ -20,6 +20,7 @@ type Experiment struct {
 	Optimizer   registry.Ref          `hcl:"optimizer,block" kind:"optimizer"`
 	ParamGroups map[string]ParamGroup `hcl:"param_group,block" label:"name" doc:"parameter groups with their own learning rate, weight decay or freezing"`
 	Scheduler   registry.Ref          `hcl:"scheduler,block" kind:"scheduler"`
+	Loss        registry.Ref          `hcl:"loss,block" kind:"loss" doc:"training loss; default: multibox (the reference's MultiBox loss, hard negatives 3:1)"`
 	Training    Training              `hcl:"training,block"`
 	Evaluation  Evaluation            `hcl:"evaluation,block"`
 	Output      Output                `hcl:"output,block"`

@@ -61,6 +61,17 @@ type expandCfg struct {
 	MaxRatio float64 `hcl:"max_ratio,optional"`
 }
 
+type multiboxCfg struct {
+	NegPosRatio float64 `hcl:"neg_pos_ratio,optional"`
+}
+
+func (c *multiboxCfg) Validate() error {
+	if c.NegPosRatio < 0 {
+		return fmt.Errorf("neg_pos_ratio must be >= 0")
+	}
+	return nil
+}
+
 type vocMetricCfg struct {
 	Use2007 bool `hcl:"use_2007_metric,optional"`
 }
@@ -84,6 +95,7 @@ func init() {
 	reg("scheduler",
 		registry.Spec{Name: "cosine", Config: func() any { return &cosineCfg{} }},
 		registry.Spec{Name: "multi_step", Config: func() any { return &msCfg{Gamma: 0.1} }})
+	reg("loss", registry.Spec{Name: "multibox", Config: func() any { return &multiboxCfg{NegPosRatio: 3} }})
 	reg("metric", registry.Spec{Name: "voc", Config: func() any { return &vocMetricCfg{Use2007: true} }})
 	reg("transform",
 		registry.Spec{Name: "ssd"}, registry.Spec{Name: "test"}, registry.Spec{Name: "hflip"},
@@ -182,6 +194,10 @@ param_group "extras" {
 scheduler "cosine" {
   t_max   = 200
   eta_min = 1e-5
+}
+
+loss "multibox" {
+  neg_pos_ratio = 2
 }
 
 training {

@@ -42,6 +42,7 @@ func TestDecodeEveryBlock(t *testing.T) {
 			"extras":   {Modules: []string{"source_layer_add_ons", "extras"}, WeightDecay: f64(0), Freeze: true},
 		},
 		Scheduler: registry.Ref{Type: "cosine", Options: map[string]any{"t_max": 200.0, "eta_min": 1e-5}},
+		Loss:      registry.Ref{Type: "multibox", Options: map[string]any{"neg_pos_ratio": 2.0}},
 		Training: Training{
 			Epochs: 200, ValidateEvery: 5, Freeze: "none", Seed: 42, Device: "cpu", Threads: 2, LogEvery: 10, Resume: "auto",
 			Checkpoint: Checkpoint{Every: 10, KeepLast: 2, KeepBest: false, Metric: "map"},

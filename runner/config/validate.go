@@ -168,6 +168,7 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 
 	c.component("optimizer", "optimizer", e.Optimizer, true)
 	c.component("scheduler", "scheduler", e.Scheduler, false)
+	c.component("loss", "loss", e.Loss, false)
 	c.paramGroups(e.ParamGroups)
 
 	t := e.Training

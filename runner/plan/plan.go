@@ -23,6 +23,7 @@ type Plan struct {
 	Anchors     Anchors         `json:"anchors"`
 	Data        Data            `json:"data"`
 	Optimizer   string          `json:"optimizer"`
+	Loss        string          `json:"loss"`
 	Schedule    Schedule        `json:"schedule"`
 	Training    config.Training `json:"training"`
 	Warnings    []string        `json:"warnings,omitempty"`
@@ -99,6 +100,7 @@ func Summarize(res *config.Result, r *build.Run) *Plan {
 		RunDir:    filepath.Join(e.Output.Dir, e.Name),
 		Training:  e.Training,
 		Optimizer: e.Optimizer.Type,
+		Loss:      e.Loss.Type,
 		Warnings:  slices.Clone(r.Warnings),
 	}
 	if r.Train != nil {
@@ -143,6 +145,9 @@ func Summarize(res *config.Result, r *build.Run) *Plan {
 		}
 	}
 
+	if p.Loss == "" {
+		p.Loss = "multibox"
+	}
 	if r.Schedule != nil {
 		schedType := e.Scheduler.Type
 		if schedType == "" {
