@@ -14,6 +14,9 @@ import (
 type MobileNetV1Config struct {
 	WidthMult float64 `hcl:"width_mult,optional" doc:"channel multiplier of the base net (only 1.0 loads the reference's mb1-ssd checkpoints)"`
 	Extras    string  `hcl:"extras,optional" doc:"extra layers: \"ssd\" (mb1-ssd: 1x1 and 3x3 convolutions) or \"ssd_lite\" (mb1-ssd-lite: 1x1 and separable 3x3 convolutions)"`
+	// SourceLayers are the base-net indexes after which feature maps are taken, the
+	// reference's source_layer_indexes; the last must be 14 (the extras read it).
+	SourceLayers []int `hcl:"source_layers,optional" doc:"base-net indexes after which feature maps are taken, increasing, ending at 14 (default [12, 14], the reference's; e.g. [6, 12, 14] adds the stride-8 map of base_net[:6], 38x38 at 300, for small objects)"`
 }
 
 // Validate checks the options.
@@ -24,7 +27,24 @@ func (c *MobileNetV1Config) Validate() error {
 	if c.Extras != "ssd" && c.Extras != "ssd_lite" {
 		return fmt.Errorf("extras must be \"ssd\" or \"ssd_lite\", got %q", c.Extras)
 	}
+	taps := c.taps()
+	for i, t := range taps {
+		if t < 2 || t > len(mobileNetV1Plan)+1 || (i > 0 && t <= taps[i-1]) {
+			return fmt.Errorf("source_layers must be increasing base-net indexes in [2, %d], got %v", len(mobileNetV1Plan)+1, taps)
+		}
+	}
+	if taps[len(taps)-1] != len(mobileNetV1Plan)+1 {
+		return fmt.Errorf("source_layers must end at %d (the extra layers read the whole base net), got %v", len(mobileNetV1Plan)+1, taps)
+	}
 	return nil
+}
+
+// taps returns the source layers, the reference's when none are configured.
+func (c *MobileNetV1Config) taps() []int {
+	if len(c.SourceLayers) == 0 {
+		return mobileNetV1Taps
+	}
+	return c.SourceLayers
 }
 
 func init() {
@@ -53,10 +73,13 @@ var mobileNetV1Taps = []int{12, 14}
 // 3x3 conv+BN+ReLU then pointwise 1x1 conv+BN+ReLU (convolutions without bias), followed
 // by four extra stages that halve the spatial size. Feature maps: base_net[:12] (512
 // channels), base_net[12:14] (1024), then each extra stage (512, 256, 256, 256); for a
-// 300×300 input their sizes are 19, 10, 5, 3, 2, 1.
+// 300×300 input their sizes are 19, 10, 5, 3, 2, 1. Other source layers (the config's
+// source_layers) split the base net elsewhere: [6, 12, 14] adds base_net[:6] (256
+// channels, 38×38 at 300) in front.
 type MobileNetV1 struct {
 	Base     *nn.Seq
 	Extras   []*nn.Seq
+	taps     []int
 	channels []int
 }
 
@@ -68,7 +91,7 @@ func NewMobileNetV1(root *gnn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
 	}
 	scale := func(ch int) int { return max(1, int(float64(ch)*c.WidthMult)) }
 	base := root.Sub("base_net")
-	m := &MobileNetV1{Base: nn.NewSeq(base)}
+	m := &MobileNetV1{Base: nn.NewSeq(base), taps: append([]int(nil), c.taps()...)}
 	in := scale(32)
 	m.Base.Sub().Conv(nn.ConvSpec{In: 3, Out: in, Kernel: 3, Stride: 2, Padding: 1, NoBias: true}).BatchNorm(in).ReLU()
 	var tapChannels []int
@@ -78,7 +101,7 @@ func NewMobileNetV1(root *gnn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
 			Conv(nn.ConvSpec{In: in, Out: in, Kernel: 3, Stride: b[1], Padding: 1, Groups: in, NoBias: true}).BatchNorm(in).ReLU().
 			Conv(nn.ConvSpec{In: in, Out: out, Kernel: 1, NoBias: true}).BatchNorm(out).ReLU()
 		in = out
-		for _, t := range mobileNetV1Taps {
+		for _, t := range m.taps {
 			if i+2 == t {
 				tapChannels = append(tapChannels, out)
 			}
@@ -112,14 +135,15 @@ func (m *MobileNetV1) Channels() []int { return append([]int(nil), m.channels...
 // Modules returns "base_net" and "extras".
 func (m *MobileNetV1) Modules() []string { return []string{"base_net", "extras"} }
 
-// Forward returns the six feature maps; the caller owns them.
+// Forward returns the feature maps (six with the default source layers); the caller owns
+// them.
 func (m *MobileNetV1) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err error) {
 	if err := CheckInput(x); err != nil {
 		return nil, err
 	}
 	defer recoverForward(&feats, &err)
 	cur, from := x, 0
-	for _, t := range mobileNetV1Taps {
+	for _, t := range m.taps {
 		cur = m.Base.ForwardRange(cur, train, from, t)
 		feats = append(feats, cur)
 		from = t

@@ -27,11 +27,11 @@ var (
 	_ ONNXBackbone = (*SSD7)(nil)
 )
 
-// EmitONNX emits the six feature maps.
+// EmitONNX emits the feature maps.
 func (m *MobileNetV1) EmitONNX(e *nn.ONNX, x string) []string {
 	var feats []string
 	from := 0
-	for _, t := range mobileNetV1Taps {
+	for _, t := range m.taps {
 		x = m.Base.EmitRange(e, x, from, t)
 		feats = append(feats, x)
 		from = t
