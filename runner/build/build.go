@@ -246,11 +246,7 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 	}
 
 	// loss, metrics, post-processing
-	lossRef := e.Loss
-	if lossRef.Type == "" {
-		lossRef.Type = "multibox"
-	}
-	if l, err := loss.Build(lossRef); err != nil {
+	if l, err := loss.Build(e.LossRef()); err != nil {
 		fail("loss", err)
 	} else {
 		r.Loss = l
@@ -275,11 +271,7 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 	}
 
 	// schedule
-	schedRef := e.Scheduler
-	if schedRef.Type == "" {
-		schedRef.Type = "constant"
-	}
-	if s, err := scheduler.Build(schedRef); err != nil {
+	if s, err := scheduler.Build(e.SchedulerRef()); err != nil {
 		fail("scheduler", err)
 	} else {
 		r.Schedule = s

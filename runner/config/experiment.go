@@ -26,6 +26,21 @@ type Experiment struct {
 	Output      Output                `hcl:"output,block"`
 }
 
+// SchedulerRef returns the scheduler block, or the constant schedule when there is none.
+func (e *Experiment) SchedulerRef() registry.Ref { return orDefault(e.Scheduler, "constant") }
+
+// LossRef returns the loss block, or the reference's MultiBox loss when there is none.
+func (e *Experiment) LossRef() registry.Ref { return orDefault(e.Loss, "multibox") }
+
+// orDefault returns ref, or a component of type typ with its default options when the
+// block is absent.
+func orDefault(ref registry.Ref, typ string) registry.Ref {
+	if ref.Type == "" {
+		ref.Type = typ
+	}
+	return ref
+}
+
 // Model is the detector: a backbone (base net and extra layers), a head and the anchors.
 type Model struct {
 	Backbone   registry.Ref `hcl:"backbone,block" kind:"backbone"`

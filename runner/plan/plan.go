@@ -100,7 +100,7 @@ func Summarize(res *config.Result, r *build.Run) *Plan {
 		RunDir:    filepath.Join(e.Output.Dir, e.Name),
 		Training:  e.Training,
 		Optimizer: e.Optimizer.Type,
-		Loss:      e.Loss.Type,
+		Loss:      e.LossRef().Type,
 		Warnings:  slices.Clone(r.Warnings),
 	}
 	if r.Train != nil {
@@ -145,15 +145,8 @@ func Summarize(res *config.Result, r *build.Run) *Plan {
 		}
 	}
 
-	if p.Loss == "" {
-		p.Loss = "multibox"
-	}
 	if r.Schedule != nil {
-		schedType := e.Scheduler.Type
-		if schedType == "" {
-			schedType = "constant"
-		}
-		p.Schedule = Schedule{Type: schedType, Epochs: sampleEpochs(e.Training.Epochs), LR: map[string][]float64{}}
+		p.Schedule = Schedule{Type: e.SchedulerRef().Type, Epochs: sampleEpochs(e.Training.Epochs), LR: map[string][]float64{}}
 		for _, g := range r.Groups.Groups {
 			p.Schedule.LR[g.Name] = scheduler.At(r.Schedule, g.LR, max(1, p.Data.StepsPerEpoch), p.Schedule.Epochs...)
 		}

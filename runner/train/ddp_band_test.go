@@ -29,14 +29,15 @@ func TestDataParallelBatchNormBand(t *testing.T) {
 	dir := t.TempDir()
 	short := []string{"data.train.count=96", "data.validation.count=8", "training.epochs=2", "scheduler.t_max=2",
 		"training.validate_every=2", "training.log_every=1", "training.threads=1"}
-	res := load(t, dir, fmt.Sprintf("inherits = %q\nname = \"band\"\n", quickstart), short...)
+	text := fmt.Sprintf("inherits = %q\nname = \"band\"\n", quickstart)
+	res := load(t, dir, text, short...)
 	if res.Experiment.Training.Freeze != "none" {
 		t.Fatalf("the quickstart freezes %q: its batch norms would not train", res.Experiment.Training.Freeze)
 	}
 	if _, err := apply(t, context.Background(), res, Options{RunName: "one"}); err != nil {
 		t.Fatal(err)
 	}
-	reseeded := load(t, dir, fmt.Sprintf("inherits = %q\nname = \"band\"\n", quickstart), append(short, "training.seed=1")...)
+	reseeded := load(t, dir, text, append(short, "training.seed=1")...)
 	if _, err := apply(t, context.Background(), reseeded, Options{RunName: "seed1"}); err != nil {
 		t.Fatal(err)
 	}
