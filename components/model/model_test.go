@@ -3,6 +3,7 @@ package model
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -238,6 +239,12 @@ func TestLoadPTHErrors(t *testing.T) {
 
 // TestVarStoreRoundTrip saves with gotch's VarStore.Save and loads into a fresh model.
 func TestVarStoreRoundTrip(t *testing.T) {
+	// VarStore.Load copies under gotch's ts.NoGrad, which switches grad mode off on the
+	// calling OS thread only: the goroutine must not move threads in between (CI saw the
+	// copy run with grad mode on once: "a leaf Variable that requires grad is being used in
+	// an in-place operation").
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	a := buildVariant(t, "mb1_ssd_lite")
 	hashInit(t, a.VarStore())
 	path := filepath.Join(t.TempDir(), "model.ot")
