@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/ssdrunner/ssdrunner/internal/reftest"
+	"github.com/ssdrunner/ssdrunner/internal/sysmon"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
@@ -54,6 +55,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "alternate ours and the reference this many times per case; the ratio is the median of the rounds' ratios")
 	jsonOut := flag.String("json", "", "also write every case's medians and ratios to this JSON file")
 	mallocColumns := flag.Bool("malloc-columns", true, "after the table, run the training cases again under -same-malloc and print both ratios side by side (without -same-malloc, with the reference)")
+	sysmonIdle := flag.Bool("sysmon-idle", false, "our side: give the Go runtime's sysmon thread the SCHED_IDLE policy (an experiment; see internal/sysmon)")
 	ops := flag.Bool("ops", false, "instead of timing, count the libtorch ops of one step on each side and print where they differ")
 	var tf trainFlags
 	flag.IntVar(&tf.images, "train-images", 64, "train case: training images (500x375 JPEGs) per epoch")
@@ -82,6 +84,18 @@ func main() {
 		}
 	}
 	blasAtStart := os.Getenv("OPENBLAS_NUM_THREADS")
+	if *sysmonIdle {
+		sm, err := sysmon.Idle()
+		switch {
+		case err != nil:
+			fmt.Fprintln(os.Stderr, "refbench: -sysmon-idle:", err)
+			os.Exit(1)
+		case !sm.Changed:
+			fmt.Fprintln(os.Stderr, "refbench: -sysmon-idle: sysmon's thread not found:", sm.Reason)
+			os.Exit(1)
+		}
+		fmt.Printf("ours: the Go runtime's sysmon thread (%d) at SCHED_IDLE (-sysmon-idle)\n", sm.TID)
+	}
 	torch.SetThreads(*threads)
 	benchThreads = *threads
 

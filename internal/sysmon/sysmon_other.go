@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sysmon
+
+func idle() (Result, error) {
+	return Result{Reason: "only on Linux"}, nil
+}
