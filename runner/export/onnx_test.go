@@ -106,6 +106,7 @@ func TestONNXRuntime(t *testing.T) {
 	}{
 		{"mb1-ssd", 2, false},
 		{"mb1-ssd-lite", 2, false},
+		{"mb1-ssd-lite-stride8", 2, false}, // source_layers: a base net split in three
 		{"mb2-ssd-lite", 2, false},
 		{"mb3-large-ssd-lite", 2, false},
 		{"mb3-small-ssd-lite", 2, false},
