@@ -133,7 +133,7 @@ func TestMultiboxGolden(t *testing.T) {
 	g := loadNpz(t, "loss_golden.npz")
 	conf, loc := goldenPredictions(t)
 	labels, gtLoc := goldenTargets(t, g)
-	l, err := NewMultibox(MultiboxConfig{NegPosRatio: 3})
+	l, err := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: DefaultMatchIoU})
 	if err != nil {
 		t.Fatal(err)
 	}

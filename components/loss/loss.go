@@ -17,6 +17,13 @@ type Loss interface {
 	Forward(conf, loc, labels, gtLoc *ts.Tensor) (regression, classification *ts.Tensor, err error)
 }
 
+// Matching is implemented by losses whose targets come from matching priors to the
+// ground-truth boxes: MatchIoU is the IoU above which a prior becomes a positive of a box
+// (target.NewMatcher's threshold).
+type Matching interface {
+	MatchIoU() float64
+}
+
 // Factory builds a loss from its decoded config.
 type Factory func(cfg any) (Loss, error)
 

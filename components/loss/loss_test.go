@@ -89,7 +89,7 @@ func TestMultiboxNoPositives(t *testing.T) {
 // clamp(loc - gt, -1, 1)/positives on the positive rows.
 func TestMultiboxBackward(t *testing.T) {
 	conf, loc, labels, gtLoc := randomBatch(t, rand.New(rand.NewPCG(2, 3)), 3, 40, 4, 0.1)
-	l, err := NewMultibox(MultiboxConfig{NegPosRatio: 2})
+	l, err := NewMultibox(MultiboxConfig{NegPosRatio: 2, MatchIoU: DefaultMatchIoU})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestMultiboxFloat64(t *testing.T) {
 	defer loc64.MustDrop()
 	gt64 := gtLoc.MustTotype(gotch.Double, false)
 	defer gt64.MustDrop()
-	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3})
+	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: DefaultMatchIoU})
 	r32, c32 := forwardBackward(t, l, conf, loc, labels, gtLoc)
 	r64, c64 := forwardBackward(t, l, conf64, loc64, labels, gt64)
 	if math.Abs(r32-r64) > 1e-5*r64 || math.Abs(c32-c64) > 1e-5*c64 {
@@ -159,7 +159,7 @@ func TestMultiboxFloat64(t *testing.T) {
 
 func TestMultiboxErrors(t *testing.T) {
 	conf, loc, labels, gtLoc := randomBatch(t, rand.New(rand.NewPCG(6, 7)), 2, 10, 3, 0.3)
-	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3})
+	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: DefaultMatchIoU})
 	s := torch.NewScope()
 	defer s.Close()
 	tooBig := s.T(labels.MustAddScalar(s.Int(3), false))
@@ -186,11 +186,16 @@ func TestMultiboxErrors(t *testing.T) {
 		}
 	}
 	for _, r := range []float64{-1, math.NaN(), math.Inf(1)} {
-		if _, err := NewMultibox(MultiboxConfig{NegPosRatio: r}); err == nil {
+		if _, err := NewMultibox(MultiboxConfig{NegPosRatio: r, MatchIoU: DefaultMatchIoU}); err == nil {
 			t.Errorf("neg_pos_ratio %g accepted", r)
 		}
 		if _, err := HardNegativeMining(conf, labels, r); err == nil {
 			t.Errorf("HardNegativeMining accepted ratio %g", r)
+		}
+	}
+	for _, m := range []float64{0, -0.5, 1.5, math.NaN()} {
+		if _, err := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: m}); err == nil || !strings.Contains(err.Error(), "match_iou must be in (0, 1]") {
+			t.Errorf("match_iou %g: error %v", m, err)
 		}
 	}
 	if _, err := HardNegativeMining(conf, labels, 3); err == nil || !strings.Contains(err.Error(), "want [B,P]") {
@@ -203,8 +208,8 @@ func TestRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := spec.NewConfig().(*MultiboxConfig); c.NegPosRatio != 3 {
-		t.Errorf("default neg_pos_ratio %g, want 3", c.NegPosRatio)
+	if c := spec.NewConfig().(*MultiboxConfig); c.NegPosRatio != 3 || c.MatchIoU != 0.5 {
+		t.Errorf("defaults neg_pos_ratio %g, match_iou %g; want 3 and the reference's 0.5", c.NegPosRatio, c.MatchIoU)
 	}
 	l, err := Build(registry.Ref{Type: "multibox", Options: map[string]any{"neg_pos_ratio": 1.5}})
 	if err != nil {
@@ -212,6 +217,12 @@ func TestRegistry(t *testing.T) {
 	}
 	if r := l.(*Multibox).negPosRatio; r != 1.5 {
 		t.Errorf("neg_pos_ratio %g, want 1.5", r)
+	}
+	if m, ok := l.(Matching); !ok || m.MatchIoU() != 0.5 {
+		t.Errorf("multibox: match IoU %v (Matching %v), want 0.5", l, ok)
+	}
+	if l, err := Build(registry.Ref{Type: "multibox", Options: map[string]any{"match_iou": 0.35}}); err != nil || l.(Matching).MatchIoU() != 0.35 {
+		t.Errorf("match_iou 0.35: %v, %v", l, err)
 	}
 	if _, err := Build(registry.Ref{Type: "multibox", Options: map[string]any{"neg_pos_ratio": -2.0}}); err == nil {
 		t.Error("negative neg_pos_ratio accepted")
@@ -225,7 +236,7 @@ func TestRegistry(t *testing.T) {
 // grow over many steps.
 func TestMultiboxMemory(t *testing.T) {
 	conf, loc, labels, gtLoc := randomBatch(t, rand.New(rand.NewPCG(8, 9)), 4, 500, 6, 0.05)
-	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3})
+	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: DefaultMatchIoU})
 	g, err := torch.MeasureGrowth(20, 300, func(int) error {
 		reg, cls, err := l.Forward(conf, loc, labels, gtLoc)
 		if err != nil {
@@ -257,7 +268,7 @@ func TestMultiboxMemory(t *testing.T) {
 // the MobileNet prior count (3000) and 21 classes, ~1% of the priors positive.
 func BenchmarkMultiboxLoss(b *testing.B) {
 	conf, loc, labels, gtLoc := randomBatch(b, rand.New(rand.NewPCG(10, 11)), 32, 3000, 21, 0.01)
-	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3})
+	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: DefaultMatchIoU})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		forwardBackward(b, l, conf, loc, labels, gtLoc)
@@ -278,7 +289,7 @@ func TestMultiboxLibtorchError(t *testing.T) {
 	conf, loc, labels, gtLoc := randomBatch(t, rand.New(rand.NewPCG(8, 9)), 2, 10, 3, 0.3)
 	sparse := conf.MustDetach(false).MustToSparse(true)
 	defer sparse.MustDrop()
-	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3})
+	l, _ := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: DefaultMatchIoU})
 	reg, cls, err := l.Forward(sparse, loc, labels, gtLoc)
 	if err == nil || !strings.Contains(err.Error(), "Libtorch API Error") || reg != nil || cls != nil {
 		t.Fatalf("sparse conf: %v, %v, error %v; want no losses and libtorch's error", reg, cls, err)

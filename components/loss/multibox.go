@@ -14,12 +14,20 @@ import (
 // MultiboxConfig configures the "multibox" loss.
 type MultiboxConfig struct {
 	NegPosRatio float64 `hcl:"neg_pos_ratio,optional" doc:"negatives kept per positive prior by hard negative mining, per image (default 3, as the reference)"`
+	MatchIoU    float64 `hcl:"match_iou,optional" doc:"IoU with a ground-truth box above which a prior is a positive of it, in (0, 1]; every box also keeps its best prior (default 0.5, as the reference's train_ssd.py; lower gives each box more positives)"`
 }
+
+// DefaultMatchIoU is the reference's matching threshold (train_ssd.py's MatchPrior(...,
+// 0.5)), the default of match_iou.
+const DefaultMatchIoU = 0.5
 
 // Validate checks the options.
 func (c *MultiboxConfig) Validate() error {
 	if !(c.NegPosRatio >= 0) || math.IsInf(c.NegPosRatio, 0) {
 		return fmt.Errorf("neg_pos_ratio must be finite and >= 0, got %g", c.NegPosRatio)
+	}
+	if !(c.MatchIoU > 0 && c.MatchIoU <= 1) {
+		return fmt.Errorf("match_iou must be in (0, 1], got %g", c.MatchIoU)
 	}
 	return nil
 }
@@ -28,7 +36,7 @@ func init() {
 	Registry.Register(registry.Spec{
 		Name:    "multibox",
 		Summary: "SSD MultiBox loss: smooth L1 on positives + cross-entropy with hard negative mining (the reference's MultiboxLoss)",
-		Config:  func() any { return &MultiboxConfig{NegPosRatio: 3} },
+		Config:  func() any { return &MultiboxConfig{NegPosRatio: 3, MatchIoU: DefaultMatchIoU} },
 	}, func(cfg any) (Loss, error) {
 		return NewMultibox(*registry.As[MultiboxConfig](cfg))
 	})
@@ -49,6 +57,7 @@ func init() {
 // max(positives, 1). With at least one positive the results are the reference's.
 type Multibox struct {
 	negPosRatio float64
+	matchIoU    float64
 }
 
 // NewMultibox returns the loss for the given options.
@@ -56,8 +65,11 @@ func NewMultibox(c MultiboxConfig) (*Multibox, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("loss multibox: %w", err)
 	}
-	return &Multibox{negPosRatio: c.NegPosRatio}, nil
+	return &Multibox{negPosRatio: c.NegPosRatio, matchIoU: c.MatchIoU}, nil
 }
+
+// MatchIoU implements Matching.
+func (l *Multibox) MatchIoU() float64 { return l.matchIoU }
 
 // Forward implements Loss. Labels must lie in [0, C).
 func (l *Multibox) Forward(conf, loc, labels, gtLoc *ts.Tensor) (regression, classification *ts.Tensor, err error) {

@@ -156,6 +156,9 @@ func checkPriors(p *ts.Tensor) error {
 // NumPriors returns P, the number of priors.
 func (m *Matcher) NumPriors() int64 { return m.numPriors }
 
+// IoUThreshold returns the IoU above which a prior is matched to a box.
+func (m *Matcher) IoUThreshold() float64 { return m.threshold }
+
 // Close frees the matcher's tensors. The matcher must not be used afterwards.
 func (m *Matcher) Close() {
 	if m.center == nil {

@@ -33,9 +33,9 @@ import (
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
-// MatchIoU is the IoU above which a prior is matched to a ground-truth box (the
-// reference's config.iou_threshold for every model).
-const MatchIoU = 0.5
+// MatchIoU is the IoU above which a prior is matched to a ground-truth box when the loss
+// does not say (loss.Matching): the reference's train_ssd.py threshold for every model.
+const MatchIoU = loss.DefaultMatchIoU
 
 // Options tune what Build does.
 type Options struct {
@@ -202,7 +202,7 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 	}
 	r.Classes = classes
 
-	// anchors, priors, matcher
+	// anchors, priors
 	gen, aerr := anchors.Build(e.Model.Anchors)
 	if aerr != nil {
 		fail("model.anchors", aerr)
@@ -212,11 +212,6 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 			fail("model.anchors", err)
 		} else {
 			r.Priors = p
-			if m, err := target.NewMatcher(p, MatchIoU, r.Variances); err != nil {
-				fail("model.anchors", err)
-			} else {
-				r.Matcher = m
-			}
 		}
 	}
 
@@ -245,11 +240,22 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 		}
 	}
 
-	// loss, metrics, post-processing
+	// loss and the matcher of its targets, metrics, post-processing
 	if l, err := loss.Build(e.LossRef()); err != nil {
 		fail("loss", err)
 	} else {
 		r.Loss = l
+	}
+	if r.Priors != nil && r.Loss != nil {
+		iou := MatchIoU
+		if m, ok := r.Loss.(loss.Matching); ok {
+			iou = m.MatchIoU()
+		}
+		if m, err := target.NewMatcher(r.Priors, iou, r.Variances); err != nil {
+			fail("model.anchors", err)
+		} else {
+			r.Matcher = m
+		}
 	}
 	metricRefs := e.Evaluation.Metrics
 	if len(metricRefs) == 0 {

@@ -218,23 +218,29 @@ func TestOnBadSampleSkip(t *testing.T) {
 // run gets the reference's MultiBox loss (hard negatives 3:1).
 func TestLossBlock(t *testing.T) {
 	for _, c := range []struct {
-		sets  []string
-		ratio float64
+		sets     []string
+		ratio    float64
+		matchIoU float64
 	}{
-		{nil, 3},
-		{[]string{"loss.type=multibox", "loss.neg_pos_ratio=1.5"}, 1.5},
+		{nil, 3, 0.5},
+		{[]string{"loss.type=multibox", "loss.neg_pos_ratio=1.5"}, 1.5, 0.5},
+		{[]string{"loss.type=multibox", "loss.match_iou=0.35"}, 3, 0.35},
 	} {
 		res := loadText(t, onShapes("mb1-ssd-lite"), c.sets...)
 		run, err := Build(res, Options{Log: zerolog.Nop(), NoOptimizer: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := loss.NewMultibox(loss.MultiboxConfig{NegPosRatio: c.ratio})
+		want, err := loss.NewMultibox(loss.MultiboxConfig{NegPosRatio: c.ratio, MatchIoU: c.matchIoU})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(run.Loss, loss.Loss(want)) {
 			t.Errorf("sets %v: loss %+v, want %+v", c.sets, run.Loss, want)
+		}
+		// The matcher that makes the targets uses the loss's threshold.
+		if got := run.Matcher.IoUThreshold(); got != c.matchIoU {
+			t.Errorf("sets %v: matcher IoU threshold %g, want %g", c.sets, got, c.matchIoU)
 		}
 		run.Close()
 	}

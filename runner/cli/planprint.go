@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -73,8 +75,17 @@ func writePlan(w io.Writer, p *plan.Plan) {
 	}
 
 	t := p.Training
+	lossText := p.Loss
+	if len(p.LossOptions) > 0 {
+		keys := slices.Sorted(maps.Keys(p.LossOptions))
+		opts := make([]string, len(keys))
+		for i, k := range keys {
+			opts[i] = fmt.Sprintf("%s %v", k, p.LossOptions[k])
+		}
+		lossText += " (" + strings.Join(opts, ", ") + ")"
+	}
 	fmt.Fprintf(w, "\nTraining: %d epochs, validate every %d, optimizer %s, loss %s, freeze %s, device %s, seed %d\n",
-		t.Epochs, t.ValidateEvery, p.Optimizer, p.Loss, t.Freeze, t.Device, t.Seed)
+		t.Epochs, t.ValidateEvery, p.Optimizer, lossText, t.Freeze, t.Device, t.Seed)
 	s := p.Schedule
 	fmt.Fprintf(w, "Schedule: %s\n", s.Type)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -24,6 +24,7 @@ type Plan struct {
 	Data        Data            `json:"data"`
 	Optimizer   string          `json:"optimizer"`
 	Loss        string          `json:"loss"`
+	LossOptions map[string]any  `json:"loss_options,omitempty"` // the experiment's, defaults left out
 	Schedule    Schedule        `json:"schedule"`
 	Training    config.Training `json:"training"`
 	Warnings    []string        `json:"warnings,omitempty"`
@@ -97,11 +98,12 @@ func Summarize(res *config.Result, r *build.Run) *Plan {
 	e := &res.Experiment
 	p := &Plan{
 		Name: e.Name, Description: e.Description, Files: res.Chain,
-		RunDir:    filepath.Join(e.Output.Dir, e.Name),
-		Training:  e.Training,
-		Optimizer: e.Optimizer.Type,
-		Loss:      e.LossRef().Type,
-		Warnings:  slices.Clone(r.Warnings),
+		RunDir:      filepath.Join(e.Output.Dir, e.Name),
+		Training:    e.Training,
+		Optimizer:   e.Optimizer.Type,
+		Loss:        e.LossRef().Type,
+		LossOptions: e.LossRef().Options,
+		Warnings:    slices.Clone(r.Warnings),
 	}
 	if r.Train != nil {
 		p.Data.Train = Dataset{Type: e.Data.Train.Type, Images: r.Train.Len(), Classes: r.Train.ClassNames()}
