@@ -102,8 +102,8 @@ func TestPlanQuickstart(t *testing.T) {
 	if p.Model.Trainable >= p.Model.Params || len(p.Model.Modules) == 0 || p.Model.Modules[0].Name != "base_net" || !p.Model.Modules[0].Frozen {
 		t.Errorf("freeze base_net not reflected: %+v", p.Model)
 	}
-	// the first epoch starts in the half-epoch warmup: 0.1 × lr 0.003
-	if lr := p.Schedule.LR["default"]; len(lr) == 0 || math.Abs(lr[0]-0.0003) > 1e-12 {
+	// the first epoch starts in the half-epoch warmup: 0.1 × lr 0.01
+	if lr := p.Schedule.LR["default"]; len(lr) == 0 || math.Abs(lr[0]-0.001) > 1e-12 {
 		t.Errorf("schedule: %v", p.Schedule.LR)
 	}
 }
