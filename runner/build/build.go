@@ -33,10 +33,6 @@ import (
 	"github.com/ssdrunner/ssdrunner/runner/config"
 )
 
-// MatchIoU is the IoU above which a prior is matched to a ground-truth box when the loss
-// does not say (loss.Matching): the reference's train_ssd.py threshold for every model.
-const MatchIoU = loss.DefaultMatchIoU
-
 // Options tune what Build does.
 type Options struct {
 	// Log receives the warnings found while building (and the datasets' skipped samples).
@@ -247,7 +243,7 @@ func Build(res *config.Result, opts Options) (run *Run, err error) {
 		r.Loss = l
 	}
 	if r.Priors != nil && r.Loss != nil {
-		iou := MatchIoU
+		iou := loss.DefaultMatchIoU // a loss that does not say: the reference's threshold
 		if m, ok := r.Loss.(loss.Matching); ok {
 			iou = m.MatchIoU()
 		}

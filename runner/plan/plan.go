@@ -96,13 +96,14 @@ type Schedule struct {
 // Summarize describes a built run.
 func Summarize(res *config.Result, r *build.Run) *Plan {
 	e := &res.Experiment
+	lossRef := e.LossRef()
 	p := &Plan{
 		Name: e.Name, Description: e.Description, Files: res.Chain,
 		RunDir:      filepath.Join(e.Output.Dir, e.Name),
 		Training:    e.Training,
 		Optimizer:   e.Optimizer.Type,
-		Loss:        e.LossRef().Type,
-		LossOptions: e.LossRef().Options,
+		Loss:        lossRef.Type,
+		LossOptions: lossRef.Options,
 		Warnings:    slices.Clone(r.Warnings),
 	}
 	if r.Train != nil {
