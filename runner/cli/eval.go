@@ -32,7 +32,10 @@ JPEGImages/; --split, default test, as eval_ssd.py), whose classes must be the m
 
 Writes into --out (default RUN_DIR/eval/<checkpoint>, else eval_results/<experiment>):
 det_test_<class>.txt per class in the VOC devkit format (as eval_ssd.py), results.json,
-ap.png/.svg (per-class AP) and pr.png/.svg (precision–recall curves).
+ap.png/.svg (per-class AP) and pr.png/.svg (precision–recall curves), and confusion.csv:
+the confusion matrix (which class each object was detected as, which were missed, which
+detections met no object; detections scoring at least --confusion-score, matched to
+objects at IoU >= --confusion-iou), summed up per class after the AP table.
 `
 
 // evalCmd is `runner eval`: the reference's eval_ssd.py.
@@ -49,6 +52,8 @@ func (a *app) eval(args []string) int {
 	modelName := fs.String("model", "", "built-in model of a .pth (runner list model)")
 	batch := fs.Int("batch-size", 0, "images per forward pass (default: data.batch_size)")
 	skipBad := fs.Bool("skip-bad", false, "skip unreadable images (listed in the results) instead of stopping")
+	confScore := fs.Float64("confusion-score", eval.DefaultConfusionScore, "confusion matrix: the lowest score of a counted detection")
+	confIoU := fs.Float64("confusion-iou", eval.DefaultConfusionIoU, "confusion matrix: the IoU at which a detection meets an object")
 	fs.Usage = func() {
 		fmt.Fprintf(a.stderr, "Usage: runner eval [EXPERIMENT|RUN_DIR] [flags]\n\n%s.\n%s\nFlags:\n", commandSummary("eval"), evalHelp)
 		fs.PrintDefaults()
@@ -59,6 +64,10 @@ func (a *app) eval(args []string) int {
 	}
 	if len(pos) > 1 {
 		fmt.Fprintf(a.stderr, "runner eval: expected at most one experiment file or run folder, got %d arguments\n", len(pos))
+		return exitUsage
+	}
+	if err := eval.CheckConfusionThresholds(*confScore, *confIoU); err != nil {
+		fmt.Fprintf(a.stderr, "runner eval: --confusion-score / --confusion-iou: %v\n", err)
 		return exitUsage
 	}
 	var mref *registry.Ref
@@ -139,6 +148,12 @@ func (a *app) eval(args []string) int {
 	}
 	rep := eval.NewReport(res, run.Classes, e.Name, src.Checkpoint, dsName)
 	rep.Dir = dir
+	conf, err := eval.NewConfusion(run.Classes, res.GroundTruths, res.Detections, *confScore, *confIoU)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "runner eval: %v\n", err)
+		return exitError
+	}
+	rep.Confusion, rep.ConfusionPerClass = conf, conf.Summary()
 	if err := eval.Write(dir, res, run.Classes, rep); err != nil {
 		fmt.Fprintf(a.stderr, "runner eval: writing %s: %v\n", dir, err)
 		return exitError
@@ -148,6 +163,8 @@ func (a *app) eval(args []string) int {
 	}
 	fmt.Fprintln(a.stdout)
 	eval.WriteTable(a.stdout, rep)
+	fmt.Fprintln(a.stdout)
+	conf.WriteTable(a.stdout)
 	if len(res.Skipped) > 0 {
 		fmt.Fprintf(a.stdout, "skipped %d unreadable image(s): %s\n", len(res.Skipped), strings.Join(capStrings(res.Skipped, 10), ", "))
 	}

@@ -79,6 +79,13 @@ func TestEvalAndPredict(t *testing.T) {
 			Class string  `json:"class"`
 			AP    float64 `json:"ap"`
 		} `json:"per_class"`
+		Confusion struct {
+			Classes []string `json:"classes"`
+			Counts  [][]int  `json:"counts"`
+		} `json:"confusion"`
+		ConfusionPerClass []struct {
+			Objects int `json:"objects"`
+		} `json:"confusion_per_class"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("eval --json: %v\n%s", err, out)
@@ -86,14 +93,29 @@ func TestEvalAndPredict(t *testing.T) {
 	if rep.Images != 6 || rep.Metric != "voc" || len(rep.PerClass) == 0 || !(rep.MAP >= 0 && rep.MAP <= 1) {
 		t.Errorf("eval report %+v", rep)
 	}
-	for _, f := range []string{"results.json", "ap.png", "ap.svg", "det_test_circle.txt", "det_test_ring.txt"} {
+	// the confusion matrix counts every object once (its row sums), with the classes of
+	// the model (9, background included)
+	objects := 0
+	for _, c := range rep.ConfusionPerClass {
+		objects += c.Objects
+	}
+	inRows := 0
+	for _, row := range rep.Confusion.Counts[1:] {
+		for _, n := range row {
+			inRows += n
+		}
+	}
+	if len(rep.Confusion.Classes) != 9 || len(rep.Confusion.Counts) != 9 || objects == 0 || inRows != objects {
+		t.Errorf("eval confusion: %d classes, %d rows, %d objects in the summary, %d in the rows", len(rep.Confusion.Classes), len(rep.Confusion.Counts), objects, inRows)
+	}
+	for _, f := range []string{"results.json", "ap.png", "ap.svg", "det_test_circle.txt", "det_test_ring.txt", "confusion.csv"} {
 		if _, err := os.Stat(filepath.Join(outDir, f)); err != nil {
 			t.Errorf("eval output: %v", err)
 		}
 	}
 	// a VOC folder as the dataset, another metric, the table
 	out, errOut, code = run(t, "", "eval", exp, "--checkpoint", weights, "--dataset", filepath.Join(dir, "voc"), "--metric", "coco", "--out", filepath.Join(dir, "eval2"))
-	if code != 0 || !strings.Contains(out, "mean (coco)") || !strings.Contains(out, "coco.AP50") {
+	if code != 0 || !strings.Contains(out, "mean (coco)") || !strings.Contains(out, "coco.AP50") || !strings.Contains(out, "Confusion (detections scoring >= 0.25") {
 		t.Errorf("eval --metric coco: %d\n%s%s", code, out, errOut)
 	}
 
@@ -149,6 +171,7 @@ func TestEvalPredictErrors(t *testing.T) {
 		{[]string{"eval"}, exitUsage, "--checkpoint is needed"},
 		{[]string{"eval", "--checkpoint", filepath.Join(dir, "none.pt")}, exitError, "none.pt"},
 		{[]string{"eval", "--checkpoint", img, "--metric", "voc7"}, exitUsage, `did you mean "voc07"`},
+		{[]string{"eval", "--checkpoint", img, "--confusion-iou", "0"}, exitUsage, "IoU threshold must be in (0, 1]"},
 		{[]string{"predict", "--checkpoint", filepath.Join(dir, "none.pt"), img}, exitError, "none.pt"},
 		{[]string{"predict", "--checkpoint", img}, exitUsage, "no INPUT"},
 		{[]string{"predict", "--checkpoint", img, img}, exitError, "give an experiment file or run folder, or --model NAME with --labels FILE"},

@@ -38,6 +38,10 @@ type Report struct {
 	Seconds    float64  `json:"seconds"`
 	// Dir is the folder the files were written to (det_test_<class>.txt, charts).
 	Dir string `json:"dir,omitempty"`
+	// Confusion is the confusion matrix of the detections (see Confusion), and
+	// ConfusionPerClass its summary per class; absent when not computed.
+	Confusion         *Confusion     `json:"confusion,omitempty"`
+	ConfusionPerClass []ClassSummary `json:"confusion_per_class,omitempty"`
 }
 
 // ClassAP is one class's average precision.
@@ -104,9 +108,9 @@ func WriteTable(w io.Writer, rep Report) {
 }
 
 // Write writes the evaluation's files into dir (created if needed), each atomically:
-// det_test_<class>.txt per class (see WriteDetFiles), results.json (rep), and the
+// det_test_<class>.txt per class (see WriteDetFiles), results.json (rep), the
 // headline metric's per-class AP chart (ap.png, ap.svg) and precision–recall curves
-// (pr.png, pr.svg).
+// (pr.png, pr.svg), and with rep.Confusion the matrix as confusion.csv.
 func Write(dir string, r *Result, classes []string, rep Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -121,6 +125,11 @@ func Write(dir string, r *Result, classes []string, rep Report) error {
 	}
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if rep.Confusion != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(dir, "confusion.csv"), 0o644, rep.Confusion.CSV); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(r.Metrics) > 0 {
 		ev := evalreport.Eval(rep.Experiment, 0, r.Metrics[0].Result)
