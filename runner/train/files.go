@@ -17,6 +17,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/metric"
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/runner/config"
+	"github.com/ssdrunner/ssdrunner/runner/eval"
 )
 
 // runFiles are the files of a run folder:
@@ -27,14 +28,15 @@ import (
 //	log.jsonl                        the run's log, JSON lines
 //	checkpoints/                     epoch-NNNN.pt, last.pt, best.pt
 //	charts/                          PNG and SVG charts, train_batch0.jpg
-//	evals/epoch-NNNN.json            each validation's per-class AP with precision–recall curves
+//	evals/epoch-NNNN.json            each validation's per-class AP with precision–recall curves, and its confusion matrix
 //	summary.json                     written when the run ends (or stops)
 type runFiles struct {
 	dir, ckptDir, chartsDir, evalsDir string
 	metricsPath, resultsPath          string
 	metrics                           *os.File
 	log                               *os.File
-	lastPR                            metric.Result // the newest validation's first metric, with its curves
+	lastPR                            metric.Result   // the newest validation's first metric, with its curves
+	lastConfusion                     *eval.Confusion // the newest validation's confusion matrix
 	// discard: a data-parallel rank other than 0, which writes nothing
 	discard bool
 }
@@ -144,12 +146,17 @@ func (f *runFiles) validation(v Validation) error {
 		Recall    []float64 `json:"recall"`
 	}
 	out := struct {
-		Epoch   int                `json:"epoch"`
-		Metric  string             `json:"metric"`
-		MAP     float64            `json:"map"`
-		Metrics map[string]float64 `json:"metrics"`
-		Classes []curve            `json:"classes"`
-	}{Epoch: v.Epoch, Metric: v.Metric, MAP: v.MAP, Metrics: v.Metrics}
+		Epoch             int                 `json:"epoch"`
+		Metric            string              `json:"metric"`
+		MAP               float64             `json:"map"`
+		Metrics           map[string]float64  `json:"metrics"`
+		Classes           []curve             `json:"classes"`
+		Confusion         *eval.Confusion     `json:"confusion,omitempty"`
+		ConfusionPerClass []eval.ClassSummary `json:"confusion_per_class,omitempty"`
+	}{Epoch: v.Epoch, Metric: v.Metric, MAP: v.MAP, Metrics: v.Metrics, Confusion: f.lastConfusion}
+	if f.lastConfusion != nil {
+		out.ConfusionPerClass = f.lastConfusion.Summary()
+	}
 	for _, c := range f.lastPR.PerClass {
 		out.Classes = append(out.Classes, curve{c.Class, c.AP, c.Precision, c.Recall})
 	}

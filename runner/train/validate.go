@@ -110,6 +110,11 @@ func (t *trainer) validate(epoch int) (Validation, error) {
 			t.files.lastPR = res
 		}
 	}
+	conf, err := eval.NewConfusion(t.run.Classes, gts, dets, eval.DefaultConfusionScore, eval.DefaultConfusionIoU)
+	if err != nil {
+		return v, fmt.Errorf("validation after epoch %d: %w", epoch, err)
+	}
+	t.files.lastConfusion = conf
 	v.Seconds = t.now().Sub(start).Seconds()
 	return v, nil
 }
