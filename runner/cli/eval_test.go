@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
+	"github.com/ssdrunner/ssdrunner/runner/eval"
 )
 
 // evalFixture writes a small VOC test set (shapes), an experiment of a small model for its
@@ -79,13 +80,8 @@ func TestEvalAndPredict(t *testing.T) {
 			Class string  `json:"class"`
 			AP    float64 `json:"ap"`
 		} `json:"per_class"`
-		Confusion struct {
-			Classes []string `json:"classes"`
-			Counts  [][]int  `json:"counts"`
-		} `json:"confusion"`
-		ConfusionPerClass []struct {
-			Objects int `json:"objects"`
-		} `json:"confusion_per_class"`
+		Confusion         eval.Confusion      `json:"confusion"`
+		ConfusionPerClass []eval.ClassSummary `json:"confusion_per_class"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("eval --json: %v\n%s", err, out)
@@ -99,14 +95,8 @@ func TestEvalAndPredict(t *testing.T) {
 	for _, c := range rep.ConfusionPerClass {
 		objects += c.Objects
 	}
-	inRows := 0
-	for _, row := range rep.Confusion.Counts[1:] {
-		for _, n := range row {
-			inRows += n
-		}
-	}
-	if len(rep.Confusion.Classes) != 9 || len(rep.Confusion.Counts) != 9 || objects == 0 || inRows != objects {
-		t.Errorf("eval confusion: %d classes, %d rows, %d objects in the summary, %d in the rows", len(rep.Confusion.Classes), len(rep.Confusion.Counts), objects, inRows)
+	if len(rep.Confusion.Classes) != 9 || len(rep.Confusion.Counts) != 9 || objects == 0 || rep.Confusion.Objects() != objects {
+		t.Errorf("eval confusion: %d classes, %d rows, %d objects in the summary, %d in the rows", len(rep.Confusion.Classes), len(rep.Confusion.Counts), objects, rep.Confusion.Objects())
 	}
 	for _, f := range []string{"results.json", "ap.png", "ap.svg", "det_test_circle.txt", "det_test_ring.txt", "confusion.csv"} {
 		if _, err := os.Stat(filepath.Join(outDir, f)); err != nil {

@@ -194,6 +194,18 @@ func (c *Confusion) pairs(objs [][4]float64, dets []metric.Detection, idx []int)
 	return out, nil
 }
 
+// Objects returns the number of objects the matrix counts: the sum of the object classes'
+// rows (every non-difficult object is in exactly one cell of them).
+func (c *Confusion) Objects() int {
+	n := 0
+	for _, row := range c.Counts[min(1, len(c.Counts)):] {
+		for _, k := range row {
+			n += k
+		}
+	}
+	return n
+}
+
 // ClassSummary is one class's row of the confusion matrix, summed up.
 type ClassSummary struct {
 	Class   string `json:"class"`

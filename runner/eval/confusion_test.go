@@ -49,6 +49,9 @@ func TestConfusion(t *testing.T) {
 	if !reflect.DeepEqual(c.Counts, want) {
 		t.Fatalf("counts %v, want %v", c.Counts, want)
 	}
+	if n := c.Objects(); n != 4 {
+		t.Errorf("Objects() = %d, want 4 (the difficult cat left out)", n)
+	}
 	sum := c.Summary()
 	wantSum := []ClassSummary{
 		{Class: "cat", Objects: 1, Right: 1, FalsePositives: 2},

@@ -23,6 +23,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/build"
 	"github.com/ssdrunner/ssdrunner/runner/config"
+	"github.com/ssdrunner/ssdrunner/runner/eval"
 )
 
 // tinyExperiment is a small, fast experiment: MobileNetV1 x0.25 SSD-Lite on a few synthetic
@@ -161,29 +162,19 @@ func TestApplyRunFolder(t *testing.T) {
 	// each validation's file holds its confusion matrix: every validation object counted
 	// once in the rows of the object classes, as its per-class summary says
 	var ev struct {
-		Confusion struct {
-			Classes []string `json:"classes"`
-			Counts  [][]int  `json:"counts"`
-		} `json:"confusion"`
-		PerClass []struct {
-			Objects int `json:"objects"`
-		} `json:"confusion_per_class"`
+		Confusion eval.Confusion      `json:"confusion"`
+		PerClass  []eval.ClassSummary `json:"confusion_per_class"`
 	}
 	if js, err := os.ReadFile(filepath.Join(run, "evals", "epoch-0002.json")); err != nil || json.Unmarshal(js, &ev) != nil {
 		t.Errorf("evals/epoch-0002.json: %v", err)
 	}
-	objects, inRows := 0, 0
+	objects := 0
 	for _, c := range ev.PerClass {
 		objects += c.Objects
 	}
-	for _, row := range ev.Confusion.Counts[min(1, len(ev.Confusion.Counts)):] {
-		for _, n := range row {
-			inRows += n
-		}
-	}
-	if n := len(ev.Confusion.Classes); n < 2 || len(ev.Confusion.Counts) != n || len(ev.PerClass) != n-1 || objects == 0 || inRows != objects {
+	if n := len(ev.Confusion.Classes); n < 2 || len(ev.Confusion.Counts) != n || len(ev.PerClass) != n-1 || objects == 0 || ev.Confusion.Objects() != objects {
 		t.Errorf("evals/epoch-0002.json confusion: %d classes, %d rows, %d summaries, %d objects, %d counted in the rows",
-			n, len(ev.Confusion.Counts), len(ev.PerClass), objects, inRows)
+			n, len(ev.Confusion.Counts), len(ev.PerClass), objects, ev.Confusion.Objects())
 	}
 	for _, c := range []string{"ap_latest", "ap_best", "pr_latest", "pr_grid", "loss", "map", "lr"} {
 		checkPNG(t, filepath.Join(run, "charts", c+".png"))
