@@ -1,11 +1,12 @@
 package eval
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"strings"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/sugarme/gotch/ts"
@@ -261,44 +262,21 @@ func (c *Confusion) WriteTable(w io.Writer) {
 // CSV writes the matrix: a row per true class (then "background", the false positives),
 // a column per detected class (after "missed", the objects not detected).
 func (c *Confusion) CSV(w io.Writer) error {
-	var b strings.Builder
-	b.WriteString("true \\ detected,missed")
-	for _, name := range c.Classes[1:] {
-		b.WriteString("," + csvField(name))
-	}
-	b.WriteString("\n")
-	rows := append(append([]int{}, seq(1, len(c.Classes))...), 0)
-	for _, t := range rows {
-		name := "background"
-		if t > 0 {
-			name = csvField(c.Classes[t])
+	cw := csv.NewWriter(w)
+	cw.Write(append([]string{"true \\ detected", "missed"}, c.Classes[1:]...))
+	for i := range c.Classes {
+		t := (i + 1) % len(c.Classes) // the object classes, then the background
+		row := []string{c.Classes[t], ""}
+		if t == 0 {
+			row[0] = "background"
+		} else {
+			row[1] = strconv.Itoa(c.Counts[t][0])
 		}
-		b.WriteString(name)
-		for p := 0; p < len(c.Classes); p++ {
-			if t == 0 && p == 0 {
-				b.WriteString(",")
-				continue
-			}
-			fmt.Fprintf(&b, ",%d", c.Counts[t][p])
+		for _, n := range c.Counts[t][1:] {
+			row = append(row, strconv.Itoa(n))
 		}
-		b.WriteString("\n")
+		cw.Write(row)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// csvField quotes a class name for CSV when it needs it.
-func csvField(s string) string {
-	if strings.ContainsAny(s, ",\"\n\r") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
-}
-
-func seq(from, to int) []int {
-	out := make([]int, 0, to-from)
-	for i := from; i < to; i++ {
-		out = append(out, i)
-	}
-	return out
+	cw.Flush()
+	return cw.Error()
 }
