@@ -100,6 +100,8 @@ func TestCallErrors(t *testing.T) {
 		}, "cannot chart the value range"},
 		// ranked in columns of 100 rows: 12,000 classes need 120 columns, over 50,000 px
 		{"too many classes", func(w io.Writer) error { return PerClassAP(w, bareEval(12000)) }, "at most 50000 per side"},
+		// 6,300 classes in 8-px cells
+		{"Confusion too many classes", func(w io.Writer) error { return Confusion(w, sharedRowConfusion(6300)) }, "at most 50000 per side"},
 	}
 	for _, c := range cases {
 		var b bytes.Buffer
@@ -149,6 +151,15 @@ func TestDegenerate(t *testing.T) {
 		"Curves unsorted": func(w io.Writer) error {
 			return Curves(w, "", "", []Series{{Points: []Point{{9, 1}, {-2, 2}, {4, 3}}}})
 		},
+		"Confusion zeros": func(w io.Writer) error {
+			return Confusion(w, ConfusionMatrix{IoUThreshold: 1, Classes: []string{"bg", "a"}, Counts: [][]int{{0, 0}, {0, 0}}})
+		},
+		"Confusion only false positives": func(w io.Writer) error {
+			return Confusion(w, ConfusionMatrix{IoUThreshold: 0.5, Classes: []string{"bg", "a", "b"}, Counts: [][]int{{0, 0, 4}, {0, 0, 0}, {0, 0, 0}}})
+		},
+		"Confusion huge counts": func(w io.Writer) error {
+			return Confusion(w, ConfusionMatrix{IoUThreshold: 0.5, Classes: []string{"bg", "a"}, Counts: [][]int{{0, math.MaxInt / 4}, {math.MaxInt / 2, 1}}})
+		},
 	}
 	for name, draw := range draws {
 		var b bytes.Buffer
@@ -161,6 +172,18 @@ func TestDegenerate(t *testing.T) {
 			t.Errorf("%s: tiny image %v", name, img.Bounds())
 		}
 	}
+}
+
+// sharedRowConfusion is a matrix of n classes, the background included, whose rows are
+// one slice of zeros.
+func sharedRowConfusion(n int) ConfusionMatrix {
+	cm := ConfusionMatrix{Run: "many", ScoreThreshold: 0.25, IoUThreshold: 0.5, Classes: make([]string, n), Counts: make([][]int, n)}
+	row := make([]int, n)
+	for i := range cm.Classes {
+		cm.Classes[i] = fmt.Sprintf("class %d", i)
+		cm.Counts[i] = row
+	}
+	return cm
 }
 
 // bareEval has n classes without curves.

@@ -69,3 +69,6 @@ func PRGrid(w io.Writer, e Eval) error { return Charts{}.PRGrid(w, e) }
 func Lines(w io.Writer, title, xLabel, yLabel string, series []XYSeries) error {
 	return Charts{}.Lines(w, title, xLabel, yLabel, series)
 }
+
+// Confusion writes a PNG of a detection confusion matrix; see Charts.Confusion.
+func Confusion(w io.Writer, m ConfusionMatrix) error { return Charts{}.Confusion(w, m) }

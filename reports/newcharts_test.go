@@ -134,14 +134,16 @@ func TestLines(t *testing.T) {
 }
 
 // TestNewChartsRandomInputs feeds the random and edge-case inputs of TestRandomInputs to
-// PRGrid and Lines: each call returns an error and writes nothing, or writes a valid image.
+// PRGrid and Lines, and random confusion matrices to Confusion: each call returns an error
+// and writes nothing, or writes a valid image.
 func TestNewChartsRandomInputs(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
 	var ok, failed int
-	for iter := 0; iter < 60; iter++ {
+	for iter := 0; iter < 90; iter++ {
 		ch := Charts{Format: Format(iter % 2)}
 		var draw func(io.Writer) error
-		if iter%3 == 0 {
+		switch iter % 3 {
+		case 0:
 			var xs []XYSeries
 			for _, s := range randomSeries(rng) {
 				x := XYSeries{Run: s.Run, Name: s.Name}
@@ -151,9 +153,12 @@ func TestNewChartsRandomInputs(t *testing.T) {
 				xs = append(xs, x)
 			}
 			draw = func(w io.Writer) error { return ch.Lines(w, "random", "x", "y", xs) }
-		} else {
+		case 1:
 			e := randomEval(rng, "a")
 			draw = func(w io.Writer) error { return ch.PRGrid(w, e) }
+		case 2:
+			cm := randomConfusion(rng)
+			draw = func(w io.Writer) error { return ch.Confusion(w, cm) }
 		}
 		var b bytes.Buffer
 		err := func() (err error) {
@@ -179,7 +184,7 @@ func TestNewChartsRandomInputs(t *testing.T) {
 			checkSVG(t, b.Bytes())
 		}
 	}
-	if ok < 10 || failed < 10 {
+	if ok < 15 || failed < 15 {
 		t.Errorf("random inputs not mixed enough: %d drawn, %d rejected", ok, failed)
 	}
 }

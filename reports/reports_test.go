@@ -247,6 +247,7 @@ func TestDeterministic(t *testing.T) {
 		"CompareAP":  func(ch Charts, w io.Writer) error { return ch.CompareAP(w, []Eval{a, b}) },
 		"PRCurves":   func(ch Charts, w io.Writer) error { return ch.PRCurves(w, a) },
 		"Curves":     func(ch Charts, w io.Writer) error { return ch.Curves(w, "t", "y", []Series{la, ma}) },
+		"Confusion":  func(ch Charts, w io.Writer) error { return ch.Confusion(w, shapesConfusion()) },
 	}
 	for name, draw := range draws {
 		for _, f := range []Format{PNG, SVG} {
@@ -315,6 +316,10 @@ func TestSVG(t *testing.T) {
 	checkSVG(t, render(t, func(w io.Writer) error { return ch.PRCurves(w, e) }))
 	checkSVG(t, render(t, func(w io.Writer) error {
 		return ch.Curves(w, "<t>", "&y", []Series{{Run: "<r>", Name: "n&", Points: []Point{{1, 2}, {2, 3}}}})
+	}))
+	checkSVG(t, render(t, func(w io.Writer) error {
+		return ch.Confusion(w, ConfusionMatrix{Run: "<r>", ScoreThreshold: 0.5, IoUThreshold: 0.5,
+			Classes: []string{"<bg>", "a<b>&c"}, Counts: [][]int{{0, 1}, {2, 3}}})
 	}))
 }
 

@@ -1,6 +1,6 @@
 // Package reports turns evaluation results into charts for people: AP per class, AP of several
-// runs side by side, precision–recall curves (in one chart or as small multiples), and
-// metrics over epochs or over any real-valued x (steps).
+// runs side by side, precision–recall curves (in one chart or as small multiples), detection
+// confusion matrices, and metrics over epochs or over any real-valued x (steps).
 //
 // Charts are drawn with the renderers of github.com/wcharczuk/go-chart/v2 (its PNG rasteriser or
 // its SVG writer, and its embedded Roboto font); the layout (axes, ticks, bars, legends) is done
@@ -41,4 +41,23 @@ type Point struct {
 type Series struct {
 	Run, Name string
 	Points    []Point
+}
+
+// ConfusionMatrix is a detection confusion matrix: for each true class, how many of its
+// objects were detected as each class and how many were missed, and for each class how many
+// of its detections met no object.
+type ConfusionMatrix struct {
+	Run   string // run name, shown in the title
+	Epoch int    // epoch the evaluated weights come from; negative when unknown (not shown)
+	// Classes are the class names, unique; index 0 is the background: as a row, the
+	// detections that met no object (false positives); as a column, the objects that no
+	// detection met (missed). At least one class besides the background.
+	Classes []string
+	// ScoreThreshold is the score from which detections were counted and IoUThreshold the
+	// overlap at which a detection met an object (both shown in the title).
+	ScoreThreshold, IoUThreshold float64
+	// Counts[t][d] is how many objects of class t were detected as class d, both indexing
+	// Classes, len(Classes) rows of len(Classes) counts. Counts[0][0] counts nothing and
+	// must be 0.
+	Counts [][]int
 }

@@ -80,3 +80,65 @@ func checkUnit(v float64) error {
 	}
 	return nil
 }
+
+// Validate reports the first problem that keeps m from being charted: fewer than two classes
+// (the background and one), an empty or repeated class name, a threshold that is not a
+// finite number in [0, 1] (the IoU threshold above 0), counts that are not len(Classes)
+// rows of len(Classes), a negative count, a count in Counts[0][0], or counts whose sum
+// overflows an int.
+func (m ConfusionMatrix) Validate() error {
+	where := m.where()
+	n := len(m.Classes)
+	if n < 2 {
+		names := fmt.Sprintf("%d class names", n)
+		if n == 1 {
+			names = "1 class name"
+		}
+		return fmt.Errorf("reports: %s: %s; want the background and at least one class", where, names)
+	}
+	seen := make(map[string]bool, n)
+	for i, c := range m.Classes {
+		if c == "" {
+			return fmt.Errorf("reports: %s: class %d has an empty name", where, i)
+		}
+		if seen[c] {
+			return fmt.Errorf("reports: %s: class %q appears more than once", where, c)
+		}
+		seen[c] = true
+	}
+	if err := checkUnit(m.ScoreThreshold); err != nil {
+		return fmt.Errorf("reports: %s: score threshold %v", where, err)
+	}
+	if err := checkUnit(m.IoUThreshold); err != nil {
+		return fmt.Errorf("reports: %s: IoU threshold %v", where, err)
+	}
+	if m.IoUThreshold == 0 {
+		return fmt.Errorf("reports: %s: IoU threshold is 0, want one in (0, 1]", where)
+	}
+	if len(m.Counts) != n {
+		return fmt.Errorf("reports: %s: %d rows of counts for %d classes", where, len(m.Counts), n)
+	}
+	sum := 0
+	for t, row := range m.Counts {
+		if len(row) != n {
+			return fmt.Errorf("reports: %s: row %d (%q) has %d counts for %d classes", where, t, m.Classes[t], len(row), n)
+		}
+		for d, k := range row {
+			if k < 0 {
+				return fmt.Errorf("reports: %s: count [%d][%d] (%q detected as %q) is %d, negative", where, t, d, m.Classes[t], m.Classes[d], k)
+			}
+			if k > math.MaxInt-sum {
+				return fmt.Errorf("reports: %s: the counts sum beyond the largest int", where)
+			}
+			sum += k
+		}
+	}
+	if m.Counts[0][0] != 0 {
+		return fmt.Errorf("reports: %s: count [0][0] is %d; it counts nothing (no object, no detection) and must be 0", where, m.Counts[0][0])
+	}
+	return nil
+}
+
+func (m ConfusionMatrix) where() string {
+	return fmt.Sprintf("confusion matrix of run %q epoch %d", m.Run, m.Epoch)
+}

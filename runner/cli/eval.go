@@ -32,10 +32,11 @@ JPEGImages/; --split, default test, as eval_ssd.py), whose classes must be the m
 
 Writes into --out (default RUN_DIR/eval/<checkpoint>, else eval_results/<experiment>):
 det_test_<class>.txt per class in the VOC devkit format (as eval_ssd.py), results.json,
-ap.png/.svg (per-class AP) and pr.png/.svg (precision–recall curves), and confusion.csv:
-the confusion matrix (which class each object was detected as, which were missed, which
-detections met no object; detections scoring at least --confusion-score, matched to
-objects at IoU >= --confusion-iou), summed up per class after the AP table.
+ap.png/.svg (per-class AP) and pr.png/.svg (precision–recall curves), and confusion.csv
+with its chart confusion.png/.svg: the confusion matrix (which class each object was
+detected as, which were missed, which detections met no object; detections scoring at
+least --confusion-score, matched to objects at IoU >= --confusion-iou), summed up per
+class after the AP table.
 `
 
 // evalCmd is `runner eval`: the reference's eval_ssd.py.

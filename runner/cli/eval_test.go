@@ -98,7 +98,7 @@ func TestEvalAndPredict(t *testing.T) {
 	if len(rep.Confusion.Classes) != 9 || len(rep.Confusion.Counts) != 9 || objects == 0 || rep.Confusion.Objects() != objects {
 		t.Errorf("eval confusion: %d classes, %d rows, %d objects in the summary, %d in the rows", len(rep.Confusion.Classes), len(rep.Confusion.Counts), objects, rep.Confusion.Objects())
 	}
-	for _, f := range []string{"results.json", "ap.png", "ap.svg", "det_test_circle.txt", "det_test_ring.txt", "confusion.csv"} {
+	for _, f := range []string{"results.json", "ap.png", "ap.svg", "det_test_circle.txt", "det_test_ring.txt", "confusion.csv", "confusion.png", "confusion.svg"} {
 		if _, err := os.Stat(filepath.Join(outDir, f)); err != nil {
 			t.Errorf("eval output: %v", err)
 		}

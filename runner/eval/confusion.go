@@ -14,6 +14,7 @@ import (
 	"github.com/ssdrunner/ssdrunner/components/boxes"
 	"github.com/ssdrunner/ssdrunner/components/metric"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
+	"github.com/ssdrunner/ssdrunner/reports"
 )
 
 // Default thresholds of the confusion matrix: a detection counts from score 0.25 (as
@@ -279,4 +280,11 @@ func (c *Confusion) CSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// Chart is the matrix as the input of reports.Charts.Confusion, for the weights of run
+// at epoch (negative: unknown, not shown). Classes and Counts are shared, not copied.
+func (c *Confusion) Chart(run string, epoch int) reports.ConfusionMatrix {
+	return reports.ConfusionMatrix{Run: run, Epoch: epoch, Classes: c.Classes,
+		ScoreThreshold: c.ScoreThreshold, IoUThreshold: c.IoUThreshold, Counts: c.Counts}
 }

@@ -3,11 +3,17 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"image/png"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/ssdrunner/ssdrunner/components/metric"
+	"github.com/ssdrunner/ssdrunner/reports"
 )
 
 // confusionCase is two images with every kind of outcome the matrix counts, each noted
@@ -131,5 +137,76 @@ func TestConfusionErrors(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestConfusionChart checks the conversion for reports: every field carried over, and a
+// matrix of NewConfusion (nothing counted in its corner) valid for the chart.
+func TestConfusionChart(t *testing.T) {
+	classes, gts, dets := confusionCase()
+	c, err := NewConfusion(classes, gts, dets, 0.25, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := c.Chart("run1", 7)
+	want := reports.ConfusionMatrix{Run: "run1", Epoch: 7, Classes: classes, ScoreThreshold: 0.25, IoUThreshold: 0.5, Counts: c.Counts}
+	if !reflect.DeepEqual(cm, want) {
+		t.Fatalf("Chart = %+v, want %+v", cm, want)
+	}
+	if err := cm.Validate(); err != nil {
+		t.Fatalf("NewConfusion's matrix cannot be charted: %v", err)
+	}
+	var b bytes.Buffer
+	if err := reports.Confusion(&b, cm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := png.Decode(&b); err != nil {
+		t.Fatalf("chart: %v", err)
+	}
+}
+
+// TestWriteConfusion checks the files Write adds for a confusion matrix (the CSV and the
+// chart, PNG and SVG) and that it writes none of them without one.
+func TestWriteConfusion(t *testing.T) {
+	classes, gts, dets := confusionCase()
+	c, err := NewConfusion(classes, gts, dets, 0.25, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &Result{IDs: []string{"a", "b", "c"}, GroundTruths: gts, Detections: dets}
+	files := []string{"confusion.csv", "confusion.png", "confusion.svg"}
+	without := t.TempDir()
+	if err := Write(without, res, classes, Report{Experiment: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(without, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("without a matrix: %s written (%v)", f, err)
+		}
+	}
+	dir := t.TempDir()
+	if err := Write(dir, res, classes, Report{Experiment: "x<y>", Confusion: c, ConfusionPerClass: c.Summary()}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "confusion.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("confusion.png: %v", err)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "confusion.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{})); err != nil || !strings.Contains(string(svg), "x&lt;y&gt;") || !strings.Contains(string(svg), "bird") {
+		t.Errorf("confusion.svg: %v, or without the run's escaped name and the classes", err)
+	}
+	if strings.Contains(string(svg), "epoch") {
+		t.Errorf("confusion.svg shows an epoch, which eval does not know")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "confusion.csv")); err != nil {
+		t.Error(err)
 	}
 }

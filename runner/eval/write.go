@@ -110,7 +110,8 @@ func WriteTable(w io.Writer, rep Report) {
 // Write writes the evaluation's files into dir (created if needed), each atomically:
 // det_test_<class>.txt per class (see WriteDetFiles), results.json (rep), the
 // headline metric's per-class AP chart (ap.png, ap.svg) and precision–recall curves
-// (pr.png, pr.svg), and with rep.Confusion the matrix as confusion.csv.
+// (pr.png, pr.svg), and with rep.Confusion the matrix as confusion.csv and as a chart
+// (confusion.png, confusion.svg; see reports.Charts.Confusion).
 func Write(dir string, r *Result, classes []string, rep Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -129,6 +130,15 @@ func Write(dir string, r *Result, classes []string, rep Report) error {
 	if rep.Confusion != nil {
 		if err := fsutil.WriteFileAtomic(filepath.Join(dir, "confusion.csv"), 0o644, rep.Confusion.CSV); err != nil {
 			errs = append(errs, err)
+		}
+		// The epoch of the weights is not known here: the chart shows none.
+		cm := rep.Confusion.Chart(rep.Experiment, -1)
+		for _, f := range []reports.Format{reports.PNG, reports.SVG} {
+			c := reports.Charts{Format: f}
+			path := filepath.Join(dir, "confusion"+f.Ext())
+			if err := fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error { return c.Confusion(w, cm) }); err != nil {
+				errs = append(errs, fmt.Errorf("chart %s: %w", path, err))
+			}
 		}
 	}
 	if len(r.Metrics) > 0 {

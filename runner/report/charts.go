@@ -106,7 +106,8 @@ func inlineSVG(doc string) (string, int, int) {
 
 // runCharts lists the charts of one run's report: per-class AP of the latest and the best
 // validation, precision–recall curves (all classes in one chart, and as small multiples), the
-// losses and mAP over epochs, and each group's learning rate over steps.
+// latest validation's confusion matrix, the losses and mAP over epochs, and each group's
+// learning rate over steps.
 func runCharts(r *Run) ([]chart, []string) {
 	var out []chart
 	var notes []string
@@ -140,6 +141,12 @@ func runCharts(r *Run) ([]chart, []string) {
 					func(c reports.Charts, w io.Writer) error { return c.PRCurves(w, ev) }),
 				newChart("pr_grid", fmt.Sprintf("Precision–recall per class, latest validation (epoch %d)", last.Epoch),
 					func(c reports.Charts, w io.Writer) error { return c.PRGrid(w, ev) }))
+		}
+		if ef != nil && ef.Confusion != nil {
+			cm := reports.ConfusionMatrix{Run: name, Epoch: last.Epoch, Classes: ef.Confusion.Classes,
+				ScoreThreshold: ef.Confusion.ScoreThreshold, IoUThreshold: ef.Confusion.IoUThreshold, Counts: ef.Confusion.Counts}
+			out = append(out, newChart("confusion_latest", fmt.Sprintf("Confusion matrix, latest validation (epoch %d)", last.Epoch),
+				func(c reports.Charts, w io.Writer) error { return c.Confusion(w, cm) }))
 		}
 	}
 	if loss := lossSeries(r, ""); len(loss) > 0 {

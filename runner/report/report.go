@@ -400,6 +400,10 @@ func runHTML(r *Run, charts map[string]drawn, notes []string) string {
 			p.raw("</details>\n")
 		}
 	}
+	if d, ok := charts["confusion_latest"]; ok {
+		p.h2("confusion", "Confusion matrix")
+		p.figure(d)
+	}
 
 	p.h2("loss", "Losses")
 	if d, ok := charts["loss"]; ok {
@@ -469,6 +473,10 @@ func runMarkdown(r *Run, charts map[string]drawn, notes []string) string {
 	if _, ok := charts["pr_grid"]; ok {
 		b.WriteString("## Precision–recall curves\n\n")
 		image("pr_grid")
+	}
+	if _, ok := charts["confusion_latest"]; ok {
+		b.WriteString("## Confusion matrix\n\n")
+		image("confusion_latest")
 	}
 	b.WriteString("## Losses\n\n")
 	image("loss")

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -243,4 +244,70 @@ func prependFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 	writeFile(t, path, text+string(data))
+}
+
+// TestReportConfusionChart gives the recorded quickstart run's last evals file a confusion
+// matrix (as runner apply now writes it) and checks that the report draws it as
+// charts/confusion_latest with the run's classes, the epoch and the counts, and shows it
+// on the page; a matrix that cannot be charted is a note, not a failed report.
+func TestReportConfusionChart(t *testing.T) {
+	dir := copyDir(t, "testdata/20261206-062743")
+	path := filepath.Join(dir, "evals", "epoch-0008.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	classes := []string{"BACKGROUND", "circle", "ellipse", "square", "triangle", "hexagon", "star", "cross", "ring"}
+	counts := make([][]int, len(classes))
+	for i := range counts {
+		counts[i] = make([]int, len(classes))
+		for j := range counts[i] {
+			if i+j > 0 {
+				counts[i][j] = 3*i + j
+			}
+		}
+	}
+	counts[5][5] = 4321 // a count to find in the chart
+	ev["confusion"] = map[string]any{"classes": classes, "score_threshold": 0.25, "iou_threshold": 0.5, "counts": counts}
+	writeJSONFile(t, path, ev)
+	res, err := Write(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Notes) > 0 {
+		t.Errorf("notes: %v", res.Notes)
+	}
+	checkCharts(t, dir, append(allCharts, "confusion_latest")...)
+	svg, err := os.ReadFile(filepath.Join(dir, "charts", "confusion_latest.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"quickstart/20261206-062743", "epoch 8", "hexagon", "missed", "4321"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("confusion_latest.svg lacks %q", want)
+		}
+	}
+	if page := checkPage(t, res.HTML); !strings.Contains(page, `<figure id="chart-confusion_latest"><svg`) {
+		t.Errorf("report.html does not show the confusion matrix")
+	}
+	if md, err := os.ReadFile(res.Markdown); err != nil || !strings.Contains(string(md), "](charts/confusion_latest.png)") {
+		t.Errorf("report.md does not show the confusion matrix (%v)", err)
+	}
+
+	// A matrix whose rows do not match its classes: the other charts are drawn and the
+	// report says why this one is not.
+	counts[2] = counts[2][:3]
+	writeJSONFile(t, path, ev)
+	res, err = Write(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "confusion") {
+		t.Errorf("notes %q, want one about the confusion chart", res.Notes)
+	}
+	checkCharts(t, dir, allCharts...)
 }

@@ -166,6 +166,18 @@ type EvalFile struct {
 	MAP     float64            `json:"map"`
 	Metrics map[string]float64 `json:"metrics"`
 	Classes []ClassEval        `json:"classes"`
+	// Confusion is the validation's confusion matrix (runner/eval's Confusion), absent in
+	// evals files written before it was recorded.
+	Confusion *ConfusionEval `json:"confusion,omitempty"`
+}
+
+// ConfusionEval is the confusion matrix of an evals file: Counts[true][detected], both
+// indexing Classes, whose first entry is the background.
+type ConfusionEval struct {
+	Classes        []string `json:"classes"`
+	ScoreThreshold float64  `json:"score_threshold"`
+	IoUThreshold   float64  `json:"iou_threshold"`
+	Counts         [][]int  `json:"counts"`
 }
 
 // IsRunDir reports whether dir looks like a run folder: a folder holding metrics.jsonl,

@@ -176,7 +176,7 @@ func TestApplyRunFolder(t *testing.T) {
 		t.Errorf("evals/epoch-0002.json confusion: %d classes, %d rows, %d summaries, %d objects, %d counted in the rows",
 			n, len(ev.Confusion.Counts), len(ev.PerClass), objects, ev.Confusion.Objects())
 	}
-	for _, c := range []string{"ap_latest", "ap_best", "pr_latest", "pr_grid", "loss", "map", "lr"} {
+	for _, c := range []string{"ap_latest", "ap_best", "pr_latest", "pr_grid", "loss", "map", "lr", "confusion_latest"} {
 		checkPNG(t, filepath.Join(run, "charts", c+".png"))
 		checkSVG(t, filepath.Join(run, "charts", c+".svg"))
 	}
