@@ -57,6 +57,16 @@ func BenchmarkNMS3000x20(b *testing.B) {
 		conf, loc, priors := saturatedInputs(b)
 		benchDetect(b, conf, loc, priors, cfg)
 	})
+	agnostic := cfg
+	agnostic.ClassAgnostic = true
+	b.Run("golden-agnostic", func(b *testing.B) {
+		conf, loc, priors := goldenInputs(b)
+		benchDetect(b, conf, loc, priors, agnostic)
+	})
+	b.Run("saturated-agnostic", func(b *testing.B) {
+		conf, loc, priors := saturatedInputs(b)
+		benchDetect(b, conf, loc, priors, agnostic)
+	})
 }
 
 // BenchmarkSoftNMS3000x20 is Detect with soft NMS (sigma 0.5, score threshold 0.01) on the
