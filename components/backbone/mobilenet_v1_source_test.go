@@ -2,10 +2,13 @@ package backbone_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/ssdrunner/ssdrunner/components/backbone"
 )
 
 // TestMobileNetV1SourceLayers checks that other source layers only split the base net
@@ -37,4 +40,70 @@ func TestMobileNetV1SourceLayers(t *testing.T) {
 			t.Errorf("feature %d differs from the default's feature %d by %g", i+1, i, d)
 		}
 	}
+}
+
+// TestMobileNetV1FusedStem checks the "fused" stem: base_net.1 is one dense 3x3
+// convolution with its batch norm (the shape of base_net.0's variables, 32·w channels in
+// and 64·w out), that convolution has stride 2 and base_net.2's depthwise one stride 1
+// (the output of base_net[:2] is at a quarter of the input's side, of base_net[:3] as in
+// the separable stem), and every other variable and every feature map is the separable
+// stem's.
+func TestMobileNetV1FusedStem(t *testing.T) {
+	opts := map[string]any{"width_mult": 0.5, "extras": "ssd_lite"}
+	sep, sepVS := build(t, "mobilenet_v1", opts)
+	opts["stem"] = "fused"
+	m, vs := build(t, "mobilenet_v1", opts)
+	sepVars, vars := sepVS.Variables(), vs.Variables()
+	size := func(vars map[string]ts.Tensor, name string) []int64 {
+		v, ok := vars[name]
+		if !ok {
+			return nil
+		}
+		return v.MustSize()
+	}
+	for name := range vars {
+		switch {
+		case strings.HasPrefix(name, "base_net.1."):
+			if _, ok := vars["base_net.0."+strings.TrimPrefix(name, "base_net.1.")]; !ok {
+				t.Errorf("%s: base_net.1 should hold what base_net.0 holds", name)
+			}
+		case !slices.Equal(size(vars, name), size(sepVars, name)):
+			t.Errorf("%s: shape %v, the separable stem's %v", name, size(vars, name), size(sepVars, name))
+		}
+	}
+	if got := size(vars, "base_net.1.0.weight"); !slices.Equal(got, []int64{32, 16, 3, 3}) {
+		t.Errorf("base_net.1.0.weight: shape %v, want a dense 3x3 convolution [32 16 3 3]", got)
+	}
+	if got := size(vars, "base_net.2.0.weight"); !slices.Equal(got, []int64{32, 1, 3, 3}) {
+		t.Errorf("base_net.2.0.weight: shape %v, want the depthwise [32 1 3 3]", got)
+	}
+	blockVars := 0 // a separable block's variables beyond a convolution with its batch norm
+	for name := range sepVars {
+		if strings.HasPrefix(name, "base_net.1.") {
+			blockVars++
+		}
+		if strings.HasPrefix(name, "base_net.0.") {
+			blockVars--
+		}
+	}
+	if len(vars) != len(sepVars)-blockVars {
+		t.Errorf("%d variables, want %d", len(vars), len(sepVars)-blockVars)
+	}
+
+	x := ts.MustRandn([]int64{2, 3, 300, 300}, gotch.Float, gotch.CPU)
+	defer x.MustDrop()
+	base := m.(*backbone.MobileNetV1).Base
+	for _, c := range []struct {
+		to   int
+		side int64
+	}{{2, 75}, {3, 75}} {
+		y := base.ForwardRange(x, false, 0, c.to)
+		if got := y.MustSize(); got[2] != c.side || got[3] != c.side {
+			t.Errorf("base_net[:%d]: shape %v, want %dx%d", c.to, got, c.side, c.side)
+		}
+		y.MustDrop()
+	}
+	feats := evalForward(t, m, x)
+	defer dropAll(feats)
+	checkShapes(t, feats, 2, sep.Channels(), []int64{19, 10, 5, 3, 2, 1})
 }

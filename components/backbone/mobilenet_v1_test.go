@@ -87,12 +87,13 @@ func TestMobileNetV1WidthMult(t *testing.T) {
 func TestMobileNetV1Errors(t *testing.T) {
 	root := nn.NewVarStore(gotch.CPU).Root()
 	for opts, want := range map[string]map[string]any{
-		"width_mult must be in": {"width_mult": 0.0},
-		`extras must be "ssd"`:  {"extras": "lite"},
-		`did you mean "extras"`: {"extra": "ssd"},
-		"must end at 14":        {"source_layers": []int{6, 12}},
-		"must be increasing":    {"source_layers": []int{12, 6, 14}},
-		"in [2, 14]":            {"source_layers": []int{0, 14}},
+		"width_mult must be in":               {"width_mult": 0.0},
+		`extras must be "ssd"`:                {"extras": "lite"},
+		`did you mean "extras"`:               {"extra": "ssd"},
+		"must end at 14":                      {"source_layers": []int{6, 12}},
+		"must be increasing":                  {"source_layers": []int{12, 6, 14}},
+		"in [2, 14]":                          {"source_layers": []int{0, 14}},
+		`stem must be "separable" or "fused"`: {"stem": "dense"},
 	} {
 		if _, err := Build(registry.Ref{Type: "mobilenet_v1", Options: want}, root); err == nil || !strings.Contains(err.Error(), opts) {
 			t.Errorf("options %v: %v, want an error containing %q", want, err, opts)
