@@ -19,7 +19,7 @@ sweep {
   }
 
   early_stopping "median" {
-    grace_epochs = 4
+    grace_epochs = 2
     min_trials   = 3
   }
 }
