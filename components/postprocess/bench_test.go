@@ -46,27 +46,27 @@ func benchDetect(b *testing.B, conf, loc, priors *ts.Tensor, cfg Config) {
 // threshold 0.01, 200 candidates, IoU 0.45) on one image of 3000 priors and 20 classes:
 // "golden" is the golden fake net output (mostly background, about 70 candidates per
 // class), "saturated" has nearly every prior above the threshold for every class (the
-// 200-candidate cap then applies to each class).
+// 200-candidate cap then applies to each class); the "-agnostic" cases run one NMS over
+// the candidates of all classes instead of one per class.
 func BenchmarkNMS3000x20(b *testing.B) {
-	cfg := Config{Method: Hard, IoUThreshold: 0.45, ScoreThreshold: 0.01, CandidateSize: 200, Sigma: 0.5}
-	b.Run("golden", func(b *testing.B) {
-		conf, loc, priors := goldenInputs(b)
-		benchDetect(b, conf, loc, priors, cfg)
-	})
-	b.Run("saturated", func(b *testing.B) {
-		conf, loc, priors := saturatedInputs(b)
-		benchDetect(b, conf, loc, priors, cfg)
-	})
-	agnostic := cfg
+	perClass := Config{Method: Hard, IoUThreshold: 0.45, ScoreThreshold: 0.01, CandidateSize: 200, Sigma: 0.5}
+	agnostic := perClass
 	agnostic.ClassAgnostic = true
-	b.Run("golden-agnostic", func(b *testing.B) {
-		conf, loc, priors := goldenInputs(b)
-		benchDetect(b, conf, loc, priors, agnostic)
-	})
-	b.Run("saturated-agnostic", func(b *testing.B) {
-		conf, loc, priors := saturatedInputs(b)
-		benchDetect(b, conf, loc, priors, agnostic)
-	})
+	for _, c := range []struct {
+		name   string
+		inputs func(testing.TB) (conf, loc, priors *ts.Tensor)
+		cfg    Config
+	}{
+		{"golden", goldenInputs, perClass},
+		{"saturated", saturatedInputs, perClass},
+		{"golden-agnostic", goldenInputs, agnostic},
+		{"saturated-agnostic", saturatedInputs, agnostic},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			conf, loc, priors := c.inputs(b)
+			benchDetect(b, conf, loc, priors, c.cfg)
+		})
+	}
 }
 
 // BenchmarkSoftNMS3000x20 is Detect with soft NMS (sigma 0.5, score threshold 0.01) on the
