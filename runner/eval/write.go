@@ -133,34 +133,30 @@ func Write(dir string, r *Result, classes []string, rep Report) error {
 		}
 		// The epoch of the weights is not known here: the chart shows none.
 		cm := rep.Confusion.Chart(rep.Experiment, -1)
-		for _, f := range []reports.Format{reports.PNG, reports.SVG} {
-			c := reports.Charts{Format: f}
-			path := filepath.Join(dir, "confusion"+f.Ext())
-			if err := fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error { return c.Confusion(w, cm) }); err != nil {
-				errs = append(errs, fmt.Errorf("chart %s: %w", path, err))
-			}
-		}
+		errs = append(errs, writeChart(dir, "confusion", func(c reports.Charts, w io.Writer) error { return c.Confusion(w, cm) })...)
 	}
 	if len(r.Metrics) > 0 {
 		ev := evalreport.Eval(rep.Experiment, 0, r.Metrics[0].Result)
-		draws := map[string]func(reports.Charts, io.Writer) error{
-			"ap": func(c reports.Charts, w io.Writer) error { return c.PerClassAP(w, ev) },
-			"pr": func(c reports.Charts, w io.Writer) error { return c.PRCurves(w, ev) },
-		}
-		for _, name := range []string{"ap", "pr"} {
-			if name == "pr" && len(ev.Classes) == 0 {
-				continue
-			}
-			for _, f := range []reports.Format{reports.PNG, reports.SVG} {
-				c := reports.Charts{Format: f}
-				path := filepath.Join(dir, name+f.Ext())
-				if err := fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error { return draws[name](c, w) }); err != nil {
-					errs = append(errs, fmt.Errorf("chart %s: %w", path, err))
-				}
-			}
+		errs = append(errs, writeChart(dir, "ap", func(c reports.Charts, w io.Writer) error { return c.PerClassAP(w, ev) })...)
+		if len(ev.Classes) > 0 {
+			errs = append(errs, writeChart(dir, "pr", func(c reports.Charts, w io.Writer) error { return c.PRCurves(w, ev) })...)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// writeChart writes dir/name.png and dir/name.svg atomically with draw, and returns the
+// errors of the two.
+func writeChart(dir, name string, draw func(reports.Charts, io.Writer) error) []error {
+	var errs []error
+	for _, f := range []reports.Format{reports.PNG, reports.SVG} {
+		c := reports.Charts{Format: f}
+		path := filepath.Join(dir, name+f.Ext())
+		if err := fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error { return draw(c, w) }); err != nil {
+			errs = append(errs, fmt.Errorf("chart %s: %w", path, err))
+		}
+	}
+	return errs
 }
 
 // DetFileName is the file of a class's detections: det_test_<class>.txt, as the
