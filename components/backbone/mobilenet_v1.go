@@ -19,6 +19,9 @@ type MobileNetV1Config struct {
 	SourceLayers []int `hcl:"source_layers,optional" doc:"base-net indexes after which feature maps are taken, increasing, ending at 14 (default [12, 14], the reference's; e.g. [6, 12, 14] adds the stride-8 map of base_net[:6], 38x38 at 300, for small objects)"`
 	// Stem chooses base_net.1 and the stride of base_net.2; see MobileNetV1.
 	Stem string `hcl:"stem,optional" doc:"base_net.1: \"separable\" (the reference's depthwise-separable block at half the input's resolution) or \"fused\" (a dense 3x3 convolution of stride 2 in its place, base_net.2's depthwise convolution then of stride 1: the same feature maps, the backbone about a quarter faster on a CPU and quicker to learn (the quickstart's); the reference's checkpoints load only into \"separable\")"`
+	// TopDown adds an FPN-style top-down path over the base net's feature maps; see
+	// MobileNetV1.
+	TopDown bool `hcl:"top_down,optional" doc:"FPN-style top-down path (not the reference's): each base-net feature map but the last gets the next one, through a 1x1 convolution and batch norm to its channels, upsampled (nearest) to its size and added, so a fine map for small objects also carries the deeper map's features (variables top_down.N; the channels of every map stay the same)"`
 }
 
 // Stems of mobilenet_v1.
@@ -46,6 +49,9 @@ func (c *MobileNetV1Config) Validate() error {
 	}
 	if taps[len(taps)-1] != len(mobileNetV1Plan)+1 {
 		return fmt.Errorf("source_layers must end at %d (the extra layers read the whole base net), got %v", len(mobileNetV1Plan)+1, taps)
+	}
+	if c.TopDown && len(taps) < 2 {
+		return fmt.Errorf("top_down needs at least two source_layers (it adds each base-net map to the one before it), got %v", taps)
 	}
 	return nil
 }
@@ -94,9 +100,19 @@ var mobileNetV1Taps = []int{12, 14}
 // resolution (the costliest layer on a CPU: little arithmetic over the largest
 // activations, forward and backward) becomes a convolution whose output is already at a
 // quarter, and every later layer and feature map keeps its size, channels and index.
+//
+// The top_down option (not the reference's; FPN's top-down pathway, Lin et al. 2017, with
+// the heads' own 3x3 convolutions as the smoothing) replaces each base-net feature map but
+// the last, from the deepest down, by itself plus the next (already replaced) one passed
+// through top_down.i (1x1 convolution to its channels, batch norm) and upsampled to its
+// size by nearest neighbour. The last base-net map and the extras are unchanged; a
+// stride-8 map (source_layers [6, 12, 14]) then sees the stride-16 features too.
 type MobileNetV1 struct {
-	Base     *nn.Seq
-	Extras   []*nn.Seq
+	Base   *nn.Seq
+	Extras []*nn.Seq
+	// TopDown[i] maps feature map i+1 to feature map i's channels (1x1 convolution
+	// without bias, batch norm); empty without the top_down option.
+	TopDown  []*nn.Seq
 	taps     []int
 	channels []int
 }
@@ -134,6 +150,14 @@ func NewMobileNetV1(root *gnn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
 		}
 	}
 	m.channels = tapChannels
+	if c.TopDown {
+		td := root.Sub("top_down")
+		for i := 0; i+1 < len(tapChannels); i++ {
+			s := nn.NewSeq(td.Sub(fmt.Sprint(i)))
+			s.Conv(nn.ConvSpec{In: tapChannels[i+1], Out: tapChannels[i], Kernel: 1, NoBias: true}).BatchNorm(tapChannels[i])
+			m.TopDown = append(m.TopDown, s)
+		}
+	}
 	extras := root.Sub("extras")
 	for i, st := range [][2]int{{256, 512}, {128, 256}, {128, 256}, {128, 256}} {
 		mid, out := st[0], st[1]
@@ -158,8 +182,13 @@ func NewMobileNetV1(root *gnn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
 // Channels returns the channels of each feature map.
 func (m *MobileNetV1) Channels() []int { return append([]int(nil), m.channels...) }
 
-// Modules returns "base_net" and "extras".
-func (m *MobileNetV1) Modules() []string { return []string{"base_net", "extras"} }
+// Modules returns "base_net" and "extras", and "top_down" with the top_down option.
+func (m *MobileNetV1) Modules() []string {
+	if len(m.TopDown) > 0 {
+		return []string{"base_net", "top_down", "extras"}
+	}
+	return []string{"base_net", "extras"}
+}
 
 // Forward returns the feature maps (six with the default source layers); the caller owns
 // them.
@@ -174,9 +203,25 @@ func (m *MobileNetV1) Forward(x *ts.Tensor, train bool) (feats []*ts.Tensor, err
 		feats = append(feats, cur)
 		from = t
 	}
+	for i := len(m.TopDown) - 1; i >= 0; i-- {
+		feats[i] = topDown(m.TopDown[i], feats[i], feats[i+1], train)
+	}
 	for _, e := range m.Extras {
 		cur = e.Forward(cur, train)
 		feats = append(feats, cur)
 	}
 	return feats, nil
+}
+
+// topDown returns fine + upsample(lateral(coarse)) to fine's size. fine is dropped once
+// the sum exists; coarse stays the caller's.
+func topDown(lateral *nn.Seq, fine, coarse *ts.Tensor, train bool) *ts.Tensor {
+	l := lateral.Forward(coarse, train)
+	defer l.MustDrop()
+	size := fine.MustSize()
+	up := nn.Must("upsample_nearest2d")(l.UpsampleNearest2d(size[2:], nil, nil, false))
+	defer up.MustDrop()
+	sum := nn.Must("add")(fine.Add(up, false))
+	fine.MustDrop()
+	return sum
 }

@@ -1,6 +1,7 @@
 package backbone_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/ssdrunner/ssdrunner/components/backbone"
+	"github.com/ssdrunner/ssdrunner/components/nn"
 )
 
 // TestMobileNetV1SourceLayers checks that other source layers only split the base net
@@ -106,4 +108,92 @@ func TestMobileNetV1FusedStem(t *testing.T) {
 	feats := evalForward(t, m, x)
 	defer dropAll(feats)
 	checkShapes(t, feats, 2, sep.Channels(), []int64{19, 10, 5, 3, 2, 1})
+}
+
+// TestMobileNetV1TopDown checks the top_down option against its definition computed here
+// from the plain model's feature maps (the same variables by name, so the same values):
+// P14 = C14, P12 = C12 + up(bn(conv(P14))), P6 = C6 + up(bn(conv(P12))), with up the
+// nearest-neighbour upsampling written as an index gather (source index floor(i·in/out),
+// torch's "nearest"), at 300 pixels where 10x10 goes to 19x19. The convolutions and batch
+// norms are the same libtorch calls on the same values, and the gather and the sum exact,
+// so the maps must be equal to the bit; the extras read C14 and stay the plain model's.
+func TestMobileNetV1TopDown(t *testing.T) {
+	opts := map[string]any{"width_mult": 0.5, "extras": "ssd_lite", "stem": "fused", "source_layers": []int{6, 12, 14}}
+	plain, plainVS := build(t, "mobilenet_v1", opts)
+	opts["top_down"] = true
+	m, vs := build(t, "mobilenet_v1", opts)
+	if got := m.Modules(); !slices.Equal(got, []string{"base_net", "top_down", "extras"}) {
+		t.Errorf("modules %v", got)
+	}
+	if !slices.Equal(m.Channels(), plain.Channels()) {
+		t.Errorf("channels %v, want the plain model's %v", m.Channels(), plain.Channels())
+	}
+	vars, plainVars := vs.Variables(), plainVS.Variables()
+	want := map[string][]int64{
+		"top_down.0.0.weight": {128, 256, 1, 1}, "top_down.1.0.weight": {256, 512, 1, 1},
+	}
+	for i, c := range []int64{128, 256} {
+		for _, v := range []string{"weight", "bias", "running_mean", "running_var"} {
+			want[fmt.Sprintf("top_down.%d.1.%s", i, v)] = []int64{c}
+		}
+	}
+	for name, v := range vars {
+		if _, ok := plainVars[name]; ok {
+			continue
+		}
+		shape, ok := want[name]
+		if !ok {
+			t.Errorf("unexpected variable %s", name)
+		} else if !slices.Equal(v.MustSize(), shape) {
+			t.Errorf("%s: shape %v, want %v", name, v.MustSize(), shape)
+		}
+	}
+	if len(vars) != len(plainVars)+len(want) {
+		t.Errorf("%d variables, want %d", len(vars), len(plainVars)+len(want))
+	}
+	fillSynthetic(plainVS)
+	fillSynthetic(vs)
+
+	x := ts.MustRandn([]int64{2, 3, 300, 300}, gotch.Float, gotch.CPU)
+	defer x.MustDrop()
+	c := evalForward(t, plain, x)
+	defer dropAll(c)
+	p := evalForward(t, m, x)
+	defer dropAll(p)
+	checkShapes(t, p, 2, m.Channels(), []int64{38, 19, 10, 5, 3, 2, 1})
+
+	td := m.(*backbone.MobileNetV1).TopDown
+	lateral := func(i int, coarse, fine *ts.Tensor) *ts.Tensor {
+		conv := td[i].Layers[0].(*nn.Conv2d)
+		bn := td[i].Layers[1].(*nn.BatchNorm2d)
+		var out *ts.Tensor
+		gradMode(t, false, func() {
+			y := ts.MustConv2d(coarse, conv.Weight, ts.None, []int64{1, 1}, []int64{0, 0}, []int64{1, 1}, 1)
+			z := ts.MustBatchNorm(y, bn.Weight, bn.Bias, bn.RunningMean, bn.RunningVar, false, nn.BatchNormMomentum, nn.BatchNormEps, true)
+			y.MustDrop()
+			in, out2 := z.MustSize()[2], fine.MustSize()[2]
+			idx := make([]int64, out2)
+			for j := range idx {
+				idx[j] = int64(j) * in / out2 // floor(j·in/out)
+			}
+			ix := ts.MustOfSlice(idx)
+			up := z.MustIndexSelect(2, ix, true).MustIndexSelect(3, ix, true)
+			ix.MustDrop()
+			out = fine.MustAdd(up, false)
+			up.MustDrop()
+		})
+		return out
+	}
+	p12 := lateral(1, c[2], c[1])
+	defer p12.MustDrop()
+	p6 := lateral(0, p12, c[0])
+	defer p6.MustDrop()
+	for i, w := range []*ts.Tensor{p6, p12, c[2], c[3], c[4], c[5], c[6]} {
+		if d := maxAbsDiff(p[i], w); d != 0 {
+			t.Errorf("feature %d differs from its definition by %g", i, d)
+		}
+	}
+	if d := maxAbsDiff(p[0], c[0]); d == 0 {
+		t.Error("the stride-8 map is the plain model's: the top-down path added nothing")
+	}
 }

@@ -94,6 +94,7 @@ func TestMobileNetV1Errors(t *testing.T) {
 		"must be increasing":                  {"source_layers": []int{12, 6, 14}},
 		"in [2, 14]":                          {"source_layers": []int{0, 14}},
 		`stem must be "separable" or "fused"`: {"stem": "dense"},
+		"top_down needs at least two":         {"top_down": true, "source_layers": []int{14}},
 	} {
 		if _, err := Build(registry.Ref{Type: "mobilenet_v1", Options: want}, root); err == nil || !strings.Contains(err.Error(), opts) {
 			t.Errorf("options %v: %v, want an error containing %q", want, err, opts)

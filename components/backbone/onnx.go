@@ -36,6 +36,17 @@ func (m *MobileNetV1) EmitONNX(e *nn.ONNX, x string) []string {
 		feats = append(feats, x)
 		from = t
 	}
+	for i := len(m.TopDown) - 1; i >= 0; i-- {
+		// Resize to the fine map's own shape: nearest with asymmetric coordinates and
+		// floor rounding is torch's upsample_nearest2d, for any ratio of sizes.
+		l := e.Emit(m.TopDown[i], feats[i+1])
+		size := e.G.Add("Shape", []string{feats[i]})
+		up := e.G.Add("Resize", []string{l, "", "", size},
+			onnx.String("mode", "nearest"),
+			onnx.String("coordinate_transformation_mode", "asymmetric"),
+			onnx.String("nearest_mode", "floor"))
+		feats[i] = e.G.Add("Add", []string{feats[i], up})
+	}
 	return emitExtras(e, x, feats, m.Extras)
 }
 

@@ -107,6 +107,7 @@ func TestONNXRuntime(t *testing.T) {
 		{"mb1-ssd", 2, false},
 		{"mb1-ssd-lite", 2, false},
 		{"mb1-ssd-lite-stride8", 2, false}, // source_layers: a base net split in three
+		{"mb1-ssd-lite-topdown", 2, false}, // top_down: nearest upsampling as Resize
 		{"mb2-ssd-lite", 2, false},
 		{"mb3-large-ssd-lite", 2, false},
 		{"mb3-small-ssd-lite", 2, false},
