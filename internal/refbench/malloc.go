@@ -114,7 +114,7 @@ func describeMalloc() (ours, ref string) {
 		ours = "libtorch's own CPU allocator on glibc malloc with exactly " + env +
 			", set by refbench in the environment of both processes (ours re-executed; our huge-page allocator, one-arena setting and huge-page advice off)"
 	case torch.MallocPolicy() == "hugepages":
-		ours = "our huge-page CPU allocator for libtorch (MADV_HUGEPAGE on blocks of 2 MiB or more) on glibc malloc with one arena (RUNNER_MALLOC=hugepages, the default)"
+		ours = "our huge-page CPU allocator for libtorch (MADV_HUGEPAGE on blocks of 2 MiB or more) on glibc malloc with one arena that keeps what it frees (mmap threshold 32 MiB, no trimming; RUNNER_MALLOC=hugepages, the default)"
 	case torch.MallocTunedByEnvironment():
 		ours = "libtorch's own CPU allocator on glibc malloc as this environment tunes it (" + env + "; nothing of ours)"
 	default:

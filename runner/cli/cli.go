@@ -82,7 +82,8 @@ Global flags (before the command):
   --log-level LEVEL           debug, info, warn, error (default info; env RUNNER_LOG_LEVEL)
 
 Environment: RUNNER_MALLOC=hugepages (default: transparent huge pages for tensors of
-2 MiB or more, fewer page faults in training steps) | system (libtorch's allocator).
+2 MiB or more, freed memory kept in malloc's heap: fewer page faults in training steps)
+| system (libtorch's allocator, glibc's defaults).
 RUNNER_OPEN_IMAGES_BASE_URL, RUNNER_OPEN_IMAGES_IMAGES_URL: mirrors for 'data download
 open-images' (its --base-url and --images-url).
 
