@@ -21,7 +21,7 @@ type MobileNetV1Config struct {
 	Stem string `hcl:"stem,optional" doc:"base_net.1: \"separable\" (the reference's depthwise-separable block at half the input's resolution) or \"fused\" (a dense 3x3 convolution of stride 2 in its place, base_net.2's depthwise convolution then of stride 1: the same feature maps, the backbone about a quarter faster on a CPU and quicker to learn (the quickstart's); the reference's checkpoints load only into \"separable\")"`
 	// TopDown adds an FPN-style top-down path over the base net's feature maps; see
 	// MobileNetV1.
-	TopDown bool `hcl:"top_down,optional" doc:"FPN-style top-down path (not the reference's): each base-net feature map but the last gets the next one, through a 1x1 convolution and batch norm to its channels, upsampled (nearest) to its size and added, so a fine map for small objects also carries the deeper map's features (variables top_down.N; the channels of every map stay the same)"`
+	TopDown bool `hcl:"top_down,optional" doc:"FPN-style top-down path (not the reference's): each base-net feature map but the last gets the next one, through a 1x1 convolution and batch norm to its channels, upsampled (nearest) to its size and added, so a fine map for small objects also carries the deeper map's features (variables top_down.N, the batch norms' weights starting at 0 so that a fresh path adds nothing; the channels of every map stay the same)"`
 }
 
 // Stems of mobilenet_v1.
@@ -106,7 +106,10 @@ var mobileNetV1Taps = []int{12, 14}
 // the last, from the deepest down, by itself plus the next (already replaced) one passed
 // through top_down.i (1x1 convolution to its channels, batch norm) and upsampled to its
 // size by nearest neighbour. The last base-net map and the extras are unchanged; a
-// stride-8 map (source_layers [6, 12, 14]) then sees the stride-16 features too.
+// stride-8 map (source_layers [6, 12, 14]) then sees the stride-16 features too. The
+// batch norms' weights start at 0 (zero-gamma), so a fresh path adds nothing and training
+// starts from the plain model's maps (on the quickstart at seed 0: mAP 0.471, against
+// 0.414 with weights at 1 and 0.498 without the path).
 type MobileNetV1 struct {
 	Base   *nn.Seq
 	Extras []*nn.Seq
@@ -154,7 +157,8 @@ func NewMobileNetV1(root *gnn.Path, c MobileNetV1Config) (*MobileNetV1, error) {
 		td := root.Sub("top_down")
 		for i := 0; i+1 < len(tapChannels); i++ {
 			s := nn.NewSeq(td.Sub(fmt.Sprint(i)))
-			s.Conv(nn.ConvSpec{In: tapChannels[i+1], Out: tapChannels[i], Kernel: 1, NoBias: true}).BatchNorm(tapChannels[i])
+			s.Conv(nn.ConvSpec{In: tapChannels[i+1], Out: tapChannels[i], Kernel: 1, NoBias: true}).
+				Add(nn.NewBatchNorm2dGamma(s.Next(), tapChannels[i], 0))
 			m.TopDown = append(m.TopDown, s)
 		}
 	}

@@ -110,7 +110,8 @@ func TestMobileNetV1FusedStem(t *testing.T) {
 	checkShapes(t, feats, 2, sep.Channels(), []int64{19, 10, 5, 3, 2, 1})
 }
 
-// TestMobileNetV1TopDown checks the top_down option against its definition computed here
+// TestMobileNetV1TopDown checks the top_down option's variables (the batch norms' weights
+// fresh at 0) and the option against its definition computed here
 // from the plain model's feature maps (the same variables by name, so the same values):
 // P14 = C14, P12 = C12 + up(bn(conv(P14))), P6 = C6 + up(bn(conv(P12))), with up the
 // nearest-neighbour upsampling written as an index gather (source index floor(i·in/out),
@@ -150,6 +151,13 @@ func TestMobileNetV1TopDown(t *testing.T) {
 	}
 	if len(vars) != len(plainVars)+len(want) {
 		t.Errorf("%d variables, want %d", len(vars), len(plainVars)+len(want))
+	}
+	// Zero-gamma: a fresh path adds zero maps, so training starts from the plain model.
+	for _, name := range []string{"top_down.0.1.weight", "top_down.1.1.weight"} {
+		v := vars[name]
+		if m := absMax(&v); m != 0 {
+			t.Errorf("%s: fresh max |value| %g, want 0 (zero-gamma)", name, m)
+		}
 	}
 	fillSynthetic(plainVS)
 	fillSynthetic(vs)

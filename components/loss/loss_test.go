@@ -198,6 +198,11 @@ func TestMultiboxErrors(t *testing.T) {
 			t.Errorf("match_iou %g: error %v", m, err)
 		}
 	}
+	for _, e := range []float64{-0.1, 1, math.NaN()} {
+		if _, err := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: 0.5, LabelSmoothing: e}); err == nil || !strings.Contains(err.Error(), "label_smoothing must be in [0, 1)") {
+			t.Errorf("label_smoothing %g: error %v", e, err)
+		}
+	}
 	if _, err := HardNegativeMining(conf, labels, 3); err == nil || !strings.Contains(err.Error(), "want [B,P]") {
 		t.Errorf("3-D background loss: error %v", err)
 	}
@@ -298,5 +303,51 @@ func TestMultiboxLibtorchError(t *testing.T) {
 	// The loss still works afterwards.
 	if _, _, err := l.Forward(conf, loc, labels, gtLoc); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMultiboxLabelSmoothing checks label_smoothing against its definition without
+// re-implementing the mining: with the same kept priors, the smoothed classification loss
+// is affine in e, (1 - e)·CE + e·U with U the mean over classes of -log p, so the loss at
+// e = 0.3 is 0.7 times the loss at 0 plus 0.3 times U; U does not depend on which
+// positive class a prior has (the mining only asks whether it is positive), so relabelling
+// the positives leaves the loss at e -> 1 (here 0.999, giving 0.001·CE + 0.999·U) nearly
+// unchanged while it moves the plain loss. The regression loss ignores e. The tolerance,
+// 1e-5 of the loss, is float32 summation order over a few hundred terms of order 1.
+func TestMultiboxLabelSmoothing(t *testing.T) {
+	conf, loc, labels, gtLoc := randomBatch(t, rand.New(rand.NewPCG(8, 9)), 3, 200, 5, 0.1)
+	losses := func(e float64, labels *ts.Tensor) (float64, float64) {
+		l, err := NewMultibox(MultiboxConfig{NegPosRatio: 3, MatchIoU: 0.5, LabelSmoothing: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, cls, err := l.Forward(conf, loc, labels, gtLoc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg.Float64Values(true)[0], cls.Float64Values(true)[0]
+	}
+	r0, c0 := losses(0, labels)
+	r3, c3 := losses(0.3, labels)
+	_, c1 := losses(0.999, labels)
+	u := (c1 - 0.001*c0) / 0.999
+	if r3 != r0 {
+		t.Errorf("regression loss %g with smoothing, %g without", r3, r0)
+	}
+	if want := 0.7*c0 + 0.3*u; math.Abs(c3-want) > 1e-5*want {
+		t.Errorf("classification at e=0.3: %g, want 0.7·%g + 0.3·%g = %g", c3, c0, u, want)
+	}
+	// Relabel every positive: class k becomes k mod 4 + 1 (still in 1..4).
+	s := torch.NewScope()
+	defer s.Close()
+	pos := s.T(labels.MustGt(s.Int(0), false))
+	shifted := s.T(s.T(s.T(labels.MustRemainder(s.Int(4), false)).MustAddScalar(s.Int(1), false)).MustMul(pos, false))
+	_, c0r := losses(0, shifted)
+	_, c1r := losses(0.999, shifted)
+	if math.Abs(c0r-c0) < 1e-3*c0 {
+		t.Fatalf("relabelling the positives left the plain loss at %g: the test does not exercise it", c0)
+	}
+	if want := c1 + 0.001*(c0r-c0); math.Abs(c1r-want) > 1e-5*c1 {
+		t.Errorf("at e=0.999 after relabelling: %g, want %g (only the 0.001·CE part moves)", c1r, want)
 	}
 }

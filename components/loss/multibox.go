@@ -15,6 +15,8 @@ import (
 type MultiboxConfig struct {
 	NegPosRatio float64 `hcl:"neg_pos_ratio,optional" doc:"negatives kept per positive prior by hard negative mining, per image (default 3, as the reference)"`
 	MatchIoU    float64 `hcl:"match_iou,optional" doc:"IoU with a ground-truth box above which a prior is a positive of it, in (0, 1]; every box also keeps its best prior (default 0.5, as the reference's train_ssd.py; lower gives each box more positives)"`
+	// LabelSmoothing is torch's CrossEntropyLoss label_smoothing.
+	LabelSmoothing float64 `hcl:"label_smoothing,optional" doc:"label smoothing of the classification cross-entropy, in [0, 1): the target is (1 - e) on the true class plus e spread evenly over all classes, background included (torch's label_smoothing; default 0, the reference's plain cross-entropy)"`
 }
 
 // DefaultMatchIoU is the reference's matching threshold (train_ssd.py's MatchPrior(...,
@@ -28,6 +30,9 @@ func (c *MultiboxConfig) Validate() error {
 	}
 	if !(c.MatchIoU > 0 && c.MatchIoU <= 1) {
 		return fmt.Errorf("match_iou must be in (0, 1], got %g", c.MatchIoU)
+	}
+	if !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1) {
+		return fmt.Errorf("label_smoothing must be in [0, 1), got %g", c.LabelSmoothing)
 	}
 	return nil
 }
@@ -50,7 +55,9 @@ func init() {
 //   - regression: smooth L1 (beta 1) between predicted and target locations, summed over
 //     the positive priors;
 //
-// both divided by the number of positive priors in the batch.
+// both divided by the number of positive priors in the batch. With label_smoothing e (not
+// the reference's), each kept prior's cross-entropy is torch's smoothed one: (1 - e) times
+// -log p(label) plus e times the mean of -log p over all classes.
 //
 // Deviation: a batch without any positive prior gives 0 for both losses (and zero
 // gradients) instead of the reference's 0/0 = NaN: the sums are divided by
@@ -58,6 +65,8 @@ func init() {
 type Multibox struct {
 	negPosRatio float64
 	matchIoU    float64
+	// labelSmoothing is the cross-entropy's label smoothing (0: none, the reference's).
+	labelSmoothing float64
 }
 
 // NewMultibox returns the loss for the given options.
@@ -65,7 +74,7 @@ func NewMultibox(c MultiboxConfig) (*Multibox, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("loss multibox: %w", err)
 	}
-	return &Multibox{negPosRatio: c.NegPosRatio, matchIoU: c.MatchIoU}, nil
+	return &Multibox{negPosRatio: c.NegPosRatio, matchIoU: c.MatchIoU, labelSmoothing: c.LabelSmoothing}, nil
 }
 
 // MatchIoU implements Matching.
@@ -98,7 +107,7 @@ func (l *Multibox) Forward(conf, loc, labels, gtLoc *ts.Tensor) (regression, cla
 	flatConf := s.T(conf.MustReshape([]int64{-1, numClasses}, false))
 	selConf := s.T(flatConf.MustIndexSelect(0, selected, false))
 	selLabels := s.T(s.T(labels.MustReshape([]int64{-1}, false)).MustIndexSelect(0, selected, false))
-	clsSum, err := selConf.CrossEntropyLoss(selLabels, ts.None, ts.ReductionSum, -100, 0, false)
+	clsSum, err := selConf.CrossEntropyLoss(selLabels, ts.None, ts.ReductionSum, -100, l.labelSmoothing, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loss multibox: classification: %w", err)
 	}

@@ -150,10 +150,15 @@ const (
 
 // NewBatchNorm2d creates the variables of a batch norm over c channels under p,
 // initialised as torch does: weight 1, bias 0, running mean 0, running variance 1.
-func NewBatchNorm2d(p *gnn.Path, c int) *BatchNorm2d {
+func NewBatchNorm2d(p *gnn.Path, c int) *BatchNorm2d { return NewBatchNorm2dGamma(p, c, 1) }
+
+// NewBatchNorm2dGamma is NewBatchNorm2d with the weight (gamma) initialised to gamma
+// instead of 1: 0 makes a branch that ends in this batch norm start as a zero map (the
+// "zero-gamma" initialisation of residual branches, Goyal et al. 2017).
+func NewBatchNorm2dGamma(p *gnn.Path, c int, gamma float64) *BatchNorm2d {
 	d := []int64{int64(c)}
 	return &BatchNorm2d{
-		Weight:      p.MustNewVar("weight", d, gnn.NewConstInit(1)),
+		Weight:      p.MustNewVar("weight", d, gnn.NewConstInit(gamma)),
 		Bias:        p.MustNewVar("bias", d, gnn.NewConstInit(0)),
 		RunningMean: p.MustZerosNoTrain("running_mean", d),
 		RunningVar:  p.MustOnesNoTrain("running_var", d),
