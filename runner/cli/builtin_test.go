@@ -76,8 +76,8 @@ func TestPlanLoadsInitialWeights(t *testing.T) {
 	dir := t.TempDir()
 	// A checkpoint of the quickstart model, as our own trainer would save it.
 	vs := nn.NewVarStore(gotch.CPU)
-	if _, err := model.Build(vs, registry.Ref{Type: "mobilenet_v1", Options: map[string]any{"width_mult": 0.5, "extras": "ssd_lite", "stem": "fused"}},
-		registry.Ref{Type: "ssd_lite"}, []int{6, 6, 6, 6, 6, 6}, 9); err != nil {
+	if _, err := model.Build(vs, registry.Ref{Type: "mobilenet_v1", Options: map[string]any{"width_mult": 0.5, "extras": "ssd_lite", "stem": "fused", "source_layers": []int{6, 12, 14}}},
+		registry.Ref{Type: "ssd_lite"}, []int{4, 6, 6, 6, 6, 6, 6}, 9); err != nil {
 		t.Fatal(err)
 	}
 	ckpt := dir + "/quick.ot"

@@ -96,7 +96,7 @@ func TestPlanQuickstart(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Anchors.Total != 1602 || p.Data.Train.Images != 6144 || p.Data.StepsPerEpoch != 384 || p.Model.NumClasses != 9 {
+	if p.Anchors.Total != 4738 || p.Data.Train.Images != 6144 || p.Data.StepsPerEpoch != 384 || p.Model.NumClasses != 9 {
 		t.Errorf("plan: %+v", p)
 	}
 	if p.Model.Trainable >= p.Model.Params || len(p.Model.Modules) == 0 || p.Model.Modules[0].Name != "base_net" || !p.Model.Modules[0].Frozen {

@@ -47,7 +47,7 @@ func TestExport(t *testing.T) {
 
 	onnxOut := filepath.Join(dir, "model.onnx")
 	out, errOut, code := run(t, "", "export", "onnx", "--checkpoint", weights, "--out", onnxOut, exp)
-	if code != 0 || !strings.Contains(out, "wrote "+onnxOut) || !strings.Contains(out, "scores [batch,1602,9]") {
+	if code != 0 || !strings.Contains(out, "wrote "+onnxOut) || !strings.Contains(out, "scores [batch,4738,9]") {
 		t.Fatalf("export onnx: code %d\n%s%s", code, out, errOut)
 	}
 	if st, err := os.Stat(onnxOut); err != nil || st.Size() < 1e6 {
@@ -64,7 +64,7 @@ func TestExport(t *testing.T) {
 		Classes []string `json:"classes"`
 		Priors  int      `json:"priors"`
 	}
-	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Format != "pth" || len(info.Classes) != 9 || info.Priors != 1602 {
+	if err := json.Unmarshal([]byte(out), &info); err != nil || info.Format != "pth" || len(info.Classes) != 9 || info.Priors != 4738 {
 		t.Fatalf("export pth --json: %v\n%s", err, out)
 	}
 	// the exported state_dict reads back as a weights file

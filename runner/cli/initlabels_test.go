@@ -24,8 +24,8 @@ func TestPlanReadsPretrainedLabels(t *testing.T) {
 	dir := t.TempDir()
 	// A checkpoint of the quickstart model (8 shapes + BACKGROUND).
 	vs := nn.NewVarStore(gotch.CPU)
-	if _, err := model.Build(vs, registry.Ref{Type: "mobilenet_v1", Options: map[string]any{"width_mult": 0.5, "extras": "ssd_lite", "stem": "fused"}},
-		registry.Ref{Type: "ssd_lite"}, []int{6, 6, 6, 6, 6, 6}, 9); err != nil {
+	if _, err := model.Build(vs, registry.Ref{Type: "mobilenet_v1", Options: map[string]any{"width_mult": 0.5, "extras": "ssd_lite", "stem": "fused", "source_layers": []int{6, 12, 14}}},
+		registry.Ref{Type: "ssd_lite"}, []int{4, 6, 6, 6, 6, 6, 6}, 9); err != nil {
 		t.Fatal(err)
 	}
 	ckpt := filepath.Join(dir, "quick.ot")
