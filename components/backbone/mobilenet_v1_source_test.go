@@ -30,13 +30,7 @@ func TestMobileNetV1SourceLayers(t *testing.T) {
 	if err := vs.Copy(defVS); err != nil {
 		t.Fatal(err)
 	}
-	x := ts.MustRandn([]int64{2, 3, 300, 300}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	want := evalForward(t, def, x)
-	defer dropAll(want)
-	got := evalForward(t, m, x)
-	defer dropAll(got)
-	checkShapes(t, got, 2, m.Channels(), []int64{38, 19, 10, 5, 3, 2, 1})
+	want, got := stride8Pair(t, def, m)
 	for i, w := range want {
 		if d := maxAbsDiff(got[i+1], w); d != 0 {
 			t.Errorf("feature %d differs from the default's feature %d by %g", i+1, i, d)
@@ -162,13 +156,7 @@ func TestMobileNetV1TopDown(t *testing.T) {
 	fillSynthetic(plainVS)
 	fillSynthetic(vs)
 
-	x := ts.MustRandn([]int64{2, 3, 300, 300}, gotch.Float, gotch.CPU)
-	defer x.MustDrop()
-	c := evalForward(t, plain, x)
-	defer dropAll(c)
-	p := evalForward(t, m, x)
-	defer dropAll(p)
-	checkShapes(t, p, 2, m.Channels(), []int64{38, 19, 10, 5, 3, 2, 1})
+	c, p := stride8Pair(t, plain, m)
 
 	td := m.(*backbone.MobileNetV1).TopDown
 	lateral := func(i int, coarse, fine *ts.Tensor) *ts.Tensor {
@@ -204,4 +192,19 @@ func TestMobileNetV1TopDown(t *testing.T) {
 	if d := maxAbsDiff(p[0], c[0]); d == 0 {
 		t.Error("the stride-8 map is the plain model's: the top-down path added nothing")
 	}
+}
+
+// stride8Pair runs a and b (b with the stride-8 map, seven feature maps) in eval mode on
+// one random batch of two 300x300 images, checks b's shapes and returns both feature maps
+// (freed when the test ends).
+func stride8Pair(t *testing.T, a, b backbone.Backbone) (fa, fb []*ts.Tensor) {
+	t.Helper()
+	x := ts.MustRandn([]int64{2, 3, 300, 300}, gotch.Float, gotch.CPU)
+	defer x.MustDrop()
+	fa = evalForward(t, a, x)
+	t.Cleanup(func() { dropAll(fa) })
+	fb = evalForward(t, b, x)
+	t.Cleanup(func() { dropAll(fb) })
+	checkShapes(t, fb, 2, b.Channels(), []int64{38, 19, 10, 5, 3, 2, 1})
+	return fa, fb
 }

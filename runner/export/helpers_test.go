@@ -28,72 +28,18 @@ var testClasses = []string{"BACKGROUND", "circle", "square", "triangle"}
 // the model block of the built-in mb1-ssd-lite (labels aside), by the name the tests give
 // them.
 var customModels = map[string]string{
-	// MobileNetV1 SSD-Lite with the stride-8 map of base_net[:6] as well (source_layers):
-	// seven feature maps, the first 38x38.
-	"mb1-ssd-lite-stride8": `  backbone "mobilenet_v1" {
-    extras        = "ssd_lite"
-    source_layers = [6, 12, 14]
-  }
-  head "ssd_lite" {}
-  anchors "ssd_spec" {
-    spec {
-      feature_map_size = 38
-      shrinkage        = 8
-      min_size         = 15
-      max_size         = 30
-      aspect_ratios    = [2]
-    }
-    spec {
-      feature_map_size = 19
-      shrinkage        = 16
-      min_size         = 60
-      max_size         = 105
-      aspect_ratios    = [2, 3]
-    }
-    spec {
-      feature_map_size = 10
-      shrinkage        = 32
-      min_size         = 105
-      max_size         = 150
-      aspect_ratios    = [2, 3]
-    }
-    spec {
-      feature_map_size = 5
-      shrinkage        = 64
-      min_size         = 150
-      max_size         = 195
-      aspect_ratios    = [2, 3]
-    }
-    spec {
-      feature_map_size = 3
-      shrinkage        = 100
-      min_size         = 195
-      max_size         = 240
-      aspect_ratios    = [2, 3]
-    }
-    spec {
-      feature_map_size = 2
-      shrinkage        = 150
-      min_size         = 240
-      max_size         = 285
-      aspect_ratios    = [2, 3]
-    }
-    spec {
-      feature_map_size = 1
-      shrinkage        = 300
-      min_size         = 285
-      max_size         = 330
-      aspect_ratios    = [2, 3]
-    }
-  }
-`,
+	"mb1-ssd-lite-stride8": stride8Model,
 	// The same with the fused stem and the top-down path (top_down): at 300 pixels the
 	// 10x10 map is upsampled to 19x19, a ratio that is not an integer.
-	"mb1-ssd-lite-topdown": `  backbone "mobilenet_v1" {
+	"mb1-ssd-lite-topdown": strings.Replace(stride8Model, "source_layers = [6, 12, 14]\n",
+		"source_layers = [6, 12, 14]\n    stem          = \"fused\"\n    top_down      = true\n", 1),
+}
+
+// stride8Model is MobileNetV1 SSD-Lite with the stride-8 map of base_net[:6] as well
+// (source_layers): seven feature maps, the first 38x38.
+const stride8Model = `  backbone "mobilenet_v1" {
     extras        = "ssd_lite"
     source_layers = [6, 12, 14]
-    stem          = "fused"
-    top_down      = true
   }
   head "ssd_lite" {}
   anchors "ssd_spec" {
@@ -147,8 +93,7 @@ var customModels = map[string]string{
       aspect_ratios    = [2, 3]
     }
   }
-`,
-}
+`
 
 // experimentFor loads an experiment inheriting the built-in base of a named model, with
 // testClasses (the synthetic training set only satisfies the loader).
