@@ -103,6 +103,7 @@ type Training struct {
 	OnNonFinite   string     `hcl:"on_nonfinite" json:"on_nonfinite" doc:"fail (stop the run, naming the batch's images, keeping the last good checkpoint) | skip (skip the batch, up to max_nonfinite times)"`
 	MaxNonFinite  int        `hcl:"max_nonfinite" json:"max_nonfinite" doc:"batches with a non-finite loss or gradient that on_nonfinite = \"skip\" may skip before the run stops"`
 	ChannelsLast  bool       `hcl:"channels_last" json:"channels_last" doc:"lay the convolutions' kernels and inputs out channels-last (torch.channels_last), in which libtorch's oneDNN convolutions run without layout conversions: faster on CPU, the same model up to float32 rounding; in data-parallel runs too (default false: the reference's layout, bit for bit)"`
+	ClipGradNorm  float64    `hcl:"clip_grad_norm" json:"clip_grad_norm" doc:"clip the gradients' global L2 norm to this value before each update (torch.nn.utils.clip_grad_norm_: every gradient scaled by max_norm / (norm + 1e-6) when that is below 1); 0 (default) = no clipping, as the reference"`
 	SyncBN        bool       `hcl:"sync_batchnorm" json:"sync_batchnorm" doc:"data-parallel runs (--nproc, torchrun): batch norms in training mode normalise over the global batch of all ranks, exactly as one process with the whole batch would (torch's SyncBatchNorm); false (default): over each rank's own batch, as DDP does. No effect in a one-process run"`
 }
 

@@ -268,7 +268,7 @@ func TestOverrideErrors(t *testing.T) {
 		set  string
 		want string
 	}{
-		{"training.epoch=3", `unknown key "training.epoch"; did you mean "epochs"? (valid keys here: channels_last, checkpoint, device, epochs, freeze, frozen_batch_norm, log_every, max_nonfinite, on_nonfinite, resume, seed, sync_batchnorm, threads, validate_every)`},
+		{"training.epoch=3", `unknown key "training.epoch"; did you mean "epochs"? (valid keys here: channels_last, checkpoint, clip_grad_norm, device, epochs, freeze, frozen_batch_norm, log_every, max_nonfinite, on_nonfinite, resume, seed, sync_batchnorm, threads, validate_every)`},
 		{"trainig.epochs=3", `did you mean "training"?`},
 		{"training.epochs=abc", `expected a whole number`},
 		{"training.epochs=1.5", `expected a whole number, got 1.5`},

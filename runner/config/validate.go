@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -191,6 +192,9 @@ func (l *loader) validate(e *Experiment) hcl.Diagnostics {
 	c.oneOf("training.on_nonfinite", t.OnNonFinite, []string{"fail", "skip"})
 	c.oneOf("training.frozen_batch_norm", t.FrozenBN, []string{"eval", "train"})
 	c.nonNegative("training.max_nonfinite", float64(t.MaxNonFinite))
+	if !(t.ClipGradNorm >= 0) || math.IsInf(t.ClipGradNorm, 0) {
+		c.fail("training.clip_grad_norm", "Invalid value for clip_grad_norm", "training.clip_grad_norm must be finite and >= 0 (0 = no clipping), got %g.", t.ClipGradNorm)
+	}
 
 	for _, r := range e.Evaluation.Metrics {
 		c.component(join("evaluation.metric", r.Type), "metric", r, true)

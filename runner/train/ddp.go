@@ -334,6 +334,9 @@ func (t *trainer) stepDDP(b *loader.Batch) (reg, cls float64, images int, err er
 	} else if !ok {
 		return st.reg, st.cls, st.images, errNonFinite
 	}
+	if err := t.clipGrads(s); err != nil { // the summed gradients: the same on every rank
+		return 0, 0, 0, err
+	}
 	return st.reg, st.cls, st.images, opt.Step()
 }
 

@@ -54,3 +54,38 @@ func TestGradsFinite(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestClipGrads checks clip_grad_norm against torch's definition on gradients of known
+// norms: a's gradient [3 4] and b's [12] have a global L2 norm of 13, so a limit of 6.5
+// scales both by 6.5 / (13 + 1e-6) (to float32 rounding: 1e-6 relative), a limit of 20 or
+// 0 leaves them bit for bit, and a parameter without a gradient is passed over.
+func TestClipGrads(t *testing.T) {
+	for _, c := range []struct {
+		clip  float64
+		scale float64
+	}{{6.5, 6.5 / (13 + 1e-6)}, {20, 1}, {0, 1}} {
+		s := torch.NewScope()
+		a := s.T(ts.MustZeros([]int64{2}, gotch.Float, gotch.CPU).MustSetRequiresGrad(true, true))
+		b := s.T(ts.MustZeros([]int64{1}, gotch.Float, gotch.CPU).MustSetRequiresGrad(true, true))
+		frozen := s.T(ts.MustOnes([]int64{2}, gotch.Float, gotch.CPU))
+		wa := s.T(ts.MustOfSlice([]float32{3, 4}))
+		wb := s.T(ts.MustOfSlice([]float32{12}))
+		loss := s.T(s.T(s.T(a.MustMul(wa, false)).MustSum(gotch.Float, false)).MustAdd(s.T(s.T(b.MustMul(wb, false)).MustSum(gotch.Float, false)), false))
+		loss.MustBackward()
+		tr := &trainer{vars: map[string]*ts.Tensor{"a": a, "b": b, "frozen": frozen}, clip: c.clip}
+		if err := tr.clipGrads(s); err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string][]float64{"a": {3, 4}, "b": {12}} {
+			g := s.T(tr.vars[name].MustGrad(false))
+			got := g.Float64Values(false)
+			for i := range want {
+				w := want[i] * c.scale
+				if (c.scale == 1 && got[i] != w) || math.Abs(got[i]-w) > 1e-6*w {
+					t.Errorf("clip %g: %s gradient %v, want %v scaled by %g", c.clip, name, got, want, c.scale)
+				}
+			}
+		}
+		s.Close()
+	}
+}

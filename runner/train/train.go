@@ -131,7 +131,8 @@ type trainer struct {
 	started time.Time
 	prior   float64 // TrainSeconds of earlier sessions
 	console *console
-	ddp     *ddp // nil for a one-process run
+	ddp     *ddp    // nil for a one-process run
+	clip    float64 // training.clip_grad_norm (0: none)
 }
 
 // Apply trains run as its experiment says and returns the summary. On Ctrl-C (ctx
@@ -158,6 +159,7 @@ func Apply(ctx context.Context, res *config.Result, run *build.Run, opts Options
 	t := &trainer{ctx: ctx, res: res, e: &res.Experiment, run: run, opts: opts, log: opts.Log, now: opts.Now,
 		skipped: map[string]bool{}}
 	t.vars = modelVars(run.Model)
+	t.clip = t.e.Training.ClipGradNorm
 	if opts.Dist != nil && opts.Dist.World() > 1 {
 		t.ddp = newDDP(opts.Dist, t.vars)
 	}
@@ -531,7 +533,55 @@ func (t *trainer) step(b *loader.Batch) (reg, cls float64, err error) {
 	} else if !ok {
 		return reg, cls, errNonFinite
 	}
+	if err := t.clipGrads(s); err != nil {
+		return 0, 0, err
+	}
 	return reg, cls, opt.Step()
+}
+
+// clipGrads scales every trainable parameter's gradient by t.clip / (total + 1e-6) when
+// that is below 1, total being the L2 norm of all of them together, as PyTorch's
+// clip_grad_norm_(parameters, t.clip) does (the norm of the per-gradient norms, one
+// read-back); nothing when t.clip is 0. It returns after the gradients are scaled in
+// place.
+func (t *trainer) clipGrads(s *torch.Scope) error {
+	if t.clip <= 0 {
+		return nil
+	}
+	var grads []*ts.Tensor
+	var norms []ts.Tensor
+	for _, p := range t.vars {
+		g, err := p.Grad(false)
+		if err != nil {
+			return err
+		}
+		s.T(g)
+		if def, err := g.Defined(); err != nil || !def {
+			continue
+		}
+		grads = append(grads, g)
+		norms = append(norms, *s.T(g.MustNorm(false)))
+	}
+	if len(grads) == 0 {
+		return nil
+	}
+	stacked := s.T(ts.MustStack(norms, 0))
+	total, err := s.T(stacked.MustNorm(false)).Float64Value([]int64{})
+	if err != nil {
+		return err
+	}
+	coef := t.clip / (total + 1e-6)
+	if coef >= 1 {
+		return nil
+	}
+	scale := ts.FloatScalar(coef)
+	defer scale.MustDrop()
+	for _, g := range grads {
+		if err := torch.InPlace(g, func(a *ts.Tensor) error { return a.MulScalar_(scale) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // gradsFinite checks every trainable parameter's gradient for NaN and infinity with one
