@@ -88,8 +88,9 @@ import "C"
 //     that are already mapped instead of faulting fresh zeroed ones in (the kernel's
 //     clear_page was 4 % of a quickstart step's profile): the quickstart trains 10 % faster
 //     (77-78 against 85-86 images/s, alternating one-epoch runs on 1,536 images, 2-core
-//     VM) at the same peak RSS (0.72-0.75 GB against 0.73 GB). Blocks of 32 MiB or more still
-//     have mappings of their own that go back on free; the heap's size stays at its peak. Nothing changes where transparent huge pages are off ("[never]"), or where
+//     VM) at the same peak RSS (0.72-0.75 GB against 0.73 GB). Blocks of 32 MiB or more
+//     still have mappings of their own that go back on free; the heap's size stays at its
+//     peak. Nothing changes where transparent huge pages are off ("[never]"), or where
 //     the environment tunes malloc itself (MALLOC_MMAP_MAX_, MALLOC_MMAP_THRESHOLD_,
 //     MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_ or GLIBC_TUNABLES set): the policy is then
 //     "system".

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -548,22 +549,13 @@ func (t *trainer) clipGrads(s *torch.Scope) error {
 	if t.clip <= 0 {
 		return nil
 	}
-	var grads []*ts.Tensor
-	var norms []ts.Tensor
-	for _, p := range t.vars {
-		g, err := p.Grad(false)
-		if err != nil {
-			return err
-		}
-		s.T(g)
-		if def, err := g.Defined(); err != nil || !def {
-			continue
-		}
-		grads = append(grads, g)
-		norms = append(norms, *s.T(g.MustNorm(false)))
+	grads, err := t.grads(s)
+	if err != nil || len(grads) == 0 {
+		return err
 	}
-	if len(grads) == 0 {
-		return nil
+	norms := make([]ts.Tensor, len(grads))
+	for i, g := range grads {
+		norms[i] = *s.T(g.MustNorm(false))
 	}
 	stacked := s.T(ts.MustStack(norms, 0))
 	total, err := s.T(stacked.MustNorm(false)).Float64Value([]int64{})
@@ -584,6 +576,26 @@ func (t *trainer) clipGrads(s *torch.Scope) error {
 	return nil
 }
 
+// grads returns the gradients the trainable parameters have, in the order of the
+// parameters' names (a reduction over them, such as clipGrads' norm, then sums in the same
+// order at every step and in every process: the run stays reproducible and resumable bit
+// for bit), their handles registered in s.
+func (t *trainer) grads(s *torch.Scope) ([]*ts.Tensor, error) {
+	grads := make([]*ts.Tensor, 0, len(t.vars))
+	for _, name := range slices.Sorted(maps.Keys(t.vars)) {
+		g, err := t.vars[name].Grad(false)
+		if err != nil {
+			return nil, err
+		}
+		s.T(g)
+		if def, err := g.Defined(); err != nil || !def {
+			continue
+		}
+		grads = append(grads, g)
+	}
+	return grads, nil
+}
+
 // gradsFinite checks every trainable parameter's gradient for NaN and infinity with one
 // read-back in the usual case: each gradient's sum (one reduction, in its own dtype),
 // stacked into one vector whose values are checked here. A NaN or an infinity makes its
@@ -592,17 +604,9 @@ func (t *trainer) clipGrads(s *torch.Scope) error {
 // and cannot overflow). A step used to read one float64 sum per parameter: 256 waits for
 // a result and, with the casts, 4,000 more libtorch ops on mb2-ssd-lite (refbench -ops).
 func (t *trainer) gradsFinite(s *torch.Scope) (bool, error) {
-	grads := make([]*ts.Tensor, 0, len(t.vars))
-	for _, p := range t.vars {
-		g, err := p.Grad(false)
-		if err != nil {
-			return false, err
-		}
-		s.T(g)
-		if def, err := g.Defined(); err != nil || !def {
-			continue
-		}
-		grads = append(grads, g)
+	grads, err := t.grads(s)
+	if err != nil {
+		return false, err
 	}
 	reduce := func(fn func(g *ts.Tensor) ([]*ts.Tensor, error)) (bool, error) {
 		var parts []ts.Tensor
