@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -107,23 +108,59 @@ func Flatten(tree map[string]any) map[string]any {
 
 // Diff lists the dotted keys whose values differ between two Resolved trees (present on
 // one side only, or with other values), sorted; values are compared by their printed form
-// so that numeric types that decode differently (1 and 1.0) compare equal.
+// so that numeric types that decode differently (1 and 1.0) compare equal, and an empty
+// list equals JSON's null (what a nil list becomes in a checkpoint's record). A setting on
+// one side only whose value there is its default (Defaults) is not a difference: a run
+// recorded before the setting existed has no key for it, and a setting is added with the
+// default that keeps what runs did before it (training.clip_grad_norm = 0 clips nothing),
+// so such a run is resumed as it was trained.
 func Diff(a, b map[string]any) []string {
 	fa, fb := Flatten(a), Flatten(b)
+	defaults := Defaults()
+	fd := Flatten(asJSON(defaults.Resolved()))
+	isDefault := func(k string, v any) bool {
+		d, ok := fd[k]
+		return ok && printed(d) == printed(v)
+	}
 	var out []string
 	for k, va := range fa {
 		vb, ok := fb[k]
-		if !ok || fmt.Sprint(va) != fmt.Sprint(vb) {
+		switch {
+		case !ok && isDefault(k, va):
+		case !ok || printed(va) != printed(vb):
 			out = append(out, k)
 		}
 	}
-	for k := range fb {
-		if _, ok := fa[k]; !ok {
+	for k, vb := range fb {
+		if _, ok := fa[k]; !ok && !isDefault(k, vb) {
 			out = append(out, k)
 		}
 	}
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+// printed is the form in which Diff compares values: fmt's, with JSON's null (an empty
+// list that went through a checkpoint's record as a nil slice) printed as the empty list.
+func printed(v any) string {
+	if v == nil {
+		return "[]"
+	}
+	return fmt.Sprint(v)
+}
+
+// asJSON returns a tree as it reads back from JSON (a checkpoint's record): numbers as
+// float64, lists as []any, an empty list as nil.
+func asJSON(tree map[string]any) map[string]any {
+	js, err := json.Marshal(tree)
+	if err != nil {
+		return tree
+	}
+	var out map[string]any
+	if json.Unmarshal(js, &out) != nil {
+		return tree
+	}
+	return out
 }
 
 // WriteHCL renders a Resolved tree as an experiment file (canonical HCL) that loads back
