@@ -29,4 +29,8 @@ scheduler "cosine" {
 training {
   epochs         = 200
   validate_every = 5
+  # libtorch's oneDNN convolutions on channels-last tensors (PyTorch's channels_last memory
+  # format): the same model up to float32 rounding, about 1.2-1.4x faster on CPU than the
+  # default layout; set it to false for the reference's own kernels.
+  channels_last = true
 }

@@ -27,6 +27,8 @@ type SSD struct {
 	vs         *nn.VarStore
 	// channelsLast: the 4-D variables and the input are laid out channels-last.
 	channelsLast bool
+	// folded holds the kernels and biases made by FoldBatchNorms.
+	folded []*ts.Tensor
 }
 
 // New composes an SSD from a backbone and a head already built under vs.Root().
@@ -145,7 +147,10 @@ func (m *SSD) Close() {
 	for _, t := range m.vs.Variables() {
 		t.MustDrop()
 	}
-	m.vs = nil
+	for _, t := range m.folded {
+		t.MustDrop()
+	}
+	m.vs, m.folded = nil, nil
 }
 
 // Freeze stops gradients for every parameter of the given top-level modules (torch's
@@ -194,9 +199,16 @@ func (m *SSD) SyncBatchNorm(s layers.SyncNorm) int {
 // batchNorms finds every batch norm layer reachable from roots (the backbone's and the
 // head's layers, however they are held: fields, embedded structs, slices, interfaces).
 func batchNorms(roots ...any) []*layers.BatchNorm2d {
-	bnType := reflect.TypeOf((*layers.BatchNorm2d)(nil))
+	return reachable[layers.BatchNorm2d](false, roots...)
+}
+
+// reachable finds every *T reachable from roots through fields, embedded structs,
+// slices, arrays, maps, pointers and interfaces, each once, in the order met; with
+// within, also those reachable from a *T found (nested sequences).
+func reachable[T any](within bool, roots ...any) []*T {
+	want := reflect.TypeOf((*T)(nil))
 	seen := map[unsafe.Pointer]bool{}
-	var out []*layers.BatchNorm2d
+	var out []*T
 	var visit func(v reflect.Value)
 	visit = func(v reflect.Value) {
 		switch v.Kind() {
@@ -205,9 +217,11 @@ func batchNorms(roots ...any) []*layers.BatchNorm2d {
 				return
 			}
 			seen[v.UnsafePointer()] = true
-			if v.Type() == bnType {
-				out = append(out, (*layers.BatchNorm2d)(v.UnsafePointer()))
-				return
+			if v.Type() == want {
+				out = append(out, (*T)(v.UnsafePointer()))
+				if !within {
+					return
+				}
 			}
 			visit(v.Elem())
 		case reflect.Interface:
@@ -236,4 +250,23 @@ func batchNorms(roots ...any) []*layers.BatchNorm2d {
 		visit(reflect.ValueOf(r))
 	}
 	return out
+}
+
+// FoldBatchNorms folds every batch norm that directly follows a convolution in one of
+// the model's sequences into that convolution, for inference (see
+// components/nn.Seq.FoldBatchNorms): evaluation-mode forward passes then skip those
+// batch norms, with the same results up to float32 rounding. Training mode is unchanged,
+// but the folded values are those of the weights now: call it after loading them, on a
+// model that will not train or load again. It returns how many batch norms it folded;
+// Close frees what it made.
+func (m *SSD) FoldBatchNorms() (n int, err error) {
+	for _, s := range reachable[layers.Seq](true, m.Backbone, m.Head) {
+		made, k, err := s.FoldBatchNorms()
+		m.folded = append(m.folded, made...)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -54,6 +54,7 @@ type ConvSpec struct {
 type Conv2d struct {
 	Weight, Bias *ts.Tensor // Bias is nil without bias
 	Spec         ConvSpec
+	folded       *folded // the batch norm after it folded in, for evaluation mode (Seq.FoldBatchNorms)
 }
 
 // NewConv2d creates the variables of a convolution under p, initialised as torch does
@@ -99,14 +100,18 @@ func one(v int) int {
 	return v
 }
 
-// Forward applies the convolution.
-func (c *Conv2d) Forward(x *ts.Tensor, _ bool) *ts.Tensor {
-	bias := c.Bias
+// Forward applies the convolution (in evaluation mode, with the batch norm after it
+// when that was folded in).
+func (c *Conv2d) Forward(x *ts.Tensor, train bool) *ts.Tensor {
+	weight, bias := c.Weight, c.Bias
+	if c.folded != nil && !train {
+		weight, bias = c.folded.weight, c.folded.bias
+	}
 	if bias == nil {
 		bias = ts.None
 	}
 	s := c.Spec
-	return Must("conv2d")(ts.Conv2d(x, c.Weight, bias, pair(s.Stride), pair(s.Padding), pair(s.Dilation), int64(s.Groups)))
+	return Must("conv2d")(ts.Conv2d(x, weight, bias, pair(s.Stride), pair(s.Padding), pair(s.Dilation), int64(s.Groups)))
 }
 
 func pair(v int) []int64 { return []int64{int64(v), int64(v)} }
@@ -127,6 +132,7 @@ type BatchNorm2d struct {
 	Weight, Bias, RunningMean, RunningVar *ts.Tensor
 	Frozen                                bool
 	Sync                                  SyncNorm
+	folded                                bool // into the convolution before it (Seq.FoldBatchNorms)
 }
 
 // SyncNorm is training-mode batch normalisation over the batches of several processes
@@ -171,8 +177,12 @@ func (b *BatchNorm2d) Forward(x *ts.Tensor, train bool) *ts.Tensor {
 	return b.ForwardWith(x, train, BatchNormMomentum, BatchNormEps)
 }
 
-// ForwardWith is Forward with the given momentum and eps (torch's meanings).
+// ForwardWith is Forward with the given momentum and eps (torch's meanings). Folded
+// into the convolution before it, in evaluation mode, it returns (a shallow clone of) x.
 func (b *BatchNorm2d) ForwardWith(x *ts.Tensor, train bool, momentum, eps float64) *ts.Tensor {
+	if b.passes(train) {
+		return x.MustShallowClone()
+	}
 	train = train && !b.Frozen
 	if train && b.Sync != nil {
 		return Must("sync_batch_norm")(b.Sync.SyncBatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, momentum, eps))
@@ -271,6 +281,9 @@ func (s *Seq) Forward(x *ts.Tensor, train bool) *ts.Tensor {
 func (s *Seq) ForwardRange(x *ts.Tensor, train bool, from, to int) *ts.Tensor {
 	cur, owned := x, false
 	for _, l := range s.Layers[from:to] {
+		if bn, ok := l.(*BatchNorm2d); ok && bn.passes(train) {
+			continue // folded into the convolution before it
+		}
 		if ip, ok := l.(InPlacer); ok && owned {
 			ip.ForwardInPlace(cur)
 			continue

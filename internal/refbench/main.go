@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&tf.images, "train-images", 64, "train case: training images (500x375 JPEGs) per epoch")
 	flag.IntVar(&tf.valImages, "train-val-images", 16, "train case: validation images (each side validates after the last epoch; train_ssd.py after the first too)")
 	flag.IntVar(&tf.epochs, "train-epochs", 3, "train case: epochs per run (the first is left out of the images/s)")
-	flag.Var(&tf.sets, "ours-set", "train and time-to-accuracy cases: a --set KEY=VALUE for our runner apply (repeatable), e.g. -ours-set training.channels_last=true")
+	flag.Var(&tf.sets, "ours-set", "train and time-to-accuracy cases: a --set KEY=VALUE for our runner apply (repeatable), e.g. -ours-set training.channels_last=false (the recipe sets true)")
 	flag.StringVar(&tf.runner, "runner", "", "our runner binary for the train and time-to-accuracy cases (default: go build one into the temporary folder)")
 	tta := flag.Bool("time-to-accuracy", false, "instead of the cases, the time-to-accuracy comparison (make bench-train; -acc-* flags)")
 	var af accFlags

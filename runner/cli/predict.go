@@ -47,6 +47,7 @@ func (a *app) predict(args []string) int {
 	workers := fs.Int("workers", 2, "goroutines decoding images")
 	threads := fs.Int("threads", 0, "libtorch threads (default: the experiment's training.threads, 0 = every core)")
 	noImages := fs.Bool("no-images", false, "write only the detection files, no annotated copies")
+	unfolded := fs.Bool("unfolded", false, "keep the batch norms apart from their convolutions (the reference's ops, as runner eval runs them); by default they are folded in, the same detections up to float32 rounding, faster")
 	timing := fs.Bool("timing", false, "print the time per image of each stage (decode, preprocess, forward, decode boxes, NMS, write), the wall time and the share outside the forward pass")
 	fs.Usage = func() {
 		fmt.Fprintf(a.stderr, "Usage: runner predict --checkpoint FILE [EXPERIMENT|RUN_DIR | --model NAME --labels FILE] INPUT… [flags]\n\n%s.\n%s\nFlags:\n",
@@ -57,7 +58,7 @@ func (a *app) predict(args []string) int {
 	if !ok {
 		return code
 	}
-	opts := detect.Options{Labels: *labels, Model: *modelName, Vars: f.vars, BatchSize: *batch, Threads: *threads, Log: a.log}
+	opts := detect.Options{Labels: *labels, Model: *modelName, Vars: f.vars, BatchSize: *batch, Threads: *threads, Unfolded: *unfolded, Log: a.log}
 	if len(pos) > 0 && isExperimentArg(pos[0]) {
 		opts.Experiment, pos = pos[0], pos[1:]
 	}

@@ -66,6 +66,12 @@ type Options struct {
 	// Threads is libtorch's thread count (default: the experiment's training.threads,
 	// whose 0 means every core).
 	Threads int
+	// Unfolded keeps every batch norm apart from the convolution before it. By default
+	// a detector folds them in once it has loaded the weights (model.SSD.FoldBatchNorms:
+	// one pass fewer over the activations per batch norm), which gives the same
+	// detections up to float32 rounding; unfolded, the network runs the reference's ops,
+	// as `runner eval` does.
+	Unfolded bool
 	// Log receives the build's warnings.
 	Log zerolog.Logger
 }
@@ -168,6 +174,12 @@ func (d *Detector) worker(checkpoint string, opts Options, ready chan<- error) {
 		return
 	}
 	defer run.Close()
+	if !opts.Unfolded {
+		if _, err := run.Model.FoldBatchNorms(); err != nil {
+			ready <- fmt.Errorf("%s: fold the batch norms: %w", checkpoint, err)
+			return
+		}
+	}
 	d.run, d.classes, d.size, d.nms = run, run.Classes, run.ImageSize, run.NMS
 	ready <- nil
 	// One batch may wait between the stages, so the forward pass of the next starts as
