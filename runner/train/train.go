@@ -134,6 +134,23 @@ type trainer struct {
 	console *console
 	ddp     *ddp    // nil for a one-process run
 	clip    float64 // training.clip_grad_norm (0: none)
+	// ahead is the next epoch's iterator, started during the last step of an epoch so
+	// that its first batches are ready when it begins (nil when none is).
+	ahead *aheadIter
+}
+
+// aheadIter is an iterator started before its epoch.
+type aheadIter struct {
+	epoch int
+	it    *loader.Iter
+}
+
+// closeAhead stops the iterator started ahead, if any.
+func (t *trainer) closeAhead() {
+	if t.ahead != nil {
+		t.ahead.it.Close()
+		t.ahead = nil
+	}
 }
 
 // Apply trains run as its experiment says and returns the summary. On Ctrl-C (ctx
@@ -288,6 +305,7 @@ func (t *trainer) setChannelsLast() error {
 // loop trains from batch startStep of epoch startEpoch to the end, after the validation
 // of the epoch before when valPending.
 func (t *trainer) loop(startEpoch, startStep int, valPending bool) (*Summary, error) {
+	defer t.closeAhead()
 	epochs := t.e.Training.Epochs
 	if valPending {
 		// resumed from a run interrupted in the validation after epoch startEpoch (1-based)
@@ -394,10 +412,16 @@ func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 				Classification: sumCls, Seconds: priorSecs + t.now().Sub(start).Seconds(), LR: rec.LR}
 		}
 	}()
-	// the loader's own context: stopping the run (ctx) must not abort the batch in flight
-	lctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	it := t.train.EpochFrom(lctx, epoch, skip)
+	// The loader's own context: stopping the run (ctx) must not abort the batch in flight.
+	// An epoch from its start may have been started ahead, during the last step of the
+	// one before (the same batches: an epoch's are a function of its number alone).
+	var it *loader.Iter
+	if a := t.ahead; a != nil && a.epoch == epoch && skip == 0 {
+		it, t.ahead = a.it, nil
+	} else {
+		t.closeAhead()
+		it = t.train.EpochFrom(context.Background(), epoch, skip)
+	}
 	defer it.Close()
 	step := skip
 	bar := t.console.startEpoch(epoch+1, t.e.Training.Epochs, t.steps, skip)
@@ -416,6 +440,10 @@ func (t *trainer) trainEpoch(epoch, skip int) (EpochRecord, int, error) {
 			return rec, step, fmt.Errorf("epoch %d: %w", epoch+1, err)
 		}
 		t.noteSkipped()
+		if step+1 == t.steps && epoch+1 < t.e.Training.Epochs && t.ahead == nil {
+			// the epoch's last batch: let the next epoch's workers start beside its step
+			t.ahead = &aheadIter{epoch: epoch + 1, it: t.train.EpochFrom(context.Background(), epoch+1, 0)}
+		}
 		lrs := t.setLR(epoch, step)
 		reg, cls, n, err := t.trainStep(b)
 		ids := b.IDs
