@@ -115,15 +115,7 @@ func TestForwardFreesIntermediates(t *testing.T) {
 	m := buildVariant(t, "mb1_ssd")
 	x := ts.MustRandn([]int64{1, 3, 128, 128}, gotch.Float, gotch.CPU)
 	defer x.MustDrop()
-	g, err := torch.MeasureGrowth(5, 20, func(int) error {
-		conf, loc, err := m.Forward(x, true)
-		if err != nil {
-			return err
-		}
-		conf.MustDrop()
-		loc.MustDrop()
-		return nil
-	})
+	g, err := torch.MeasureGrowth(5, 20, func(int) error { return forwardDrop(m, x, true) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,15 +271,7 @@ func TestFoldBatchNormsFreed(t *testing.T) {
 		if n, err := m.FoldBatchNorms(); err != nil || n != 27 {
 			return fmt.Errorf("FoldBatchNorms: %d folded, %v", n, err)
 		}
-		return torch.NoGrad(func() error {
-			conf, loc, err := m.Forward(x, false)
-			if err != nil {
-				return err
-			}
-			conf.MustDrop()
-			loc.MustDrop()
-			return nil
-		})
+		return torch.NoGrad(func() error { return forwardDrop(m, x, false) })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -296,4 +280,15 @@ func TestFoldBatchNormsFreed(t *testing.T) {
 	if g.MallocPerStep() > 1<<20 {
 		t.Errorf("C heap grew by %.0f bytes per folded model", g.MallocPerStep())
 	}
+}
+
+// forwardDrop runs m on x and frees the outputs.
+func forwardDrop(m *SSD, x *ts.Tensor, train bool) error {
+	conf, loc, err := m.Forward(x, train)
+	if err != nil {
+		return err
+	}
+	conf.MustDrop()
+	loc.MustDrop()
+	return nil
 }

@@ -117,7 +117,7 @@ func Flatten(tree map[string]any) map[string]any {
 func Diff(a, b map[string]any) []string {
 	fa, fb := Flatten(a), Flatten(b)
 	defaults := Defaults()
-	fd := Flatten(asJSON(defaults.Resolved()))
+	fd := Flatten(AsJSON(defaults.Resolved()))
 	isDefault := func(k string, v any) bool {
 		d, ok := fd[k]
 		return ok && printed(d) == printed(v)
@@ -149,9 +149,9 @@ func printed(v any) string {
 	return fmt.Sprint(v)
 }
 
-// asJSON returns a tree as it reads back from JSON (a checkpoint's record): numbers as
-// float64, lists as []any, an empty list as nil.
-func asJSON(tree map[string]any) map[string]any {
+// AsJSON returns a Resolved tree as it reads back from JSON (a checkpoint's record):
+// numbers as float64, lists as []any, an empty list as nil.
+func AsJSON(tree map[string]any) map[string]any {
 	js, err := json.Marshal(tree)
 	if err != nil {
 		return tree

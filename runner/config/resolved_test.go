@@ -11,8 +11,8 @@ import (
 func TestDiffAbsentKeys(t *testing.T) {
 	e := Defaults()
 	e.Training.Epochs = 3
-	current := asJSON(e.Resolved())
-	old := asJSON(e.Resolved())
+	current := AsJSON(e.Resolved())
+	old := AsJSON(e.Resolved())
 	delete(old["training"].(map[string]any), "clip_grad_norm")
 	delete(old["data"].(map[string]any), "mean") // a list, default [127 127 127]
 
@@ -25,7 +25,7 @@ func TestDiffAbsentKeys(t *testing.T) {
 
 	e.Training.ClipGradNorm = 10
 	e.Data.Mean = []float64{0, 0, 0}
-	changed := asJSON(e.Resolved())
+	changed := AsJSON(e.Resolved())
 	want := []string{"data.mean", "training.clip_grad_norm"}
 	if d := Diff(old, changed); !slices.Equal(d, want) {
 		t.Errorf("keys absent from the old record, set away from their defaults now: Diff = %v, want %v", d, want)
@@ -38,7 +38,7 @@ func TestDiffAbsentKeys(t *testing.T) {
 		t.Errorf("both sides recorded: Diff = %v, want %v", d, want)
 	}
 	// a key that is no setting at all is a difference whatever its value
-	extra := asJSON(e.Resolved())
+	extra := AsJSON(e.Resolved())
 	extra["training"].(map[string]any)["no_such_key"] = 0.0
 	if d := Diff(changed, extra); !slices.Equal(d, []string{"training.no_such_key"}) {
 		t.Errorf("an unknown key: Diff = %v, want [training.no_such_key]", d)
@@ -50,14 +50,14 @@ func TestDiffAbsentKeys(t *testing.T) {
 // run from its own experiment.hcl must not see a difference there.
 func TestDiffEmptyList(t *testing.T) {
 	e := Defaults()
-	recorded := asJSON(e.Resolved()) // IgnoreKeys nil: null
+	recorded := AsJSON(e.Resolved()) // IgnoreKeys nil: null
 	e.Model.Init.IgnoreKeys = []string{}
-	loaded := asJSON(e.Resolved()) // []
+	loaded := AsJSON(e.Resolved()) // []
 	if d := Diff(recorded, loaded); len(d) > 0 {
 		t.Errorf("nil against empty list: Diff = %v, want none", d)
 	}
 	e.Model.Init.IgnoreKeys = []string{"fc"}
-	if d := Diff(recorded, asJSON(e.Resolved())); !slices.Equal(d, []string{"model.init.ignore_keys"}) {
+	if d := Diff(recorded, AsJSON(e.Resolved())); !slices.Equal(d, []string{"model.init.ignore_keys"}) {
 		t.Errorf("nil against [fc]: Diff = %v, want [model.init.ignore_keys]", d)
 	}
 }

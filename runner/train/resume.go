@@ -1,7 +1,6 @@
 package train
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -89,7 +88,7 @@ func (t *trainer) resumePoint() (*checkpoint, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if diff := config.Diff(ck.Meta.Experiment, jsonTree(t.e.Resolved())); len(diff) > 0 {
+	if diff := config.Diff(ck.Meta.Experiment, config.AsJSON(t.e.Resolved())); len(diff) > 0 {
 		diff = WithoutSessionKeys(diff)
 		if len(diff) > 0 && !t.opts.Force {
 			ck.Close()
@@ -173,18 +172,4 @@ func (t *trainer) newestCheckpoint(dir string) (*checkpoint, error) {
 		return ck, nil
 	}
 	return nil, nil
-}
-
-// jsonTree is tree as a checkpoint's meta record holds it (through JSON), so that the two
-// compare value for value.
-func jsonTree(tree map[string]any) map[string]any {
-	js, err := json.Marshal(tree)
-	if err != nil {
-		return tree
-	}
-	var out map[string]any
-	if json.Unmarshal(js, &out) != nil {
-		return tree
-	}
-	return out
 }
