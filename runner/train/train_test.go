@@ -233,6 +233,11 @@ func TestApplyRunFolder(t *testing.T) {
 	if ck.Meta.Epoch != 2 || ck.Meta.Step != 0 || ck.Meta.GlobalStep != 8 || len(ck.Optim) == 0 || ck.RNG == nil {
 		t.Errorf("last.pt: epoch %d step %d global %d, %d optimizer tensors", ck.Meta.Epoch, ck.Meta.Step, ck.Meta.GlobalStep, len(ck.Optim))
 	}
+	// what a resume compares: the checkpoint's record against the experiment.hcl loaded
+	// back (its empty lists, e.g. ignore_keys = [], against the record's nulls)
+	if d := WithoutSessionKeys(config.Diff(ck.Meta.Experiment, config.AsJSON(back.Experiment.Resolved()))); len(d) > 0 {
+		t.Errorf("a resume from the run's own experiment.hcl would be refused over %v", d)
+	}
 }
 
 func checkPNG(t *testing.T, path string) {
