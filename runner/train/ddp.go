@@ -329,12 +329,16 @@ func (t *trainer) stepDDP(b *loader.Batch) (reg, cls float64, images int, err er
 	if err := d.allreduceGrads(); err != nil {
 		return 0, 0, 0, err
 	}
-	if ok, err := t.gradsFinite(s); err != nil {
+	grads, err := t.grads(s)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if ok, err := t.gradsFinite(s, grads); err != nil {
 		return 0, 0, 0, err
 	} else if !ok {
 		return st.reg, st.cls, st.images, errNonFinite
 	}
-	if err := t.clipGrads(s); err != nil { // the summed gradients: the same on every rank
+	if err := t.clipGrads(s, grads); err != nil { // the summed gradients: the same on every rank
 		return 0, 0, 0, err
 	}
 	return st.reg, st.cls, st.images, opt.Step()

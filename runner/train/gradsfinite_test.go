@@ -44,7 +44,11 @@ func TestGradsFinite(t *testing.T) {
 		loss := s.T(s.T(prod.MustSum(gotch.Float, false)).MustAdd(s.T(b.MustSum(gotch.Float, false)), false))
 		loss.MustBackward() // a's gradient is w, b's is ones
 		tr := &trainer{vars: map[string]*ts.Tensor{"a": a, "b": b, "frozen": frozen}}
-		got, err := tr.gradsFinite(s)
+		grads, err := tr.grads(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tr.gradsFinite(s, grads)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -73,7 +77,11 @@ func TestClipGrads(t *testing.T) {
 		loss := s.T(s.T(s.T(a.MustMul(wa, false)).MustSum(gotch.Float, false)).MustAdd(s.T(s.T(b.MustMul(wb, false)).MustSum(gotch.Float, false)), false))
 		loss.MustBackward()
 		tr := &trainer{vars: map[string]*ts.Tensor{"a": a, "b": b, "frozen": frozen}, clip: c.clip}
-		if err := tr.clipGrads(s); err != nil {
+		grads, err := tr.grads(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.clipGrads(s, grads); err != nil {
 			t.Fatal(err)
 		}
 		for name, want := range map[string][]float64{"a": {3, 4}, "b": {12}} {

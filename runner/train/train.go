@@ -557,29 +557,29 @@ func (t *trainer) step(b *loader.Batch) (reg, cls float64, err error) {
 	if err := total.Backward(); err != nil {
 		return 0, 0, err
 	}
-	if ok, err := t.gradsFinite(s); err != nil {
+	grads, err := t.grads(s)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ok, err := t.gradsFinite(s, grads); err != nil {
 		return 0, 0, err
 	} else if !ok {
 		return reg, cls, errNonFinite
 	}
-	if err := t.clipGrads(s); err != nil {
+	if err := t.clipGrads(s, grads); err != nil {
 		return 0, 0, err
 	}
 	return reg, cls, opt.Step()
 }
 
-// clipGrads scales every trainable parameter's gradient by t.clip / (total + 1e-6) when
-// that is below 1, total being the L2 norm of all of them together, as PyTorch's
+// clipGrads scales the gradients (t.grads') by t.clip / (total + 1e-6) when that is
+// below 1, total being the L2 norm of all of them together, as PyTorch's
 // clip_grad_norm_(parameters, t.clip) does (the norm of the per-gradient norms, one
 // read-back); nothing when t.clip is 0. It returns after the gradients are scaled in
 // place.
-func (t *trainer) clipGrads(s *torch.Scope) error {
-	if t.clip <= 0 {
+func (t *trainer) clipGrads(s *torch.Scope, grads []*ts.Tensor) error {
+	if t.clip <= 0 || len(grads) == 0 {
 		return nil
-	}
-	grads, err := t.grads(s)
-	if err != nil || len(grads) == 0 {
-		return err
 	}
 	norms := make([]ts.Tensor, len(grads))
 	for i, g := range grads {
@@ -624,18 +624,14 @@ func (t *trainer) grads(s *torch.Scope) ([]*ts.Tensor, error) {
 	return grads, nil
 }
 
-// gradsFinite checks every trainable parameter's gradient for NaN and infinity with one
+// gradsFinite checks the gradients (t.grads') for NaN and infinity with one
 // read-back in the usual case: each gradient's sum (one reduction, in its own dtype),
 // stacked into one vector whose values are checked here. A NaN or an infinity makes its
 // sum non-finite; a sum can also overflow on huge but finite values, so a non-finite sum
 // is confirmed by each gradient's extremes (aminmax propagates NaN and keeps infinities,
 // and cannot overflow). A step used to read one float64 sum per parameter: 256 waits for
 // a result and, with the casts, 4,000 more libtorch ops on mb2-ssd-lite (refbench -ops).
-func (t *trainer) gradsFinite(s *torch.Scope) (bool, error) {
-	grads, err := t.grads(s)
-	if err != nil {
-		return false, err
-	}
+func (t *trainer) gradsFinite(s *torch.Scope, grads []*ts.Tensor) (bool, error) {
 	reduce := func(fn func(g *ts.Tensor) ([]*ts.Tensor, error)) (bool, error) {
 		var parts []ts.Tensor
 		for _, g := range grads {
