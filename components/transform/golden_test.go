@@ -222,30 +222,49 @@ func TestSSDMatchesReferenceTrainAugmentation(t *testing.T) {
 		for j := range boxes {
 			copy(boxes[j][:], g.Boxes[4*j:])
 		}
-		s := &Sample{ID: "golden", Image: append([]float32(nil), g.Image...), W: g.W, H: g.H,
-			Boxes: boxes, Labels: append([]int(nil), g.Labels...)}
-		src := &script{t: t, draws: c.Draws}
-		if err := newSSD(&cfg).apply(s, src); err != nil {
-			t.Fatal(err)
+		// the float32 path, and the 8-bit one (Apply8) from the image's bytes
+		img8, integral := bytesOf(g.Image, g.W, g.H, 3)
+		if !integral {
+			t.Fatal("the golden image is not 8-bit")
 		}
-		src.done()
-		if d, u, n := compare(t, "image", s.Image, c.Image); n > 0 {
-			t.Errorf("case %d (expand %v, crop %v, flip %v): %d of %d values differ from the reference, max %g (%d ulp)",
-				i, c.Expand, c.Crop, c.Flip, n, len(s.Image), d, u)
-		}
-		if len(s.Labels) != len(c.Labels) {
-			t.Fatalf("case %d: %d boxes, want %d", i, len(s.Labels), len(c.Labels))
-		}
-		for j, l := range s.Labels {
-			if l != c.Labels[j] {
-				t.Errorf("case %d: label %d = %d, want %d", i, j, l, c.Labels[j])
-			}
-			for k := range 4 {
-				rel := s.Boxes[j][k] / float32(g.Size) // the loader's normalisation
-				if math.Abs(float64(rel-c.Boxes[4*j+k])) > 1e-6 {
-					t.Errorf("case %d: box %d = %v (relative %v), want %v", i, j, s.Boxes[j], rel, c.Boxes[4*j:4*j+4])
-					break
+		for _, eight := range []bool{false, true} {
+			s := &Sample{ID: "golden", Image: append([]float32(nil), g.Image...), W: g.W, H: g.H,
+				Boxes: append([][4]float32(nil), boxes...), Labels: append([]int(nil), g.Labels...)}
+			src := &script{t: t, draws: c.Draws}
+			if eight {
+				s.Image = poisoned(3 * g.W * g.H)
+				if err := newSSD(&cfg).apply(s, src, &img8); err != nil {
+					t.Fatal(err)
 				}
+			} else if err := newSSD(&cfg).apply(s, src, nil); err != nil {
+				t.Fatal(err)
+			}
+			src.done()
+			if d, u, n := compare(t, "image", s.Image, c.Image); n > 0 {
+				t.Errorf("case %d (expand %v, crop %v, flip %v, 8-bit %v): %d of %d values differ from the reference, max %g (%d ulp)",
+					i, c.Expand, c.Crop, c.Flip, eight, n, len(s.Image), d, u)
+			}
+			checkGoldenBoxes(t, i, s, c.Labels, c.Boxes, g.Size)
+		}
+	}
+}
+
+// checkGoldenBoxes compares a transformed sample's labels and boxes (relative to size, as
+// the loader normalises them) with a golden case's.
+func checkGoldenBoxes(t *testing.T, i int, s *Sample, labels []int, boxes []float32, size int) {
+	t.Helper()
+	if len(s.Labels) != len(labels) {
+		t.Fatalf("case %d: %d boxes, want %d", i, len(s.Labels), len(labels))
+	}
+	for j, l := range s.Labels {
+		if l != labels[j] {
+			t.Errorf("case %d: label %d = %d, want %d", i, j, l, labels[j])
+		}
+		for k := range 4 {
+			rel := s.Boxes[j][k] / float32(size)
+			if math.Abs(float64(rel-boxes[4*j+k])) > 1e-6 {
+				t.Errorf("case %d: box %d = %v (relative %v), want %v", i, j, s.Boxes[j], rel, boxes[4*j:4*j+4])
+				break
 			}
 		}
 	}

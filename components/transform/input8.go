@@ -1,5 +1,11 @@
 package transform
 
+import (
+	"fmt"
+	"image/color"
+	"math/rand/v2"
+)
+
 // Image8 is an 8-bit image as decoders produce it: pixel (x, y) has its red, green and
 // blue values at Pix[y*Stride+x*PixelBytes:][:3]; PixelBytes is 3 (RGB) or 4 (RGBA, the
 // fourth byte alpha, which Input8 requires to be 255 on every pixel it reads).
@@ -110,4 +116,66 @@ func (c Chain) Input8(img Image8) ([]float32, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Apply8 is implemented by training transforms that can start from an 8-bit image instead
+// of a float32 Sample. Apply8(s, img, rng) does what Apply does to s with s.Image holding
+// img's pixels as float32 — each pixel's colour with the alpha undone, as
+// color.NRGBAModel converts it (what the loader's FromImage makes of a decoded image) —
+// bit for bit, drawing the same random numbers; s.Image is ignored and replaced, and s.W
+// and s.H must be img's size. It converts only the pixels the transform reads. ok is false,
+// with s and rng untouched, when the transform cannot (img is not a valid Image8, or the
+// transform is a chain whose first step has no Apply8).
+type Apply8 interface {
+	Apply8(s *Sample, img Image8, rng *rand.Rand) (ok bool, err error)
+}
+
+// Apply8 of a chain is its first step's Apply8 followed by the other steps' Apply.
+func (c Chain) Apply8(s *Sample, img Image8, rng *rand.Rand) (bool, error) {
+	if len(c) == 0 {
+		return false, nil
+	}
+	first, ok := c[0].(Apply8)
+	if !ok {
+		return false, nil
+	}
+	if ok, err := first.Apply8(s, img, rng); !ok || err != nil {
+		if err != nil {
+			err = fmt.Errorf("transform step 0: %w", err)
+		}
+		return ok, err
+	}
+	for i, t := range c[1:] {
+		if err := t.Apply(s, rng); err != nil {
+			return true, fmt.Errorf("transform step %d: %w", i+1, err)
+		}
+	}
+	return true, nil
+}
+
+// floatRun writes the pixels x0 <= x < x1 of row y of m into dst (the float32 RGB row of
+// the whole image): opaque pixels as their bytes, translucent ones (4 bytes per pixel,
+// alpha premultiplied) with the alpha undone as color.NRGBAModel does.
+func (m *Image8) floatRun(y, x0, x1 int, dst []float32) {
+	pb := m.PixelBytes
+	src := m.Pix[y*m.Stride+x0*pb : y*m.Stride+x1*pb]
+	out := dst[3*x0 : 3*x1]
+	if pb == 3 {
+		for i := range x1 - x0 {
+			p := src[3*i : 3*i+3 : 3*i+3]
+			o := out[3*i : 3*i+3 : 3*i+3]
+			o[0], o[1], o[2] = float32(p[0]), float32(p[1]), float32(p[2])
+		}
+		return
+	}
+	for i := range x1 - x0 {
+		p := src[4*i : 4*i+4 : 4*i+4]
+		o := out[3*i : 3*i+3 : 3*i+3]
+		if p[3] == 0xff {
+			o[0], o[1], o[2] = float32(p[0]), float32(p[1]), float32(p[2])
+			continue
+		}
+		c := color.NRGBAModel.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA)
+		o[0], o[1], o[2] = float32(c.R), float32(c.G), float32(c.B)
+	}
 }

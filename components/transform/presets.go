@@ -2,7 +2,9 @@ package transform
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/ssdrunner/ssdrunner/registry"
 )
@@ -58,6 +60,9 @@ func (e *blockError) Unwrap() error { return e.err }
 type ssd struct {
 	cfg  SSDConfig
 	norm affine
+	// scratch holds float32 images for Apply8 (*[]float32), of which only the pixels the
+	// resize reads are ever written and read.
+	scratch sync.Pool
 }
 
 func newSSD(c *SSDConfig) *ssd {
@@ -66,12 +71,39 @@ func newSSD(c *SSDConfig) *ssd {
 	return &ssd{cfg: *c, norm: affine{mean: m, std: s}}
 }
 
-func (t *ssd) Apply(s *Sample, rng *rand.Rand) error { return t.apply(s, rng) }
-
-func (t *ssd) apply(s *Sample, r randSource) error {
+func (t *ssd) Apply(s *Sample, rng *rand.Rand) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	return t.apply(s, rng, nil)
+}
+
+// Apply8 is Apply on img's pixels: it converts to float32 only the source pixels the resize
+// reads, as it distorts them, into a pooled image whose other pixels stay unwritten.
+func (t *ssd) Apply8(s *Sample, img Image8, rng *rand.Rand) (bool, error) {
+	if !img.valid() {
+		return false, nil
+	}
+	if s.W != img.W || s.H != img.H {
+		return true, fmt.Errorf("image %q: the sample is %dx%d, its 8-bit image %dx%d", s.ID, s.W, s.H, img.W, img.H)
+	}
+	if len(s.Boxes) != len(s.Labels) {
+		return true, fmt.Errorf("image %q: %d boxes but %d labels", s.ID, len(s.Boxes), len(s.Labels))
+	}
+	n := 3 * img.W * img.H
+	buf, _ := t.scratch.Get().(*[]float32)
+	if buf == nil || cap(*buf) < n {
+		b := make([]float32, n)
+		buf = &b
+	}
+	defer t.scratch.Put(buf)
+	s.Image = (*buf)[:n]
+	return true, t.apply(s, rng, &img)
+}
+
+// apply is Apply on a checked sample. With src8, s.Image is a scratch image that holds
+// nothing yet: the pixels the resize reads are converted from src8 as they are distorted.
+func (t *ssd) apply(s *Sample, r randSource, src8 *Image8) error {
 	c := &t.cfg
 	photo := c.Photometric.sample(r)
 
@@ -92,7 +124,7 @@ func (t *ssd) apply(s *Sample, r randSource) error {
 	}
 
 	rz := newResizer(v.w, v.h, c.Size, c.Size)
-	distortRead(rz, v, &photo)
+	distortRead(rz, v, &photo, src8)
 	s.Image = rz.float(v, &t.norm)
 	scaleBoxes(s.Boxes, v.w, v.h, c.Size, c.Size)
 	s.W, s.H = c.Size, c.Size
@@ -100,8 +132,9 @@ func (t *ssd) apply(s *Sample, r randSource) error {
 }
 
 // distortRead applies the photometric distortion, in place, to the source pixels that the
-// resize of v reads (runs of consecutive columns on the rows it reads).
-func distortRead(rz *resizer, v *view, p *photoParams) {
+// resize of v reads (runs of consecutive columns on the rows it reads), first converting
+// them from src8 when it is given.
+func distortRead(rz *resizer, v *view, p *photoParams, src8 *Image8) {
 	cols, rows := make([]bool, v.sw), make([]bool, v.sh)
 	rz.markSource(v, cols, rows)
 	var runs [][2]int
@@ -122,6 +155,9 @@ func distortRead(rz *resizer, v *view, p *photoParams) {
 		}
 		row := v.src[y*v.sw*3 : (y+1)*v.sw*3]
 		for _, run := range runs {
+			if src8 != nil {
+				src8.floatRun(y, run[0], run[1], row)
+			}
 			p.apply(row[run[0]*3 : run[1]*3])
 		}
 	}

@@ -40,7 +40,14 @@ func FromImage(id string, img image.Image, objs []dataset.Object) *transform.Sam
 			}
 		}
 	}
-	s := &transform.Sample{ID: id, Image: px, W: w, H: h, Boxes: make([][4]float32, len(objs)), Labels: make([]int, len(objs))}
+	s := objectsSample(id, w, h, objs)
+	s.Image = px
+	return s
+}
+
+// objectsSample is the Sample of a w x h image and its objects, without pixels.
+func objectsSample(id string, w, h int, objs []dataset.Object) *transform.Sample {
+	s := &transform.Sample{ID: id, W: w, H: h, Boxes: make([][4]float32, len(objs)), Labels: make([]int, len(objs))}
 	for i, o := range objs {
 		s.Boxes[i] = [4]float32{float32(o.Box[0]), float32(o.Box[1]), float32(o.Box[2]), float32(o.Box[3])}
 		s.Labels[i] = o.Label

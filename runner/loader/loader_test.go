@@ -18,6 +18,8 @@ import (
 // TestBatchesEqualDirectProcessing checks every value of every batch against the sample
 // processed directly: the dataset's sample, the "ssd" transform with the sample's rng
 // (Seed, epoch, index), boxes relative to the output, Match; the image channel-first.
+// The shapes images are 8-bit RGBA, so the loader takes the transform's Apply8 path
+// while the direct processing converts them with FromImage and calls Apply.
 func TestBatchesEqualDirectProcessing(t *testing.T) {
 	const size, epoch = 64, 3
 	ds := newShapes(t, 10, 96, 72)

@@ -2,8 +2,11 @@ package loader
 
 import (
 	"fmt"
+	"image"
+	"math/rand/v2"
 	"time"
 
+	"github.com/ssdrunner/ssdrunner/components/dataset"
 	"github.com/ssdrunner/ssdrunner/components/target"
 	"github.com/ssdrunner/ssdrunner/components/transform"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
@@ -43,9 +46,8 @@ func (l *Loader) process(epoch, pos, i int) result {
 	b := s.Image.Bounds()
 	r.size = [2]int{b.Dx(), b.Dy()}
 
-	ts := FromImage(s.ID, s.Image, s.Objects)
-	s.Image = nil // the decoded image may be collected while the transform runs
-	if err := l.tf.Apply(ts, sampleRand(l.cfg.Seed, epoch, i)); err != nil {
+	ts, err := l.transform(&s, sampleRand(l.cfg.Seed, epoch, i))
+	if err != nil {
 		r.bad = fmt.Errorf("loader: sample %d (%s): %w", i, r.id, err)
 		return r
 	}
@@ -71,6 +73,26 @@ func (l *Loader) process(epoch, pos, i int) result {
 	since(&st.layout, t)
 	r.buf = buf
 	return r
+}
+
+// transform runs the transform on a decoded sample. An 8-bit RGBA image (what
+// internal/jpeg decodes) goes to a transform with Apply8 as it is, which converts to
+// float32 only the pixels it reads; anything else becomes a float32 Sample (FromImage).
+// Both give the same values.
+func (l *Loader) transform(s *dataset.Sample, rng *rand.Rand) (*transform.Sample, error) {
+	if a8, ok := l.tf.(transform.Apply8); ok {
+		if m, ok := s.Image.(*image.RGBA); ok {
+			b := m.Rect
+			img := transform.Image8{Pix: m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], W: b.Dx(), H: b.Dy(), Stride: m.Stride, PixelBytes: 4}
+			ts := objectsSample(s.ID, b.Dx(), b.Dy(), s.Objects)
+			if ok, err := a8.Apply8(ts, img, rng); ok {
+				return ts, err
+			}
+		}
+	}
+	ts := FromImage(s.ID, s.Image, s.Objects)
+	s.Image = nil // the decoded image may be collected while the transform runs
+	return ts, l.tf.Apply(ts, rng)
 }
 
 // sampleID returns the id of dataset index i for messages, from its annotation.
