@@ -26,6 +26,17 @@ func bytesOf(px []float32, w, h, pb int) (Image8, bool) {
 	return m, true
 }
 
+// randomPix returns the random bytes of a w x h image of pb bytes per pixel whose rows
+// have a random padding, and its stride.
+func randomPix(r *rand.Rand, w, h, pb int) ([]uint8, int) {
+	stride := w*pb + r.IntN(5)
+	pix := make([]uint8, stride*h)
+	for i := range pix {
+		pix[i] = uint8(r.IntN(256))
+	}
+	return pix, stride
+}
+
 // poisoned returns n NaNs: a scratch image for apply's 8-bit path in which any pixel read
 // without being converted first makes NaNs in the output.
 func poisoned(n int) []float32 {
@@ -54,11 +65,7 @@ func TestApply8EqualsApply(t *testing.T) {
 	for _, wh := range sizes {
 		for _, pb := range []int{3, 4} {
 			w, h := wh[0], wh[1]
-			stride := w*pb + r.IntN(5)
-			pix := make([]uint8, stride*h)
-			for i := range pix {
-				pix[i] = uint8(r.IntN(256))
-			}
+			pix, stride := randomPix(r, w, h, pb)
 			px := make([]float32, 3*w*h)
 			translucent := 0
 			for y := range h {

@@ -33,11 +33,7 @@ func TestInput8EqualsApply(t *testing.T) {
 		for _, wh := range sizes {
 			for _, pb := range []int{3, 4} {
 				w, h := wh[0], wh[1]
-				stride := w*pb + r.IntN(5)
-				pix := make([]uint8, stride*h)
-				for i := range pix {
-					pix[i] = uint8(r.IntN(256))
-				}
+				pix, stride := randomPix(r, w, h, pb)
 				// a few flat areas and extremes, where rounding edges show
 				for i := 0; i < len(pix)/4; i++ {
 					pix[i] = []uint8{0, 255, 128}[i%3]
