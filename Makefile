@@ -150,7 +150,7 @@ reftest-summary: # the count of reference comparisons in $(REFTEST_LOG), with th
 	else echo "reference comparisons: none recorded ($(REFTEST_LOG) is empty)"; fi
 
 bench: build ## benchmarks: Go micro-benchmarks (data-parallel: 1 process x 2 threads vs 2 x 1), then ours vs the reference side by side, with page faults and CPU time per step, the training cases' ratios under both malloc policies side by side, ending with whole epochs of runner apply vs train_ssd.py (REFBENCH_FLAGS='-run step -same-malloc')
-	go test -run '^$$' -bench . -benchtime 1x $(PKGS)
+	go test -p 1 -run '^$$' -bench . -benchtime 1x $(PKGS)
 	go run ./internal/refbench -runner $(BIN) $(REFBENCH_FLAGS)
 
 bench-train: build ## time to accuracy: runner apply vs train_ssd.py, same set, recipe and epochs, both final models through runner eval (VOC07 mAP, wall times); long: 2 runs a side of 5 epochs over 800 images (BENCH_TRAIN_FLAGS to shrink)
