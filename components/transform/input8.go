@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"math/rand/v2"
 )
@@ -14,6 +15,13 @@ type Image8 struct {
 	W, H       int
 	Stride     int
 	PixelBytes int
+}
+
+// RGBA8 is the Image8 of m's pixels (4 bytes per pixel, alpha premultiplied), as
+// internal/jpeg decodes them; it shares m's memory.
+func RGBA8(m *image.RGBA) Image8 {
+	b := m.Rect
+	return Image8{Pix: m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], W: b.Dx(), H: b.Dy(), Stride: m.Stride, PixelBytes: 4}
 }
 
 // valid reports whether the fields describe an image Pix holds.

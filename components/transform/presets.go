@@ -87,9 +87,6 @@ func (t *ssd) Apply8(s *Sample, img Image8, rng *rand.Rand) (bool, error) {
 	if s.W != img.W || s.H != img.H {
 		return true, fmt.Errorf("image %q: the sample is %dx%d, its 8-bit image %dx%d", s.ID, s.W, s.H, img.W, img.H)
 	}
-	if len(s.Boxes) != len(s.Labels) {
-		return true, fmt.Errorf("image %q: %d boxes but %d labels", s.ID, len(s.Boxes), len(s.Labels))
-	}
 	n := 3 * img.W * img.H
 	buf, _ := t.scratch.Get().(*[]float32)
 	if buf == nil || cap(*buf) < n {
@@ -98,6 +95,9 @@ func (t *ssd) Apply8(s *Sample, img Image8, rng *rand.Rand) (bool, error) {
 	}
 	defer t.scratch.Put(buf)
 	s.Image = (*buf)[:n]
+	if err := s.check(); err != nil {
+		return true, err
+	}
 	return true, t.apply(s, rng, &img)
 }
 

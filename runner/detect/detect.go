@@ -376,8 +376,7 @@ func (d *Detector) prepareOne(img image.Image) ([]float32, [2]int, error) {
 		// same values as through FromImage and Apply, without the float32 copies. Input8
 		// declines when a pixel it reads is not opaque (the float path undoes the alpha).
 		if m, ok := img.(*image.RGBA); ok {
-			im := transform.Image8{Pix: m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], W: b.Dx(), H: b.Dy(), Stride: m.Stride, PixelBytes: 4}
-			if chw, ok := in.Input8(im); ok && len(chw) == 3*d.size*d.size {
+			if chw, ok := in.Input8(transform.RGBA8(m)); ok && len(chw) == 3*d.size*d.size {
 				return chw, [2]int{b.Dx(), b.Dy()}, nil
 			}
 		}

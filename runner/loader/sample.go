@@ -82,9 +82,8 @@ func (l *Loader) process(epoch, pos, i int) result {
 func (l *Loader) transform(s *dataset.Sample, rng *rand.Rand) (*transform.Sample, error) {
 	if a8, ok := l.tf.(transform.Apply8); ok {
 		if m, ok := s.Image.(*image.RGBA); ok {
-			b := m.Rect
-			img := transform.Image8{Pix: m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], W: b.Dx(), H: b.Dy(), Stride: m.Stride, PixelBytes: 4}
-			ts := objectsSample(s.ID, b.Dx(), b.Dy(), s.Objects)
+			img := transform.RGBA8(m)
+			ts := objectsSample(s.ID, img.W, img.H, s.Objects)
 			if ok, err := a8.Apply8(ts, img, rng); ok {
 				return ts, err
 			}
