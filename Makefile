@@ -66,7 +66,7 @@ MATRIX := ATEN_CPU_CAPABILITY=default ATEN_CPU_CAPABILITY=avx2 \
           OMP_NUM_THREADS=1 OMP_NUM_THREADS=2
 CI_SETTINGS := ATEN_CPU_CAPABILITY=default,OMP_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott,OMP_NUM_THREADS=2
 # The concurrent packages that `make test` runs under the race detector (-short).
-RACE_PKGS := ./runner/loader ./registry ./internal/jpeg ./runner/download/... ./runner/detect
+RACE_PKGS := ./runner/loader ./registry ./internal/jpeg ./runner/download/... ./runner/detect ./runner/predict
 RACE_TORCH_RUN := Scope
 # One line per reference comparison ("ran …" / "skipped …: why"), summed up by `make test`.
 REFTEST_LOG := $(BUILD)/reftest.log
@@ -108,7 +108,7 @@ test-hostile: build ## run the bad-input corpus through bin/runner, each case un
 test-cluster: build ## a single-node Slurm here (apt-installs slurm-wlm and munge; root): a 3-trial sweep as an array job, its report checked; the Nomad job parsed by Nomad's own parser; a 2-task data-parallel training
 	$(ROOT)/scripts/cluster/test-cluster.sh $(BIN)
 
-test-race: setup ## the concurrent packages (loader, registry, jpeg, downloads, detect, torch scopes) under the race detector, -short
+test-race: setup ## the concurrent packages (loader, registry, jpeg, downloads, detect, predict, torch scopes) under the race detector, -short
 	go test -race -short -count=1 $(RACE_PKGS)
 	go test -race -short -count=1 -run '$(RACE_TORCH_RUN)' ./internal/torch
 

@@ -174,7 +174,7 @@ func (d *COCO) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := d.items[i]
-	img, err := decodeImage(filepath.Join(d.dir, filepath.FromSlash(it.file)), d.exif)
+	img, err := decodeImage(filepath.Join(d.dir, filepath.FromSlash(it.file)), d.exif, nil)
 	if err != nil {
 		return Sample{}, fmt.Errorf("image id %d: %w", it.imageID, err)
 	}

@@ -195,7 +195,7 @@ func (d *CSV) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := &d.items[i]
-	img, err := decodeImage(d.paths[i], d.exif)
+	img, err := decodeImage(d.paths[i], d.exif, nil)
 	if err != nil {
 		return Sample{}, fmt.Errorf("%s: line %d: %w", d.file, it.line, err)
 	}

@@ -97,7 +97,7 @@ func TestExifOrientationOpenImages(t *testing.T) {
 // the upright image, as the reference reads them).
 func TestExifOrientationVOC(t *testing.T) {
 	for _, exif := range []bool{true, false} {
-		img, err := decodeImage(exifFixture, exif)
+		img, err := decodeImage(exifFixture, exif, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -242,7 +242,7 @@ func (d *OpenImages) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := &d.items[i]
-	img, err := decodeImage(it.path, d.exif)
+	img, err := decodeImage(it.path, d.exif, nil)
 	if err != nil {
 		return Sample{}, fmt.Errorf("%s: line %d: ImageID %s: %w", d.file, it.line, it.id, err)
 	}

@@ -254,7 +254,7 @@ func (d *VOC) Sample(i int) (Sample, error) {
 		return Sample{}, err
 	}
 	it := d.items[i]
-	img, err := decodeImage(it.image, d.exif)
+	img, err := decodeImage(it.image, d.exif, nil)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -271,13 +271,13 @@ func (d *VOC) Sample(i int) (Sample, error) {
 // orientation tag says, as cv2.imread does (the PyTorch SSD reference reads images so);
 // without, it keeps its stored pixel grid, as PIL's Image.open does (the Keras SSD
 // project, pycocotools and torchvision read images so, and COCO's boxes are drawn on it).
-func decodeImage(path string, exif bool) (image.Image, error) {
+func decodeImage(path string, exif bool, pix []byte) (image.Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
 	if jpeg.IsJPEG(data) {
-		img, err := decodeJPEG(path, data)
+		img, err := decodeJPEG(path, data, pix)
 		if err != nil || !exif {
 			return img, err
 		}
@@ -298,7 +298,7 @@ func decodeImage(path string, exif bool) (image.Image, error) {
 }
 
 // decodeJPEG decodes the JPEG file at path, whose content is data, with libjpeg-turbo.
-func decodeJPEG(path string, data []byte) (image.Image, error) {
+func decodeJPEG(path string, data []byte, pix []byte) (image.Image, error) {
 	hd, err := jpeg.DecodeHeader(path, data)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: cannot decode: %v", path, jpegMessage(err))
@@ -306,7 +306,7 @@ func decodeJPEG(path string, data []byte) (image.Image, error) {
 	if int64(hd.Width)*int64(hd.Height) > maxImagePixels {
 		return nil, fmt.Errorf("image %s: unsupported size %dx%d", path, hd.Width, hd.Height)
 	}
-	img, err := jpeg.Decode(path, data, 0)
+	img, err := jpeg.DecodeInto(path, data, 0, pix)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: cannot decode: %v", path, jpegMessage(err))
 	}
@@ -327,4 +327,11 @@ func jpegMessage(err error) string {
 // libjpeg-turbo (the pixels cv2.imread gives), turned upright by their EXIF orientation
 // when exif is set (as cv2.imread does); PNG and GIF with Go's decoders. Errors name the
 // file; images of more than 2^27 pixels are refused.
-func DecodeImage(path string, exif bool) (image.Image, error) { return decodeImage(path, exif) }
+func DecodeImage(path string, exif bool) (image.Image, error) { return decodeImage(path, exif, nil) }
+
+// DecodeImageInto is DecodeImage that decodes a colour JPEG into pix's memory when pix
+// has the capacity (see jpeg.DecodeInto): a caller that decodes many images can give the
+// pixels of one it no longer uses to the next (image.RGBA's Pix, at full capacity).
+func DecodeImageInto(path string, exif bool, pix []byte) (image.Image, error) {
+	return decodeImage(path, exif, pix)
+}

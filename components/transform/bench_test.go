@@ -91,7 +91,7 @@ func BenchmarkTestTransformInput8(b *testing.B) {
 	}
 	in := tr.(Input8)
 	benchSample(b, applyFunc(func(*Sample, *rand.Rand) error {
-		if _, ok := in.Input8(img); !ok {
+		if _, ok := in.Input8(img, nil); !ok {
 			return errors.New("Input8 refused the image")
 		}
 		return nil

@@ -39,14 +39,16 @@ func (m Image8) valid() bool {
 // configured otherwise, img is not a valid Image8, or a pixel it reads is not opaque: a
 // Sample holds colours with the alpha undone, which the bytes of a premultiplied
 // translucent pixel are not). Inference uses it to skip the conversions to and from
-// float32 that Apply's interface needs.
+// float32 that Apply's interface needs. The values are written over dst when it has the
+// capacity (every one of them is written: dst's old contents do not matter), so that a
+// caller can reuse its buffers; otherwise, or with dst nil, into a new slice.
 type Input8 interface {
-	Input8(img Image8) (chw []float32, ok bool)
+	Input8(img Image8, dst []float32) (chw []float32, ok bool)
 }
 
 // Input8 resizes like Apply with uint8 set (the reference's cv2.resize of the decoded
 // 8-bit image), reading img's bytes directly, and writes the normalised planes.
-func (t *testTransform) Input8(img Image8) ([]float32, bool) {
+func (t *testTransform) Input8(img Image8, dst []float32) ([]float32, bool) {
 	if !t.cfg.Uint8 || !img.valid() {
 		return nil, false
 	}
@@ -86,7 +88,11 @@ func (t *testTransform) Input8(img Image8) ([]float32, bool) {
 	}
 	lut := &t.lut
 	n := size * size
-	out := make([]float32, 3*n)
+	out := dst[:0]
+	if cap(out) < 3*n {
+		out = make([]float32, 3*n)
+	}
+	out = out[:3*n]
 	cache := newRowCache[int32](3 * size)
 	// The vertical pass (fixedRows' fixedBlend) and the normalisation, one output row at a
 	// time, straight into the three planes.
@@ -117,10 +123,10 @@ func (t *testTransform) Input8(img Image8) ([]float32, bool) {
 
 // Input8 of a chain is its step's when the chain has exactly one step that has Input8
 // (the test transform built as a chain); otherwise it declines.
-func (c Chain) Input8(img Image8) ([]float32, bool) {
+func (c Chain) Input8(img Image8, dst []float32) ([]float32, bool) {
 	if len(c) == 1 {
 		if in, ok := c[0].(Input8); ok {
-			return in.Input8(img)
+			return in.Input8(img, dst)
 		}
 	}
 	return nil, false

@@ -30,8 +30,14 @@ func TestInput8EqualsApply(t *testing.T) {
 		if !ok {
 			t.Fatalf("the test transform does not implement Input8")
 		}
+		// Each call after the first writes over the last one's result, poisoned with NaN:
+		// a value Input8 does not write shows (the NaN fails the comparison below).
+		var dirty []float32
 		for _, wh := range sizes {
 			for _, pb := range []int{3, 4} {
+				for i := range dirty {
+					dirty[i] = float32(math.NaN())
+				}
 				w, h := wh[0], wh[1]
 				pix, stride := randomPix(r, w, h, pb)
 				// a few flat areas and extremes, where rounding edges show
@@ -45,10 +51,14 @@ func TestInput8EqualsApply(t *testing.T) {
 						}
 					}
 				}
-				got, ok := in.Input8(Image8{Pix: pix, W: w, H: h, Stride: stride, PixelBytes: pb})
+				got, ok := in.Input8(Image8{Pix: pix, W: w, H: h, Stride: stride, PixelBytes: pb}, dirty)
 				if !ok {
 					t.Fatalf("%dx%d: Input8 refused a valid image", w, h)
 				}
+				if cap(dirty) >= len(got) && &dirty[:1][0] != &got[:1][0] {
+					t.Fatalf("%dx%d: Input8 allocated although dst had room", w, h)
+				}
+				dirty = got
 				s := &Sample{ID: "x", W: w, H: h, Image: make([]float32, 3*w*h)}
 				for y := range h {
 					for x := range w {
@@ -112,7 +122,7 @@ func TestInput8Alpha(t *testing.T) {
 		if c.x >= 0 {
 			pix[4*(c.y*w+c.x)+3] = 128
 		}
-		if _, ok := in.Input8(Image8{Pix: pix, W: w, H: h, Stride: 4 * w, PixelBytes: 4}); ok != c.want {
+		if _, ok := in.Input8(Image8{Pix: pix, W: w, H: h, Stride: 4 * w, PixelBytes: 4}, nil); ok != c.want {
 			t.Errorf("%s: Input8 answered %v, want %v", c.name, ok, c.want)
 		}
 	}
@@ -126,7 +136,7 @@ func TestInput8Refuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := Image8{Pix: make([]uint8, 4*4*3), W: 4, H: 4, Stride: 12, PixelBytes: 3}
-	if _, ok := tr.(Input8).Input8(img); ok {
+	if _, ok := tr.(Input8).Input8(img, nil); ok {
 		t.Error("uint8 = false: Input8 answered")
 	}
 	tr, err = Build(refOf("test", nil))
@@ -139,11 +149,11 @@ func TestInput8Refuses(t *testing.T) {
 		{Pix: make([]uint8, 48), W: 4, H: 4, Stride: 12, PixelBytes: 2},
 		{Pix: nil, W: 0, H: 4, Stride: 12, PixelBytes: 3},
 	} {
-		if _, ok := tr.(Input8).Input8(bad); ok {
+		if _, ok := tr.(Input8).Input8(bad, nil); ok {
 			t.Errorf("%+v: Input8 answered", bad)
 		}
 	}
-	if _, ok := tr.(Input8).Input8(img); !ok {
+	if _, ok := tr.(Input8).Input8(img, nil); !ok {
 		t.Error("a valid image refused")
 	}
 }
@@ -160,10 +170,10 @@ func TestInput8Chain(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := Image8{Pix: make([]uint8, 4*4*3), W: 4, H: 4, Stride: 12, PixelBytes: 3}
-	if got, ok := one.(Input8).Input8(img); !ok || len(got) != 3*300*300 {
+	if got, ok := one.(Input8).Input8(img, nil); !ok || len(got) != 3*300*300 {
 		t.Errorf("a chain of the test transform: ok %v, %d values", ok, len(got))
 	}
-	if _, ok := two.(Input8).Input8(img); ok {
+	if _, ok := two.(Input8).Input8(img, nil); ok {
 		t.Error("a chain of two steps answered")
 	}
 }

@@ -82,6 +82,14 @@ func DecodeHeader(name string, data []byte) (Header, error) {
 // YCCK images converted as OpenCV converts them). maxPixels > 0 bounds the image's area:
 // larger images are refused before any pixel memory is allocated. name only labels errors.
 func Decode(name string, data []byte, maxPixels int64) (image.Image, error) {
+	return DecodeInto(name, data, maxPixels, nil)
+}
+
+// DecodeInto is Decode that decodes an RGBA image into pix's memory when pix has the
+// capacity (4 bytes per pixel, rows packed), so that a caller decoding many images can
+// reuse their buffers; the returned image then shares pix. Every byte of the image is
+// written on success: pix's old contents do not matter. pix is not used for grey images.
+func DecodeInto(name string, data []byte, maxPixels int64, pix []byte) (image.Image, error) {
 	hd, err := DecodeHeader(name, data)
 	if err != nil {
 		return nil, err
@@ -99,19 +107,27 @@ func Decode(name string, data []byte, maxPixels int64) (image.Image, error) {
 		}
 		return img, nil
 	case CMYK, YCCK:
-		img := image.NewRGBA(r)
+		img := newRGBA(r, pix)
 		if msg := decode(data, img.Pix, w, img.Stride, h, pixelCMYK); msg != "" {
 			return nil, &Error{name, msg}
 		}
 		cmykToRGBA(img.Pix)
 		return img, nil
 	default:
-		img := image.NewRGBA(r)
+		img := newRGBA(r, pix)
 		if msg := decode(data, img.Pix, w, img.Stride, h, pixelRGBA); msg != "" {
 			return nil, &Error{name, msg}
 		}
 		return img, nil
 	}
+}
+
+// newRGBA returns an RGBA image of r in pix's memory when pix is large enough, else a new one.
+func newRGBA(r image.Rectangle, pix []byte) *image.RGBA {
+	if n := 4 * r.Dx() * r.Dy(); cap(pix) >= n {
+		return &image.RGBA{Pix: pix[:n], Stride: 4 * r.Dx(), Rect: r}
+	}
+	return image.NewRGBA(r)
 }
 
 // cmykToRGBA converts libjpeg's CMYK output (as stored by Adobe applications: inverted, 255

@@ -242,3 +242,42 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeInto: decoding into a buffer full of another image's bytes (and of 0x00 and
+// 0x5a, alpha included) gives Decode's image, byte for byte, in the buffer's memory when it
+// is large enough; a smaller buffer is left alone.
+func TestDecodeInto(t *testing.T) {
+	for _, name := range fixtures(t) {
+		data := readFixture(t, name)
+		want, err := Decode(name, data, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ok := want.(*image.RGBA)
+		if !ok {
+			continue // grey: DecodeInto does not use the buffer
+		}
+		for _, fill := range []byte{0x00, 0x5a, 0xff} {
+			buf := bytes.Repeat([]byte{fill}, len(m.Pix)+13)
+			got, err := DecodeInto(name, data, 0, buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := got.(*image.RGBA)
+			if g.Rect != m.Rect || g.Stride != m.Stride || !bytes.Equal(g.Pix, m.Pix) {
+				t.Fatalf("%s into a buffer of 0x%02x: the pixels differ from Decode's", name, fill)
+			}
+			if &g.Pix[0] != &buf[0] {
+				t.Errorf("%s: decoded into new memory although the buffer had room", name)
+			}
+		}
+		small := make([]byte, len(m.Pix)-1)
+		got, err := DecodeInto(name, data, 0, small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := got.(*image.RGBA); !bytes.Equal(g.Pix, m.Pix) || &g.Pix[0] == &small[0] {
+			t.Errorf("%s: a buffer one byte short was used, or the pixels differ", name)
+		}
+	}
+}

@@ -25,6 +25,13 @@ package torch
 //   at_get_num_threads();
 //   f(n);
 // }
+// // OpenMP 5.0's omp_pause_resource_all(omp_pause_soft): libgomp ends the calling
+// // thread's team (its worker threads exit; the next parallel region starts new ones).
+// // -1 without OpenMP 5.0.
+// static int omp_pause_all(void) {
+//   int (*f)(int) = (int (*)(int))dlsym(RTLD_DEFAULT, "omp_pause_resource_all");
+//   return f ? f(1) : -1;
+// }
 import "C"
 
 import (
@@ -130,3 +137,8 @@ func LockHelperThread() {
 
 // Threads reports libtorch's current intra-op thread count.
 func Threads() int { return int(C.at_get_num_threads()) }
+
+// PauseTeam ends the calling OS thread's OpenMP team (OpenMP 5.0's
+// omp_pause_resource_all): its worker threads exit instead of spinning, and the thread's
+// next parallel op starts a new team. It reports whether the OpenMP runtime did it.
+func PauseTeam() bool { return C.omp_pause_all() == 0 }

@@ -3,8 +3,12 @@ package torch
 import (
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
 )
 
 var threadEnv = []string{"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}
@@ -128,4 +132,46 @@ func TestSetLocalThreads(t *testing.T) {
 	if got := Threads(); got != 2 {
 		t.Errorf("this thread runs %d threads after another's SetLocalThreads(1), want 2", got)
 	}
+}
+
+// TestPauseTeam: after a parallel op at 2 threads, PauseTeam ends the calling thread's
+// OpenMP team (the process has fewer threads), and the next parallel op starts a new one
+// and gives the same values.
+func TestPauseTeam(t *testing.T) {
+	lockThreads(t)
+	SetThreads(2)
+	s := NewScope()
+	defer s.Close()
+	x := s.T(ts.MustRandn([]int64{1 << 22}, gotch.Float, gotch.CPU))
+	op := func() []float32 { // an element-wise op over 4M values: split across the team
+		v := make([]float32, 1<<22)
+		if err := CopyTo(s.T(x.MustMul(x, false)), v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	want := op()
+	before := taskCount(t)
+	if !PauseTeam() {
+		t.Skip("the OpenMP runtime has no omp_pause_resource_all")
+	}
+	if after := taskCount(t); after >= before {
+		t.Errorf("%d threads after PauseTeam, %d before: the team did not end", after, before)
+	}
+	if got := op(); !slices.Equal(got, want) {
+		t.Error("the op after PauseTeam gives other values")
+	}
+	if after := taskCount(t); after < before {
+		t.Errorf("%d threads after the next parallel op, %d before the pause: no new team", after, before)
+	}
+}
+
+// taskCount is the number of threads of the process.
+func taskCount(t *testing.T) int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Skip("no /proc/self/task:", err)
+	}
+	return len(tasks)
 }

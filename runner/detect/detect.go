@@ -109,10 +109,17 @@ type Detector struct {
 	classes   []string
 	size      int
 	batchSize int
+	threads   int // libtorch's thread count, the forward pass's
 	nms       postprocess.Config
 	run       *build.Run // owned by the worker goroutine
 
 	gate gate // keeps the CPU work beside the forward pass out of it when it takes every core
+
+	// planes are buffers for prepared images, reused once their batch's input tensor
+	// holds a copy: a prepared image is 1 MB at 300x300, and with a new one per image the
+	// garbage collector ran every other image of runner predict at batch 1 (its live
+	// heap is a few MB), slowing the work between forward passes.
+	planes planePool
 
 	jobs      chan job
 	done      chan struct{}
@@ -167,7 +174,8 @@ func (d *Detector) worker(checkpoint string, opts Options, ready chan<- error) {
 	if threads <= 0 {
 		threads = src.Experiment.Experiment.Training.Threads
 	}
-	d.gate.exclusive = torch.SetThreads(threads) >= runtime.NumCPU()
+	d.threads = torch.SetThreads(threads)
+	d.gate.exclusive = d.threads >= runtime.NumCPU()
 	run, err := BuildSource(src, opts)
 	if err != nil {
 		ready <- err
@@ -182,12 +190,20 @@ func (d *Detector) worker(checkpoint string, opts Options, ready chan<- error) {
 	}
 	d.run, d.classes, d.size, d.nms = run, run.Classes, run.ImageSize, run.NMS
 	ready <- nil
+	if d.gate.exclusive {
+		for j := range d.jobs {
+			d.forwardThenPost(j)
+		}
+		return
+	}
 	// One batch may wait between the stages, so the forward pass of the next starts as
 	// soon as a batch's outputs are handed over.
 	post, postDone := make(chan forwarded, 1), make(chan struct{})
 	go d.postStage(post, postDone)
 	for j := range d.jobs {
-		d.forwardStage(j, post)
+		if f, ok := d.forwardStage(j); ok {
+			post <- f
+		}
 	}
 	close(post)
 	<-postDone // the post stage uses the run: it finishes before the run is closed
@@ -239,6 +255,26 @@ func (d *Detector) Beside(f func()) time.Duration {
 		took = time.Since(start)
 	})
 	return took
+}
+
+// planePool holds buffers for prepared images (channel-first float32 planes).
+type planePool struct{ p sync.Pool }
+
+// get returns a buffer of any length (Input8 writes over it when it is large enough).
+func (p *planePool) get() []float32 {
+	if b, ok := p.p.Get().(*[]float32); ok {
+		return *b
+	}
+	return nil
+}
+
+// put gives back the buffers of a batch that no longer needs them.
+func (p *planePool) put(bufs [][]float32) {
+	for _, b := range bufs {
+		if b != nil {
+			p.p.Put(&b)
+		}
+	}
 }
 
 // Classes returns the class names, BACKGROUND first.
@@ -376,7 +412,7 @@ func (d *Detector) prepareOne(img image.Image) ([]float32, [2]int, error) {
 		// same values as through FromImage and Apply, without the float32 copies. Input8
 		// declines when a pixel it reads is not opaque (the float path undoes the alpha).
 		if m, ok := img.(*image.RGBA); ok {
-			if chw, ok := in.Input8(transform.RGBA8(m)); ok && len(chw) == 3*d.size*d.size {
+			if chw, ok := in.Input8(transform.RGBA8(m), d.planes.get()); ok && len(chw) == 3*d.size*d.size {
 				return chw, [2]int{b.Dx(), b.Dy()}, nil
 			}
 		}

@@ -3,10 +3,12 @@ package detect_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -135,32 +137,40 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// One call of several batches (pipelined between the two stages) gives, in order, what a
-// call per batch gives (the same batches: batching itself may move float32 results).
+// One call of several batches (pipelined) gives, in order, what a call per batch gives
+// (the same batches: batching itself may move float32 results), both when the forward
+// pass takes every core (the worker post-processes each batch itself, ending its OpenMP
+// team after each forward pass) and when it leaves cores free (a second stage
+// post-processes beside the next forward pass). The prepared images' buffers are reused
+// between batches: a value left from another image would show as a difference.
 func TestDetectBatchesInOneCall(t *testing.T) {
-	d, _ := loadTiny(t, detect.Options{BatchSize: 2, Set: []string{"evaluation.nms.score_threshold=0.2"}})
-	defer d.Close()
-	imgs, err := testImages(5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, timing, err := d.DetectTimed(context.Background(), imgs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(imgs) || timing.Images != len(imgs) || timing.Forward <= 0 {
-		t.Fatalf("%d results, timing %+v for %d images", len(all), timing, len(imgs))
-	}
-	for lo := 0; lo < len(imgs); lo += 2 {
-		hi := min(lo+2, len(imgs))
-		part, err := d.Detect(context.Background(), imgs[lo:hi]...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := lo; i < hi; i++ {
-			if !reflect.DeepEqual(all[i], part[i-lo]) {
-				t.Errorf("image %d: %d detections in one call, %d in a call of its batch", i, len(all[i]), len(part[i-lo]))
+	for _, threads := range []int{1, runtime.NumCPU()} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
+			d, _ := loadTiny(t, detect.Options{BatchSize: 2, Threads: threads, Set: []string{"evaluation.nms.score_threshold=0.2"}})
+			defer d.Close()
+			imgs, err := testImages(5)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			all, timing, err := d.DetectTimed(context.Background(), imgs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != len(imgs) || timing.Images != len(imgs) || timing.Forward <= 0 {
+				t.Fatalf("%d results, timing %+v for %d images", len(all), timing, len(imgs))
+			}
+			for lo := 0; lo < len(imgs); lo += 2 {
+				hi := min(lo+2, len(imgs))
+				part, err := d.Detect(context.Background(), imgs[lo:hi]...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := lo; i < hi; i++ {
+					if !reflect.DeepEqual(all[i], part[i-lo]) {
+						t.Errorf("image %d: %d detections in one call, %d in a call of its batch", i, len(all[i]), len(part[i-lo]))
+					}
+				}
+			}
+		})
 	}
 }

@@ -10,12 +10,43 @@ import (
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 )
 
-// The libtorch work of a batch runs in two stages, each on its own goroutine locked to its
-// OS thread: the forward pass (forwardStage, the worker), then the box decoding and the NMS
-// (postStage). A batch's post-processing thus runs beside the next batch's preparation
-// (and, with a core to spare, its forward pass: see gate) when callers keep more than one
-// batch in flight (as runner predict does); with one caller at a time it costs one
-// channel hand-over.
+// The libtorch work of a batch runs on the worker, a goroutine locked to its OS thread:
+// the forward pass, then the box decoding and the NMS. How the two are arranged depends
+// on the gate:
+//
+//   - When the forward pass's threads take every core (the gate is exclusive), the
+//     worker post-processes each batch itself right after its forward pass
+//     (forwardThenPost), beside the preparation of the next batch: nothing can run
+//     beside the forward pass, so a second stage would only add a hand-over, and with
+//     one the next forward pass could start before the last batch's post-processing,
+//     which then ran in the following gap beside another one's (two in one gap, on one
+//     thread, while the other core waited).
+//   - Otherwise a second stage (postStage, on its own locked thread) post-processes a
+//     batch while the worker runs the next one's forward pass on the cores left free.
+
+// forwardThenPost runs the forward pass of a batch and then its post-processing, and
+// answers its job (the worker's loop when the gate is exclusive). forwardStage ends the
+// thread's OpenMP team after the forward pass (torch.PauseTeam), still inside the gate:
+// libgomp's worker threads spin for a long while after each parallel region (about
+// 300,000 rounds), and the one left spinning after a forward pass held one of the two
+// cores that the work between forward passes (this post-processing, the next images'
+// decoding and preparation) needs; the next forward pass starts a new team. Measured
+// with mb2-ssd-lite at 2 threads on 2 cores, batch 1: the forward pass took as long
+// (medians of 150 images, alternating with and without the pause: 17.9 against 17.9 ms,
+// 19.5 against 20.4, 17.0 against 17.0), and runner predict's time between forward passes
+// fell from 4.4-4.5 ms to 2.8-3.0 with this order and a third batch in flight (README,
+// Speed).
+func (d *Detector) forwardThenPost(j job) {
+	f, ok := d.forwardStage(j) // which ends the team
+	if !ok {
+		return
+	}
+	// The post-processing's small ops at one thread: a parallel one would start a team.
+	torch.SetLocalThreads(1)
+	dets, err := d.postprocess(&f)
+	torch.SetLocalThreads(d.threads)
+	f.reply <- jobResult{dets: dets, timing: f.timing, err: err}
+}
 
 // forwarded is a batch between the stages: the network's outputs, owned by the post stage
 // once sent.
@@ -26,23 +57,30 @@ type forwarded struct {
 	reply     chan jobResult
 }
 
-// forwardStage runs the network on one batch and hands its outputs to the post stage; on
-// error it answers the job itself.
-func (d *Detector) forwardStage(j job, post chan<- forwarded) {
+// forwardStage runs the network on one batch and returns its outputs; on error it answers
+// the job itself and reports false.
+func (d *Detector) forwardStage(j job) (forwarded, bool) {
 	f := forwarded{sizes: j.sizes, reply: j.reply}
 	f.timing.Images = len(j.pixels)
 	err := func() (err error) {
 		defer torch.Recover(&err)
 		return torch.NoGrad(func() (err error) {
-			d.gate.forward(func() { err = d.forward(j, &f) })
+			d.gate.forward(func() {
+				err = d.forward(j, &f)
+				if d.gate.exclusive {
+					// Inside the gate: once the work beside the forward pass starts, the
+					// spinning thread that must answer the pause may be off its core.
+					torch.PauseTeam()
+				}
+			})
 			return err
 		})
 	}()
 	if err != nil {
 		j.reply <- jobResult{timing: f.timing, err: fmt.Errorf("detect: %w", err)}
-		return
+		return forwarded{}, false
 	}
-	post <- f
+	return f, true
 }
 
 // forward is the forward pass of a batch: on success, f holds the network's outputs and
@@ -57,6 +95,7 @@ func (d *Detector) forward(j job, f *forwarded) error {
 		return err
 	}
 	s.T(x)
+	d.planes.put(j.pixels) // x holds a copy
 	if dev := d.run.Device; dev != d.run.Priors.MustDevice() {
 		x = s.T(x.MustTo(dev, false))
 	}
@@ -75,16 +114,15 @@ func (d *Detector) forward(j job, f *forwarded) error {
 }
 
 // postStage decodes and selects the boxes of each forwarded batch and answers its job,
-// until post is closed; it then closes done.
+// until post is closed; it then closes done. It runs only when the gate is not exclusive,
+// beside the forward pass.
 func (d *Detector) postStage(post <-chan forwarded, done chan<- struct{}) {
 	// The post-processing works on small tensors beside the forward pass: one OpenMP
 	// thread here, so that its parallel ops do not start a second team.
 	torch.LockHelperThread()
 	defer close(done)
 	for f := range post {
-		var dets [][]Detection
-		var err error
-		d.gate.beside(func() { dets, err = d.postprocess(&f) })
+		dets, err := d.postprocess(&f)
 		f.reply <- jobResult{dets: dets, timing: f.timing, err: err}
 	}
 }

@@ -5,8 +5,6 @@ package predict
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -16,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -216,9 +213,15 @@ func (s *Summary) fail(log zerolog.Logger, path string, err error) {
 }
 
 // inFlight is the number of batches runImages has between reading and writing: one in
-// the detector's forward pass, one read, decoded and prepared meanwhile (its forward pass
-// starts as soon as the network is free), and the one before in the box decoding and NMS.
-const inFlight = 2
+// the detector (its forward pass, then its box decoding and NMS), the next read,
+// decoded and prepared, waiting for the network, and the one after it being read and
+// decoded. With the detector's forward pass taking every core, all of that CPU work runs
+// between two forward passes, and the third batch lets its decoding run beside the last
+// batch's post-processing instead of after it: with two in flight, a batch's decoding
+// started when the batch two before it was answered, and the next forward pass waited
+// for it (mb2-ssd-lite, 2 threads on 2 cores, batch 1: the time between forward passes
+// 2.8-3.0 ms against 3.3-3.6 with two; README, Prediction).
+const inFlight = 3
 
 // imageBatch is a batch of image files on its way through runImages.
 type imageBatch struct {
@@ -247,6 +250,7 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var pix pixelPool
 	ordered := make(chan *imageBatch, inFlight) // every batch, in input order, to the writer
 	work := make(chan *imageBatch)              // the same batches, to the detecting goroutines
 	go func() {
@@ -274,7 +278,7 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				detectBatch(ctx, det, b, opts.Workers)
+				detectBatch(ctx, det, b, opts.Workers, &pix)
 				close(b.done)
 			}
 		}()
@@ -288,7 +292,9 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 		if runErr != nil {
 			continue // draining: the goroutines stop at the cancellation
 		}
-		if runErr = recordBatch(det, b, opts, sum); runErr != nil {
+		runErr = recordBatch(det, b, opts, sum)
+		pix.put(b.imgs) // recorded and drawn: their pixels serve the next images
+		if runErr != nil {
 			cancel()
 			continue
 		}
@@ -304,7 +310,7 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 
 // detectBatch reads and decodes b's files, workers at a time, and detects objects in the
 // ones that decode.
-func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, workers int) {
+func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, workers int, pix *pixelPool) {
 	b.imgs = make([]image.Image, len(b.in))
 	b.errs = make([]error, len(b.in))
 	took := make([]time.Duration, len(b.in))
@@ -319,7 +325,7 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			took[i] = det.Beside(func() { b.imgs[i], b.errs[i] = dataset.DecodeImage(in.Path, true) })
+			took[i] = det.Beside(func() { b.imgs[i], b.errs[i] = dataset.DecodeImageInto(in.Path, true, pix.get()) })
 		}()
 	}
 	wg.Wait()
@@ -348,6 +354,30 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 		return
 	}
 	b.dets, b.timing = dets, timing
+}
+
+// pixelPool keeps the pixel memory of the decoded images that runImages has recorded, for
+// the next ones to decode into: a 500x375 image is 750 KB, and with a new one per image
+// (and a new prepared one, which the detector reuses likewise) the garbage collector ran
+// every other image at batch 1, beside the work between forward passes.
+type pixelPool struct{ p sync.Pool }
+
+// get returns pixel memory of any size (the decoder uses it when it is large enough).
+func (p *pixelPool) get() []byte {
+	if b, ok := p.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return nil
+}
+
+// put keeps the pixels of the RGBA images among imgs, which nothing uses any more.
+func (p *pixelPool) put(imgs []image.Image) {
+	for _, img := range imgs {
+		if m, ok := img.(*image.RGBA); ok {
+			b := m.Pix[:cap(m.Pix)]
+			p.p.Put(&b)
+		}
+	}
 }
 
 // recordBatch adds a detected batch to the summary and writes its annotated copies.
@@ -396,30 +426,12 @@ func writeJPEG(path string, img image.Image) error {
 // detection: path, frame, class, label, score, xmin, ymin, xmax, ymax; an image without
 // detections has no row).
 func writeDetections(dir string, sum *Summary, classes []string) error {
-	js, err := json.MarshalIndent(struct {
-		Classes []string `json:"classes"`
-		*Summary
-	}{classes, sum}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := fsutil.WriteBytesAtomic(filepath.Join(dir, "detections.json"), 0o644, append(js, '\n')); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, "detections.json"), 0o644, func(w io.Writer) error {
+		return writeSummaryJSON(w, classes, sum)
+	}); err != nil {
 		return err
 	}
 	return fsutil.WriteFileAtomic(filepath.Join(dir, "detections.csv"), 0o644, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"path", "frame", "class", "label", "score", "xmin", "ymin", "xmax", "ymax"})
-		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 32) }
-		for _, im := range sum.Images {
-			frame := ""
-			if im.Frame != nil {
-				frame = strconv.Itoa(*im.Frame)
-			}
-			for _, d := range im.Detections {
-				cw.Write([]string{im.Path, frame, d.Class, strconv.Itoa(d.Label), f(d.Score), f(d.Box[0]), f(d.Box[1]), f(d.Box[2]), f(d.Box[3])})
-			}
-		}
-		cw.Flush()
-		return cw.Error()
+		return writeDetectionsCSV(w, sum)
 	})
 }

@@ -242,3 +242,40 @@ func TestRunCancelled(t *testing.T) {
 		t.Errorf("detections.json: %v", err)
 	}
 }
+
+// Images decoded into the pixels of images recorded before them (each smaller than the
+// last, so every one fits a recycled buffer) give what a Detect call of the image alone
+// gives.
+func TestRunReusesPixels(t *testing.T) {
+	d := tinyDetector(t)
+	dir := t.TempDir()
+	var files []string
+	for i := range 9 {
+		p := filepath.Join(dir, "in", fmt.Sprintf("im%d.jpg", i))
+		writeImage(t, p, 96-7*i, 80-5*i)
+		files = append(files, p)
+	}
+	for _, batch := range []int{1, 2} {
+		sum, err := Run(context.Background(), d, files, Options{Out: filepath.Join(dir, fmt.Sprint("out", batch)), BatchSize: batch, NoImages: true, Log: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sum.Images) != len(files) {
+			t.Fatalf("batch %d: %d images, want %d", batch, len(sum.Images), len(files))
+		}
+		for i, im := range sum.Images {
+			img, err := dataset.DecodeImage(files[i], true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := d.Detect(context.Background(), img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// (batching itself may move float32 results)
+			if batch == 1 && !reflect.DeepEqual(im.Detections, want[0]) {
+				t.Errorf("batch %d, %s: %d detections, want %d", batch, im.Path, len(im.Detections), len(want[0]))
+			}
+		}
+	}
+}
