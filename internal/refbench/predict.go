@@ -91,26 +91,24 @@ func predictCases() []benchCase {
 		target: "≤ 0.33 (≥ 3× faster)",
 		ours:   msOnly(func(reps int) ([]float64, error) { return timePredict(reps, 1, predictImages, nil) }),
 	})
-	out = append(out, benchCase{
-		name:   fmt.Sprintf("predict batch 1, %d images: %% of end to end outside the forward pass, in the same pass (ours; 'ms' column is %%)", shareImages),
-		reps:   5,
-		target: "≤ 15 %",
-		ours: msOnly(func(reps int) ([]float64, error) {
-			var sh shares
-			_, err := timePredict(reps, 1, shareImages, &sh)
-			return sh.inPass, err
-		}),
-	})
-	out = append(out, benchCase{
-		name:   fmt.Sprintf("predict batch 1, %d images: %% of end to end beyond the forward pass alone, timed apart (ours; 'ms' column is %%)", shareImages),
-		reps:   5,
-		target: "≤ 15 %",
-		ours: msOnly(func(reps int) ([]float64, error) {
-			var sh shares
-			_, err := timePredict(reps, 1, shareImages, &sh)
-			return sh.alone, err
-		}),
-	})
+	for _, sc := range []struct {
+		what string
+		pick func(shares) []float64
+	}{
+		{"outside the forward pass, in the same pass", func(sh shares) []float64 { return sh.inPass }},
+		{"beyond the forward pass alone, timed apart", func(sh shares) []float64 { return sh.alone }},
+	} {
+		out = append(out, benchCase{
+			name:   fmt.Sprintf("predict batch 1, %d images: %% of end to end %s (ours; 'ms' column is %%)", shareImages, sc.what),
+			reps:   5,
+			target: "≤ 15 %",
+			ours: msOnly(func(reps int) ([]float64, error) {
+				var sh shares
+				_, err := timePredict(reps, 1, shareImages, &sh)
+				return sc.pick(sh), err
+			}),
+		})
+	}
 	out = append(out, benchCase{
 		name:   "predict mb2-ssd-lite ms/image, batches of 8 (throughput; the reference has no batching)",
 		reps:   3,

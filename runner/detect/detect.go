@@ -13,13 +13,13 @@
 // of each input image (corner form, not clipped, as the reference).
 //
 // A Detector is safe for use by several goroutines: images are prepared on the calling
-// goroutines, in parallel, and the libtorch work of all callers runs in two stages, each
-// serialised on one goroutine locked to its OS thread (the threading rule of
-// internal/torch): the forward pass, then the box decoding and NMS. With several calls in
-// flight, one batch's post-processing runs beside the next batch's preparation, and
-// beside its forward pass too when the forward pass leaves a core free (fewer libtorch
-// threads than cores); when it takes every core, the work beside it waits for it (see
-// Beside). Several images given to one Detect call go through the network together,
+// goroutines, in parallel, and the libtorch work of all callers is serialised on one
+// goroutine locked to its OS thread (the threading rule of internal/torch): the forward
+// pass, then the box decoding and NMS, the latter on a second such goroutine when the
+// forward pass leaves a core free (fewer libtorch threads than cores), so that it runs
+// beside the next forward pass. With several calls in flight, one batch's
+// post-processing runs beside the next batch's preparation; when the forward pass takes
+// every core, the work beside it waits for it (see Beside). Several images given to one Detect call go through the network together,
 // Options.BatchSize at a time.
 package detect
 

@@ -21,40 +21,34 @@ import (
 // lists, escapes in names, floats in exponent form).
 func writeSummaryJSON(w io.Writer, classes []string, sum *Summary) error {
 	e := jsonWriter{w: w, buf: make([]byte, 0, 1<<17), strs: map[string][]byte{}}
-	e.raw("{\n")
+	e.open()
 	e.key(1, "classes")
 	if classes == nil {
 		e.raw("null")
 	} else {
 		e.list(1, len(classes), func(i int) { e.str(classes[i]) })
 	}
-	e.raw(",\n")
 	e.key(1, "images")
 	if sum.Images == nil {
 		e.raw("null")
 	} else {
 		e.list(1, len(sum.Images), func(i int) { e.image(2, &sum.Images[i]); e.flush(false) })
 	}
-	e.raw(",\n")
 	if len(sum.Failures) > 0 {
 		e.key(1, "failures")
 		e.list(1, len(sum.Failures), func(i int) {
-			f := &sum.Failures[i]
-			e.raw("{\n")
+			e.open()
 			e.key(3, "path")
-			e.str(f.Path)
-			e.raw(",\n")
+			e.str(sum.Failures[i].Path)
 			e.key(3, "error")
-			e.str(f.Error)
-			e.raw("\n")
-			e.indent(2)
-			e.raw("}")
+			e.str(sum.Failures[i].Error)
+			e.close(2)
 		})
-		e.raw(",\n")
 	}
 	e.key(1, "seconds")
 	e.float(sum.Seconds)
-	e.raw("\n}\n")
+	e.close(0)
+	e.raw("\n")
 	e.flush(true)
 	return e.err
 }
@@ -63,10 +57,18 @@ func writeSummaryJSON(w io.Writer, classes []string, sum *Summary) error {
 // indent lays it out, appending to buf and writing it out in blocks; the first error
 // sticks.
 type jsonWriter struct {
-	w    io.Writer
-	buf  []byte
-	strs map[string][]byte // encoded strings, for the class names that every detection repeats
-	err  error
+	w     io.Writer
+	buf   []byte
+	strs  map[string][]byte // encoded strings, for the class names that every detection repeats
+	first bool              // no field of the object being written yet
+	err   error
+}
+
+// close ends an object whose braces sit at level.
+func (e *jsonWriter) close(level int) {
+	e.buf = append(e.buf, '\n')
+	e.indent(level)
+	e.buf = append(e.buf, '}')
 }
 
 // flush writes buf out once it holds a block, or whatever it holds when all is set.
@@ -83,8 +85,20 @@ const spaces = "                                                                
 
 func (e *jsonWriter) indent(level int) { e.buf = append(e.buf, spaces[:2*level]...) }
 
-// key writes the indent of level, the key and ": ".
+// open starts an object; its fields follow with key.
+func (e *jsonWriter) open() {
+	e.buf = append(e.buf, '{')
+	e.first = true
+}
+
+// key starts a field of the object being written: the line break (after a comma but
+// before the first field), the indent of level, the key and ": ".
 func (e *jsonWriter) key(level int, k string) {
+	if !e.first {
+		e.buf = append(e.buf, ',')
+	}
+	e.first = false
+	e.buf = append(e.buf, '\n')
 	e.indent(level)
 	e.buf = append(e.buf, '"')
 	e.buf = append(e.buf, k...)
@@ -156,27 +170,22 @@ func (e *jsonWriter) float(v float64) {
 	e.buf = b
 }
 
-// image writes one Image object whose fields sit at level.
+// image writes one Image object whose braces sit at level.
 func (e *jsonWriter) image(level int, im *Image) {
-	e.raw("{\n")
+	e.open()
 	e.key(level+1, "path")
 	e.str(im.Path)
-	e.raw(",\n")
 	if im.Frame != nil {
 		e.key(level+1, "frame")
 		e.int(*im.Frame)
-		e.raw(",\n")
 	}
 	e.key(level+1, "width")
 	e.int(im.Width)
-	e.raw(",\n")
 	e.key(level+1, "height")
 	e.int(im.Height)
-	e.raw(",\n")
 	if im.Output != "" {
 		e.key(level+1, "output")
 		e.str(im.Output)
-		e.raw(",\n")
 	}
 	e.key(level+1, "detections")
 	if im.Detections == nil {
@@ -184,28 +193,21 @@ func (e *jsonWriter) image(level int, im *Image) {
 	} else {
 		e.list(level+1, len(im.Detections), func(i int) { e.detection(level+2, &im.Detections[i]) })
 	}
-	e.raw("\n")
-	e.indent(level)
-	e.raw("}")
+	e.close(level)
 }
 
-// detection writes one Detection object whose fields sit at level+1.
+// detection writes one Detection object whose braces sit at level.
 func (e *jsonWriter) detection(level int, d *detect.Detection) {
-	e.raw("{\n")
+	e.open()
 	e.key(level+1, "box")
 	e.list(level+1, len(d.Box), func(i int) { e.float(d.Box[i]) })
-	e.raw(",\n")
 	e.key(level+1, "label")
 	e.int(d.Label)
-	e.raw(",\n")
 	e.key(level+1, "class")
 	e.str(d.Class)
-	e.raw(",\n")
 	e.key(level+1, "score")
 	e.float(d.Score)
-	e.raw("\n")
-	e.indent(level)
-	e.raw("}")
+	e.close(level)
 }
 
 // writeDetectionsCSV writes detections.csv: a header, then a row per detection (path,
