@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 
+	"github.com/ssdrunner/ssdrunner/internal/bufpool"
 	"github.com/ssdrunner/ssdrunner/registry"
 )
 
@@ -60,9 +60,9 @@ func (e *blockError) Unwrap() error { return e.err }
 type ssd struct {
 	cfg  SSDConfig
 	norm affine
-	// scratch holds float32 images for Apply8 (*[]float32), of which only the pixels the
-	// resize reads are ever written and read.
-	scratch sync.Pool
+	// scratch holds float32 images for Apply8, of which only the pixels the resize reads
+	// are ever written and read.
+	scratch bufpool.Pool[float32]
 }
 
 func newSSD(c *SSDConfig) *ssd {
@@ -88,13 +88,8 @@ func (t *ssd) Apply8(s *Sample, img Image8, rng *rand.Rand) (bool, error) {
 		return true, fmt.Errorf("image %q: the sample is %dx%d, its 8-bit image %dx%d", s.ID, s.W, s.H, img.W, img.H)
 	}
 	n := 3 * img.W * img.H
-	buf, _ := t.scratch.Get().(*[]float32)
-	if buf == nil || cap(*buf) < n {
-		b := make([]float32, n)
-		buf = &b
-	}
-	defer t.scratch.Put(buf)
-	s.Image = (*buf)[:n]
+	s.Image = t.scratch.Take(n)
+	defer t.scratch.Put(s.Image)
 	if err := s.check(); err != nil {
 		return true, err
 	}

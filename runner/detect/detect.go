@@ -36,6 +36,7 @@ import (
 
 	"github.com/ssdrunner/ssdrunner/components/postprocess"
 	"github.com/ssdrunner/ssdrunner/components/transform"
+	"github.com/ssdrunner/ssdrunner/internal/bufpool"
 	"github.com/ssdrunner/ssdrunner/internal/rng"
 	"github.com/ssdrunner/ssdrunner/internal/torch"
 	"github.com/ssdrunner/ssdrunner/runner/build"
@@ -119,7 +120,7 @@ type Detector struct {
 	// holds a copy: a prepared image is 1 MB at 300x300, and with a new one per image the
 	// garbage collector ran every other image of runner predict at batch 1 (its live
 	// heap is a few MB), slowing the work between forward passes.
-	planes planePool
+	planes bufpool.Pool[float32]
 
 	jobs      chan job
 	done      chan struct{}
@@ -257,26 +258,6 @@ func (d *Detector) Beside(f func()) time.Duration {
 	return took
 }
 
-// planePool holds buffers for prepared images (channel-first float32 planes).
-type planePool struct{ p sync.Pool }
-
-// get returns a buffer of any length (Input8 writes over it when it is large enough).
-func (p *planePool) get() []float32 {
-	if b, ok := p.p.Get().(*[]float32); ok {
-		return *b
-	}
-	return nil
-}
-
-// put gives back the buffers of a batch that no longer needs them.
-func (p *planePool) put(bufs [][]float32) {
-	for _, b := range bufs {
-		if b != nil {
-			p.p.Put(&b)
-		}
-	}
-}
-
 // Classes returns the class names, BACKGROUND first.
 func (d *Detector) Classes() []string { return append([]string(nil), d.classes...) }
 
@@ -412,7 +393,7 @@ func (d *Detector) prepareOne(img image.Image) ([]float32, [2]int, error) {
 		// same values as through FromImage and Apply, without the float32 copies. Input8
 		// declines when a pixel it reads is not opaque (the float path undoes the alpha).
 		if m, ok := img.(*image.RGBA); ok {
-			if chw, ok := in.Input8(transform.RGBA8(m), d.planes.get()); ok && len(chw) == 3*d.size*d.size {
+			if chw, ok := in.Input8(transform.RGBA8(m), d.planes.Any()); ok && len(chw) == 3*d.size*d.size {
 				return chw, [2]int{b.Dx(), b.Dy()}, nil
 			}
 		}

@@ -95,7 +95,9 @@ func (d *Detector) forward(j job, f *forwarded) error {
 		return err
 	}
 	s.T(x)
-	d.planes.put(j.pixels) // x holds a copy
+	for _, p := range j.pixels { // x holds a copy
+		d.planes.Put(p)
+	}
 	if dev := d.run.Device; dev != d.run.Priors.MustDevice() {
 		x = s.T(x.MustTo(dev, false))
 	}

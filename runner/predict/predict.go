@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ssdrunner/ssdrunner/components/dataset"
+	"github.com/ssdrunner/ssdrunner/internal/bufpool"
 	"github.com/ssdrunner/ssdrunner/internal/fsutil"
 	"github.com/ssdrunner/ssdrunner/runner/detect"
 )
@@ -250,7 +251,7 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var pix pixelPool
+	var pix bufpool.Pool[byte]                  // the pixels of recorded images, for the next ones
 	ordered := make(chan *imageBatch, inFlight) // every batch, in input order, to the writer
 	work := make(chan *imageBatch)              // the same batches, to the detecting goroutines
 	go func() {
@@ -293,7 +294,7 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 			continue // draining: the goroutines stop at the cancellation
 		}
 		runErr = recordBatch(det, b, opts, sum)
-		pix.put(b.imgs) // recorded and drawn: their pixels serve the next images
+		recycle(&pix, b.imgs) // recorded and drawn
 		if runErr != nil {
 			cancel()
 			continue
@@ -310,7 +311,7 @@ func runImages(ctx context.Context, det *detect.Detector, files []Input, opts Op
 
 // detectBatch reads and decodes b's files, workers at a time, and detects objects in the
 // ones that decode.
-func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, workers int, pix *pixelPool) {
+func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, workers int, pix *bufpool.Pool[byte]) {
 	b.imgs = make([]image.Image, len(b.in))
 	b.errs = make([]error, len(b.in))
 	took := make([]time.Duration, len(b.in))
@@ -325,7 +326,7 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			took[i] = det.Beside(func() { b.imgs[i], b.errs[i] = dataset.DecodeImageInto(in.Path, true, pix.get()) })
+			took[i] = det.Beside(func() { b.imgs[i], b.errs[i] = dataset.DecodeImageInto(in.Path, true, pix.Any()) })
 		}()
 	}
 	wg.Wait()
@@ -356,26 +357,15 @@ func detectBatch(ctx context.Context, det *detect.Detector, b *imageBatch, worke
 	b.dets, b.timing = dets, timing
 }
 
-// pixelPool keeps the pixel memory of the decoded images that runImages has recorded, for
-// the next ones to decode into: a 500x375 image is 750 KB, and with a new one per image
-// (and a new prepared one, which the detector reuses likewise) the garbage collector ran
-// every other image at batch 1, beside the work between forward passes.
-type pixelPool struct{ p sync.Pool }
-
-// get returns pixel memory of any size (the decoder uses it when it is large enough).
-func (p *pixelPool) get() []byte {
-	if b, ok := p.p.Get().(*[]byte); ok {
-		return *b
-	}
-	return nil
-}
-
-// put keeps the pixels of the RGBA images among imgs, which nothing uses any more.
-func (p *pixelPool) put(imgs []image.Image) {
+// recycle keeps the pixel memory of the RGBA images among imgs, which nothing uses any
+// more, in pix for the next images to decode into: a 500x375 image is 750 KB, and with a
+// new one per image (and a new prepared one, which the detector reuses likewise) the
+// garbage collector ran every other image at batch 1, beside the work between forward
+// passes.
+func recycle(pix *bufpool.Pool[byte], imgs []image.Image) {
 	for _, img := range imgs {
 		if m, ok := img.(*image.RGBA); ok {
-			b := m.Pix[:cap(m.Pix)]
-			p.p.Put(&b)
+			pix.Put(m.Pix)
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 // in a fraction of that (the test compares the two on awkward values: empty and nil
 // lists, escapes in names, floats in exponent form).
 func writeSummaryJSON(w io.Writer, classes []string, sum *Summary) error {
-	e := jsonWriter{w: w, buf: make([]byte, 0, 1<<17), strs: map[string][]byte{}}
+	e := jsonWriter{blockWriter: newBlockWriter(w), strs: map[string][]byte{}}
 	e.open()
 	e.key(1, "classes")
 	if classes == nil {
@@ -53,15 +53,36 @@ func writeSummaryJSON(w io.Writer, classes []string, sum *Summary) error {
 	return e.err
 }
 
+// blockWriter appends to buf and writes it out in blocks; the first error sticks.
+type blockWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+func newBlockWriter(w io.Writer) blockWriter { return blockWriter{w: w, buf: make([]byte, 0, 1<<17)} }
+
+// flush writes buf out once it holds a block, or whatever it holds when all is set.
+func (e *blockWriter) flush(all bool) {
+	if e.err == nil && (all || len(e.buf) >= 1<<16) {
+		_, e.err = e.w.Write(e.buf)
+		e.buf = e.buf[:0]
+	}
+}
+
+// fail records err unless an error came first.
+func (e *blockWriter) fail(err error) {
+	if e.err == nil {
+		e.err = err
+	}
+}
+
 // jsonWriter writes indented JSON as encoding/json's MarshalIndent with a two-space
-// indent lays it out, appending to buf and writing it out in blocks; the first error
-// sticks.
+// indent lays it out.
 type jsonWriter struct {
-	w     io.Writer
-	buf   []byte
+	blockWriter
 	strs  map[string][]byte // encoded strings, for the class names that every detection repeats
 	first bool              // no field of the object being written yet
-	err   error
 }
 
 // close ends an object whose braces sit at level.
@@ -69,14 +90,6 @@ func (e *jsonWriter) close(level int) {
 	e.buf = append(e.buf, '\n')
 	e.indent(level)
 	e.buf = append(e.buf, '}')
-}
-
-// flush writes buf out once it holds a block, or whatever it holds when all is set.
-func (e *jsonWriter) flush(all bool) {
-	if e.err == nil && (all || len(e.buf) >= 1<<16) {
-		_, e.err = e.w.Write(e.buf)
-		e.buf = e.buf[:0]
-	}
 }
 
 func (e *jsonWriter) raw(s string) { e.buf = append(e.buf, s...) }
@@ -132,9 +145,7 @@ func (e *jsonWriter) str(s string) {
 	if !ok {
 		var err error
 		if b, err = json.Marshal(s); err != nil {
-			if e.err == nil {
-				e.err = err
-			}
+			e.fail(err)
 			return
 		}
 		if len(e.strs) < 1024 {
@@ -151,9 +162,7 @@ func (e *jsonWriter) int(v int) { e.buf = strconv.AppendInt(e.buf, int64(v), 10)
 // NaN and infinities are an error, as in encoding/json.
 func (e *jsonWriter) float(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		if e.err == nil {
-			e.err = fmt.Errorf("json: unsupported value: %v", v)
-		}
+		e.fail(fmt.Errorf("json: unsupported value: %v", v))
 		return
 	}
 	format := byte('f')
@@ -216,7 +225,7 @@ func (e *jsonWriter) detection(level int, d *detect.Detection) {
 // writes them. The text fields go through encoding/csv (its quoting), once per image and
 // class; the numbers are appended as they are (they never need quotes).
 func writeDetectionsCSV(w io.Writer, sum *Summary) error {
-	e := jsonWriter{w: w, buf: make([]byte, 0, 1<<17)}
+	e := newBlockWriter(w)
 	fields := func(f ...string) []byte { // f as encoding/csv writes them, with the comma after
 		var b bytes.Buffer
 		cw := csv.NewWriter(&b)
