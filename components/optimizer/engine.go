@@ -162,6 +162,17 @@ func (e *engine) ZeroGrad() {
 	}
 }
 
+// ClearGrad sets every gradient to none (zero_grad(set_to_none=True)).
+func (e *engine) ClearGrad() {
+	for _, g := range e.groups {
+		for _, p := range g.params {
+			if err := torch.ClearGrad(p); err != nil {
+				panic(err) // a parameter that is not a tensor: a programming error
+			}
+		}
+	}
+}
+
 // Step applies one update to every parameter whose gradient is defined, with gradient
 // tracking off.
 func (e *engine) Step() (err error) {

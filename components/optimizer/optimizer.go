@@ -26,8 +26,15 @@ type Group struct {
 
 // Optimizer updates parameters from their gradients.
 type Optimizer interface {
-	// ZeroGrad zeroes every defined gradient in place, like torch 1.13's zero_grad().
+	// ZeroGrad zeroes every defined gradient in place, like torch 1.13's zero_grad():
+	// the gradients stay defined (a data-parallel step reduces every one of them).
 	ZeroGrad()
+	// ClearGrad sets every gradient to none, like zero_grad(set_to_none=True) (PyTorch
+	// 2's default): the next backward pass hands each parameter its gradient as computed,
+	// with no zeroing and no accumulation pass. The update is the same as after ZeroGrad
+	// for every parameter the next backward pass reaches; one it does not reach is skipped
+	// by Step instead of decayed with a zero gradient.
+	ClearGrad()
 	// Step updates every parameter that has a gradient; parameters whose gradient is
 	// undefined (frozen, or unused so far) are skipped and keep their state.
 	Step() error

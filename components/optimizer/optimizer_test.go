@@ -255,7 +255,8 @@ func TestLRAndClose(t *testing.T) {
 
 // TestHandlesAndGradMode checks that Step updates parameters through the caller's handles
 // without replacing them (a copy of a handle, as VarStore.Variables gives, stays valid and
-// sees the update), zeroes gradients, and leaves gradient tracking on.
+// sees the update), zeroes gradients, and leaves gradient tracking on; and that ClearGrad
+// leaves no gradient, so that Step skips the parameter.
 func TestHandlesAndGradMode(t *testing.T) {
 	orig := ts.MustOnes([]int64{4}, gotch.Float, gotch.CPU).MustSetRequiresGrad(true, true)
 	defer orig.MustDrop()
@@ -293,6 +294,25 @@ func TestHandlesAndGradMode(t *testing.T) {
 	defer grad.MustDrop()
 	if s := grad.MustAbs(false).MustSum(gotch.Double, true).Float64Values(true)[0]; s != 0 {
 		t.Errorf("gradient after ZeroGrad sums to %g", s)
+	}
+
+	// ClearGrad: no gradient at all, and Step then leaves the parameter alone (Adam
+	// would still move it with a zero gradient, from its moments)
+	opt.ClearGrad()
+	cleared := orig.MustGrad(false)
+	defer cleared.MustDrop()
+	if cleared.MustDefined() {
+		t.Fatal("gradient defined after ClearGrad")
+	}
+	before := orig.Float64Values()[0]
+	runtime.LockOSThread()
+	err = opt.Step()
+	runtime.UnlockOSThread()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := orig.Float64Values()[0]; v != before {
+		t.Errorf("Step after ClearGrad moved the parameter from %g to %g", before, v)
 	}
 }
 

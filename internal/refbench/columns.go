@@ -56,7 +56,7 @@ func sameMallocRows(names []string, threads, rounds int, quick bool) ([]resultRo
 		quoted[i] = regexp.QuoteMeta(n)
 	}
 	args := []string{"-same-malloc", "-malloc-columns=false", "-json", out,
-		"-threads", fmt.Sprint(threads), "-rounds", fmt.Sprint(rounds),
+		"-threads", fmt.Sprint(threads), "-rounds", fmt.Sprint(rounds), fmt.Sprintf("-paired=%v", pairedRounds),
 		"-run", "^(" + strings.Join(quoted, "|") + ")$"}
 	if quick {
 		args = append(args, "-quick")

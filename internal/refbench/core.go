@@ -108,7 +108,7 @@ func timeLoss(reps int) (measured, error) {
 	}
 	return timeReps(reps, func() error {
 		for _, t := range []*ts.Tensor{conf, loc} {
-			if err := torch.ZeroGrad(t); err != nil {
+			if err := torch.ClearGrad(t); err != nil { // reference.py: conf.grad = None
 				return err
 			}
 		}

@@ -42,7 +42,13 @@ type benchCase struct {
 	refArg func() (string, error)
 	// cleanup, when set, frees what the case prepared; it runs after the case.
 	cleanup func()
+	// pair, when set, builds our step for a paired round (-paired): the step and the
+	// function that frees what it holds.
+	pair func() (step func() error, done func(), err error)
 }
+
+// pairedRounds is the -paired flag.
+var pairedRounds bool
 
 // benchThreads is the -threads flag, for the cases that start their own libtorch thread.
 var benchThreads int
@@ -56,6 +62,7 @@ func main() {
 	jsonOut := flag.String("json", "", "also write every case's medians and ratios to this JSON file")
 	mallocColumns := flag.Bool("malloc-columns", true, "after the table, run the training cases again under -same-malloc and print both ratios side by side (without -same-malloc, with the reference)")
 	sysmonIdle := flag.Bool("sysmon-idle", false, "our side: give the Go runtime's sysmon thread the SCHED_IDLE policy (an experiment; see internal/sysmon)")
+	flag.BoolVar(&pairedRounds, "paired", true, "training cases: each round keeps our step and the reference's warm at once and times them in turn, step by step (the reference serving its case), instead of a block of ours and then a block of the reference's")
 	ops := flag.Bool("ops", false, "instead of timing, count the libtorch ops of one step on each side and print where they differ")
 	var tf trainFlags
 	flag.IntVar(&tf.images, "train-images", 64, "train case: training images (500x375 JPEGs) per epoch")
@@ -244,36 +251,48 @@ type caseResult struct {
 
 // runCase times a case in rounds that alternate ours and the reference, each round with
 // about reps/rounds repetitions (at least 1), so that a change in the machine's load
-// during the case weighs on both sides alike.
+// during the case weighs on both sides alike. With -paired, a case that has a pair (the
+// training cases) runs paired rounds instead (paired.go), of at least minPairs pairs.
 func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string) caseResult {
 	var res caseResult
 	per := max(1, (reps+rounds-1)/rounds)
+	paired := pairedRounds && c.pair != nil && ref != "" && c.ref != ""
+	if paired && reps > 1 { // a -quick run (one repetition) keeps one pair
+		per = max(per, minPairs)
+	}
 	refCase := c.ref
 	for r := 0; r < rounds; r++ {
-		ours, err := c.ours(per)
+		if ref != "" && c.ref != "" && res.refErr == nil && c.refArg != nil && refCase == c.ref {
+			var err error
+			if refCase, err = c.refArg(); err != nil {
+				res.refErr = err
+			}
+		}
+		var ours, theirs measured
+		var err error
+		switch {
+		case paired && res.refErr == nil:
+			ours, theirs, err, res.refErr = pairedRound(c, ref, refCase, threads, per, refEnv)
+		default:
+			ours, err = c.ours(per)
+			if err == nil && ref != "" && c.ref != "" && res.refErr == nil {
+				var got refResult
+				got, res.refErr = runReference(ref, refCase, threads, per, refEnv)
+				theirs = measured{ms: got.MS, use: got.Usage}
+			}
+		}
 		if err != nil {
 			res.err = err
 			return res
 		}
 		res.ours = append(res.ours, ours.ms...)
 		res.oursUse = append(res.oursUse, ours.use...)
-		if ref == "" || c.ref == "" || res.refErr != nil {
+		if res.refErr != nil || len(theirs.ms) == 0 {
 			continue
 		}
-		if c.refArg != nil && refCase == c.ref {
-			if refCase, err = c.refArg(); err != nil {
-				res.refErr = err
-				continue
-			}
-		}
-		theirs, err := runReference(ref, refCase, threads, per, refEnv)
-		if err != nil {
-			res.refErr = err
-			continue
-		}
-		res.ref = append(res.ref, theirs.MS...)
-		res.refUse = append(res.refUse, theirs.Usage...)
-		res.ratios = append(res.ratios, median(ours.ms)/median(theirs.MS))
+		res.ref = append(res.ref, theirs.ms...)
+		res.refUse = append(res.refUse, theirs.use...)
+		res.ratios = append(res.ratios, median(ours.ms)/median(theirs.ms))
 	}
 	if res.refErr != nil {
 		res.ref, res.refUse, res.ratios = nil, nil, nil

@@ -55,6 +55,10 @@ func modelCases() []benchCase {
 					kind = "train"
 				}
 				name, batch, train := name, batch, train
+				var pair func() (func() error, func(), error)
+				if train {
+					pair = func() (func() error, func(), error) { return modelStep(name, batch, true) }
+				}
 				out = append(out, benchCase{
 					name:   fmt.Sprintf("%s %s batch %d", name, map[bool]string{false: "forward", true: "forward+backward"}[train], batch),
 					ref:    fmt.Sprintf("%s:%s/%d", kind, name, batch),
@@ -62,6 +66,7 @@ func modelCases() []benchCase {
 					target: "≤ 1.0",
 					ours:   func(reps int) (measured, error) { return timeModel(name, batch, train, reps) },
 					ops:    func() (map[string]int64, error) { return countModel(name, batch, train) },
+					pair:   pair,
 				})
 			}
 		}
@@ -98,7 +103,9 @@ func countAfterWarmup(step func() error, done func(), err error) (map[string]int
 
 // modelStep builds a named model and returns one step of it on a random batch (forward
 // under no-grad, or forward and backward of the outputs' sum) and the function that frees
-// it all.
+// it all. A training step first clears the gradients, as runner apply's step does (the
+// reference's zeroes them in place: net.zero_grad(), torch 1.13's default, as
+// train_ssd.py's optimizer.zero_grad()).
 func modelStep(name string, batch int, train bool) (step func() error, done func(), err error) {
 	spec := models[name]
 	gen, err := anchors.Build(spec.anchors)
@@ -131,7 +138,7 @@ func modelStep(name string, batch int, train bool) (step func() error, done func
 			})
 		}
 		for _, p := range params {
-			if err := torch.ZeroGrad(p); err != nil {
+			if err := torch.ClearGrad(p); err != nil {
 				return err
 			}
 		}

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Times operations of the PyTorch SSD reference for `make bench` (internal/refbench).
 
-Usage: reference.py REFERENCE_CHECKOUT CASE THREADS REPS
+Usage: reference.py REFERENCE_CHECKOUT CASE THREADS REPS|serve
 Prints one JSON line: {"case": ..., "ms": [per-rep milliseconds], "usage": [per-rep
 getrusage deltas of this process: minflt, majflt, user_ms, sys_ms, nivcsw]}.
+With "serve" in place of REPS (refbench's paired rounds, the training cases), it warms
+the case up, prints {"ready": true}, then times one repetition for each line it reads
+from stdin and answers each with one such line ("ms" and "usage" of that repetition)
+until its input ends.
 Run with Debian's python3-torch (/usr/bin/python3). Only timings leave this script.
 """
 import itertools
@@ -20,7 +24,9 @@ for alias, real in (("bool", bool), ("float", float), ("int", int), ("object", o
     if not hasattr(np, alias):
         setattr(np, alias, real)
 
-ref, case, threads, reps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+ref, case, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+serve = sys.argv[4] == "serve"
+reps = 0 if serve else int(sys.argv[4])
 sys.path.insert(0, ref)
 import torch  # noqa: E402
 
@@ -49,7 +55,22 @@ def rusage_delta(a, b):
             "nivcsw": b.ru_nivcsw - a.ru_nivcsw}
 
 
+def serve_steps(fn):
+    """The paired rounds: a warm-up, then one timed repetition per line of stdin."""
+    fn()
+    print(json.dumps({"ready": True}), flush=True)
+    for _ in sys.stdin:
+        ru, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        fn()
+        ms = (time.perf_counter() - t) * 1000
+        delta = rusage_delta(ru, resource.getrusage(resource.RUSAGE_SELF))
+        print(json.dumps({"case": case, "ms": [ms], "usage": [delta]}), flush=True)
+    sys.exit(0)
+
+
 def time_reps(fn):
+    if serve:
+        serve_steps(fn)
     fn()  # warm-up
     out = []
     for _ in range(reps):

@@ -21,11 +21,12 @@ import (
 	"github.com/ssdrunner/ssdrunner/runner/train"
 )
 
-// The optimizer-step cases time `runner apply`'s whole step — zero the gradients, forward
-// in training mode, MultiBox loss, backward, finiteness check, SGD update — against the
-// body of the reference's train_ssd.py loop (optimizer.zero_grad, net, MultiboxLoss,
-// backward, optimizer.step, the three .item() reads) on the same tensors: the images and
-// the matched targets are written to files that reference.py reads. Both sides train
+// The optimizer-step cases time `runner apply`'s whole step — clear the gradients (set
+// to none), forward in training mode, MultiBox loss, backward, finiteness check, SGD
+// update — against the body of the reference's train_ssd.py loop (optimizer.zero_grad,
+// which zeroes in place in torch 1.13, net, MultiboxLoss, backward, optimizer.step, the
+// three .item() reads) on the same tensors: the images and the matched targets are
+// written to files that reference.py reads. Both sides train
 // with train_ssd.py's defaults: SGD with momentum 0.9 and weight decay 5e-4 over its
 // three parameter groups (base_net at base_net_lr; source_layer_add_ons and extras at
 // extra_layers_lr; the heads at lr), ours through the builtin experiment of the model
@@ -62,6 +63,7 @@ func stepCases() []benchCase {
 				ours:    c.time,
 				ops:     c.countOps,
 				cleanup: c.close,
+				pair:    c.run,
 			})
 		}
 	}

@@ -7,7 +7,7 @@ import (
 
 // Stepper runs `runner apply`'s optimizer step on batches outside the training loop, for
 // benchmarks that time the step itself (internal/refbench times it against the
-// reference's train_ssd.py loop body). Its step is the loop's: zero the gradients, forward
+// reference's train_ssd.py loop body). Its step is the loop's: clear the gradients, forward
 // in training mode, MultiBox loss, both losses read back, backward, the finiteness check
 // of the gradients, the optimizer's update.
 type Stepper struct{ t *trainer }

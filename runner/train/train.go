@@ -521,13 +521,15 @@ func (t *trainer) setLR(epoch, step int) map[string]float64 {
 
 var errNonFinite = errors.New("non-finite loss or gradient")
 
-// step runs one optimizer step on a batch: forward in training mode, MultiBox loss,
-// backward, a finiteness check of the loss and the gradients, and the update. It returns
+// step runs one optimizer step on a batch: the gradients cleared (set to none: the
+// backward pass then hands them over as computed, with no zeroing and no accumulation
+// pass), forward in training mode, MultiBox loss, backward, a finiteness check of the
+// loss and the gradients, and the update. It returns
 // the batch's regression and classification losses.
 func (t *trainer) step(b *loader.Batch) (reg, cls float64, err error) {
 	defer torch.Recover(&err)
 	opt := t.run.Optimizer
-	opt.ZeroGrad()
+	opt.ClearGrad()
 	s := torch.NewScope()
 	defer s.Close()
 	images, labels, locT, err := t.onDevice(s, b)
