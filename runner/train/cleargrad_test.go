@@ -1,7 +1,7 @@
 package train
 
 import (
-		"math"
+	"math"
 	"slices"
 	"strings"
 	"testing"
