@@ -256,13 +256,14 @@ type caseResult struct {
 func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string) caseResult {
 	var res caseResult
 	per := max(1, (reps+rounds-1)/rounds)
-	paired := pairedRounds && c.pair != nil && ref != "" && c.ref != ""
+	hasRef := ref != "" && c.ref != ""
+	paired := pairedRounds && c.pair != nil && hasRef
 	if paired && reps > 1 { // a -quick run (one repetition) keeps one pair
 		per = max(per, minPairs)
 	}
 	refCase := c.ref
 	for r := 0; r < rounds; r++ {
-		if ref != "" && c.ref != "" && res.refErr == nil && c.refArg != nil && refCase == c.ref {
+		if hasRef && res.refErr == nil && c.refArg != nil && refCase == c.ref {
 			var err error
 			if refCase, err = c.refArg(); err != nil {
 				res.refErr = err
@@ -275,7 +276,7 @@ func runCase(c benchCase, ref string, threads, reps, rounds int, refEnv []string
 			ours, theirs, err, res.refErr = pairedRound(c, ref, refCase, threads, per, refEnv)
 		default:
 			ours, err = c.ours(per)
-			if err == nil && ref != "" && c.ref != "" && res.refErr == nil {
+			if err == nil && hasRef && res.refErr == nil {
 				var got refResult
 				got, res.refErr = runReference(ref, refCase, threads, per, refEnv)
 				theirs = measured{ms: got.MS, use: got.Usage}
@@ -316,12 +317,19 @@ func reference() (string, string) {
 // model runs its Python NMS over hundreds of candidates per class and image.
 const refTimeout = 60 * time.Minute
 
-func runReference(ref, name string, threads, reps int, env []string) (refResult, error) {
+// referenceCmd is reference.py on case name with its last argument reps (a count, or
+// "serve"), bounded by refTimeout; cancel frees its context.
+func referenceCmd(ref, name string, threads int, reps string, env []string) (cmd *exec.Cmd, cancel context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), refTimeout)
-	defer cancel()
 	script := filepath.Join(sourceDir(), "reference.py")
-	cmd := exec.CommandContext(ctx, reftest.Python(), script, ref, name, fmt.Sprint(threads), fmt.Sprint(reps))
+	cmd = exec.CommandContext(ctx, reftest.Python(), script, ref, name, fmt.Sprint(threads), reps)
 	cmd.Env = env
+	return cmd, cancel
+}
+
+func runReference(ref, name string, threads, reps int, env []string) (refResult, error) {
+	cmd, cancel := referenceCmd(ref, name, threads, fmt.Sprint(reps), env)
+	defer cancel()
 	res, err := runScript(cmd)
 	if err != nil {
 		return res, err
@@ -398,14 +406,22 @@ func timeReps(reps int, fn func() error) (measured, error) {
 	}
 	var m measured
 	for i := 0; i < reps; i++ {
-		ru, t := getrusage(), time.Now()
-		if err := fn(); err != nil {
+		if err := m.timeOnce(fn); err != nil {
 			return measured{}, err
 		}
-		m.ms = append(m.ms, float64(time.Since(t).Microseconds())/1000)
-		m.use = append(m.use, usageBetween(ru, getrusage()))
 	}
 	return m, nil
+}
+
+// timeOnce runs fn once and appends its milliseconds and usage to m.
+func (m *measured) timeOnce(fn func() error) error {
+	ru, t := getrusage(), time.Now()
+	if err := fn(); err != nil {
+		return err
+	}
+	m.ms = append(m.ms, float64(time.Since(t).Microseconds())/1000)
+	m.use = append(m.use, usageBetween(ru, getrusage()))
+	return nil
 }
 
 // msOnly adapts a case that measures milliseconds (or its own unit) without usage.

@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/ssdrunner/ssdrunner/internal/reftest"
 )
 
 // Paired rounds (the training cases, -paired). A round of the other cases times a block of
@@ -46,11 +43,8 @@ type refServer struct {
 // startRefServer starts reference.py on case name in its serve mode and waits until it
 // is warm (its warm-up repetition run).
 func startRefServer(ref, name string, threads int, env []string) (*refServer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), refTimeout)
-	script := filepath.Join(sourceDir(), "reference.py")
-	s := &refServer{cancel: cancel, name: name}
-	s.cmd = exec.CommandContext(ctx, reftest.Python(), script, ref, name, fmt.Sprint(threads), "serve")
-	s.cmd.Env = env
+	cmd, cancel := referenceCmd(ref, name, threads, "serve", env)
+	s := &refServer{cmd: cmd, cancel: cancel, name: name}
 	s.cmd.Stderr = &s.stderr
 	var err error
 	if s.in, err = s.cmd.StdinPipe(); err != nil {
@@ -139,15 +133,7 @@ func pairedRound(c benchCase, ref, refCase string, threads, pairs int, env []str
 		return ours, theirs, nil, refErr
 	}
 	defer srv.close()
-	runOurs := func() error {
-		ru, t := getrusage(), time.Now()
-		if err := step(); err != nil {
-			return err
-		}
-		ours.ms = append(ours.ms, float64(time.Since(t).Microseconds())/1000)
-		ours.use = append(ours.use, usageBetween(ru, getrusage()))
-		return nil
-	}
+	runOurs := func() error { return ours.timeOnce(step) }
 	var refFailed error
 	runRef := func() error {
 		ms, u, err := srv.step()
